@@ -1,0 +1,59 @@
+"""The in-process backend: all shards in this process, no cluster.
+
+Used when there is no :class:`distributed.Client` (or the data is in memory), so that small fits
+inside a grid search or scikit-learn's estimator checks cost no scheduling at all. It runs the
+same :class:`~dasksgd.engine.shards.ShardSet` code as every worker of a cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..losses import Loss
+from .shards import ShardSet, TargetSpec, prepare_shard
+
+__all__ = ["LocalBackend"]
+
+
+class LocalBackend:
+    """Runs the loop's requests on a :class:`ShardSet` in this process.
+
+    Parameters
+    ----------
+    parts : sequence of (X, y, sample_weight)
+        The shards, in order.
+    spec : TargetSpec
+        How targets are encoded.
+    loss : Loss
+        The loss.
+    fit_intercept, shuffle, seed, validation_fraction
+        As for :class:`ShardSet` and :func:`prepare_shard`.
+    """
+
+    def __init__(
+        self,
+        parts: Sequence[tuple[Any, Any, Any]],
+        spec: TargetSpec,
+        loss: Loss,
+        *,
+        fit_intercept: bool = True,
+        shuffle: bool = True,
+        seed: int = 0,
+        validation_fraction: float = 0.0,
+    ) -> None:
+        shards = [
+            prepare_shard(i, X, y, sw, spec, validation_fraction=validation_fraction, seed=seed)
+            for i, (X, y, sw) in enumerate(parts)
+        ]
+        self.shardset = ShardSet(shards, loss, fit_intercept=fit_intercept, shuffle=shuffle, seed=seed)
+        info = self.shardset.info()
+        self.n_train = sum(info["n_train"])
+        self.n_val = sum(info["n_val"])
+        self.n_workers = 1
+
+    def call(self, op: str, *args: Any) -> Any:
+        """Run ``op`` on every shard and return the sum."""
+        return getattr(self.shardset, op)(*args)
+
+    def close(self) -> None:
+        self.shardset = None

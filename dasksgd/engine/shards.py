@@ -1,0 +1,330 @@
+"""The shards one process holds, and every computation the training loop asks of them.
+
+A :class:`ShardSet` is plain Python over in-memory arrays: the in-process backend uses one
+holding all shards, and on a cluster every worker's actor wraps one holding that worker's
+shards. Shards are validated and prepared (targets encoded, weights folded, row norms computed,
+validation rows split off) once, when they are loaded.
+
+A step covers a window ``[start, end)`` of the epoch's ``total`` training rows; shard ``j`` with
+``n_j`` rows takes its rows ``[n_j * start // total, n_j * end // total)``, so a batch is split
+across shards in proportion to their sizes and every row is used exactly once per epoch. With
+``shuffle``, each shard permutes its rows once at the start of each epoch (a seeded permutation
+keyed by the shard's global index), and steps take contiguous runs of rows: a slice, not a gather.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from array_api_compat import array_namespace
+
+from ..losses import Loss
+from ..statistics import GradStats, gradient_statistics, is_sparse, margins, row_sq_norms
+
+__all__ = ["ShardSet", "TargetSpec", "prepare_shard"]
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """How raw targets become what the loss sees.
+
+    Parameters
+    ----------
+    classes : ndarray or None
+        Sorted class labels for classification (one-vs-rest +-1 columns; one column when there
+        are two classes), None for regression (the target as one column).
+    class_weight : ndarray or None
+        Weight of each class, aligned with ``classes``.
+    """
+
+    classes: np.ndarray | None = None
+    class_weight: np.ndarray | None = None
+
+    @property
+    def n_outputs(self) -> int:
+        if self.classes is None or len(self.classes) <= 2:
+            return 1
+        return len(self.classes)
+
+
+@dataclass
+class _Shard:
+    index: int
+    X: Any
+    Y: Any
+    sw: Any
+    norms: Any
+    X_val: Any = None
+    Y_val: Any = None
+    sw_val: Any = None
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+
+def _check_finite(a: Any, name: str, where: str) -> None:
+    data = a.data if is_sparse(a) else a
+    xp = array_namespace(data)
+    if not bool(xp.all(xp.isfinite(data))):
+        what = "NaN" if bool(xp.any(xp.isnan(data))) else "infinity or a value too large"
+        raise ValueError(f"Input {name} contains {what}{where}.")
+
+
+def _encode(y: np.ndarray, spec: TargetSpec, dtype: Any, where: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Targets as an ``(n, K)`` matrix, and the class index of every row (None for regression)."""
+    if spec.classes is None:
+        y = np.asarray(y)
+        if y.dtype.kind not in "fiub":
+            raise ValueError(f"Regression targets y must be numeric; got dtype {y.dtype}{where}.")
+        y = y.astype(dtype, copy=False)
+        _check_finite(y, "y", where)
+        return y.reshape(-1, 1), None
+    classes = spec.classes
+    y = np.asarray(y)
+    idx = np.searchsorted(classes, y)
+    idx = np.clip(idx, 0, len(classes) - 1)
+    bad = classes[idx] != y
+    if np.any(bad):
+        unknown = np.unique(y[bad])[:5]
+        raise ValueError(
+            f"y contains labels {unknown.tolist()} that are not in classes {classes.tolist()}{where}."
+        )
+    if len(classes) <= 2:
+        Y = np.where(idx == 1, 1.0, -1.0).astype(dtype).reshape(-1, 1)
+    else:
+        Y = np.full((y.shape[0], len(classes)), -1.0, dtype=dtype)
+        Y[np.arange(y.shape[0]), idx] = 1.0
+    return Y, idx
+
+
+def prepare_shard(
+    index: int,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    spec: TargetSpec,
+    *,
+    validation_fraction: float = 0.0,
+    seed: int = 0,
+) -> _Shard:
+    """Validate one shard and prepare it for training.
+
+    Raises
+    ------
+    ValueError
+        On non-finite values, mismatched lengths, unknown labels or negative weights; the
+        message names the shard.
+    """
+    where = f" (shard {index})"
+    if is_sparse(X):
+        X = X.tocsr()
+    if getattr(X, "ndim", 2) != 2:
+        raise ValueError(f"Expected 2D array, got {X.ndim}D array instead{where}.")
+    if not is_sparse(X) and np.asarray(X[:0]).dtype.kind not in "fiub" and not hasattr(X, "__array_namespace__"):
+        raise ValueError(f"X must be numeric; got dtype {X.dtype}{where}.")
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    if X.dtype != dtype:
+        X = X.astype(dtype)
+    _check_finite(X, "X", where)
+    n = X.shape[0]
+    if len(y) != n:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: [{n}, {len(y)}]{where}."
+        )
+    Y, idx = _encode(y, spec, dtype, where)
+    sw = None
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, dtype=dtype).reshape(-1)
+        if sw.shape[0] != n:
+            raise ValueError(
+                f"sample_weight.shape == ({sw.shape[0]},), expected ({n},){where}."
+            )
+        _check_finite(sw, "sample_weight", where)
+        if np.any(sw < 0):
+            raise ValueError(f"Negative values in data passed to sample_weight{where}.")
+    if spec.class_weight is not None and idx is not None:
+        cw = spec.class_weight[idx].astype(dtype)
+        sw = cw if sw is None else sw * cw
+
+    xp = array_namespace(X.data if is_sparse(X) else X)
+    Y = xp.asarray(Y)
+    sw = None if sw is None else xp.asarray(sw)
+    shard = _Shard(index, X, Y, sw, None)
+    if validation_fraction > 0:
+        n_val = int(np.ceil(validation_fraction * n))
+        if n_val >= n:
+            raise ValueError(
+                f"validation_fraction={validation_fraction} leaves no training rows in shard "
+                f"{index} of {n} rows; use larger shards or a smaller validation_fraction."
+            )
+        perm = np.random.default_rng([seed, index, 7919]).permutation(n)
+        tr, va = np.sort(perm[n_val:]), np.sort(perm[:n_val])
+        shard.X_val, shard.Y_val = X[va], Y[va]
+        shard.sw_val = None if sw is None else sw[va]
+        shard.X, shard.Y = X[tr], Y[tr]
+        shard.sw = None if sw is None else sw[tr]
+    shard.norms = row_sq_norms(shard.X)
+    return shard
+
+
+class ShardSet:
+    """Shards resident in one process and the computations a training loop asks of them.
+
+    Parameters
+    ----------
+    shards : sequence of prepared shards
+        From :func:`prepare_shard`, any order (they are kept sorted by global index).
+    loss : Loss
+        The loss.
+    fit_intercept : bool
+        Whether the model has an intercept.
+    shuffle : bool
+        Permute each shard's rows at the start of every epoch.
+    seed : int
+        Seed of the permutations.
+    """
+
+    def __init__(
+        self,
+        shards: Sequence[_Shard],
+        loss: Loss,
+        *,
+        fit_intercept: bool = True,
+        shuffle: bool = True,
+        seed: int = 0,
+    ) -> None:
+        self.shards = sorted(shards, key=lambda s: s.index)
+        self.loss = loss
+        self.fit_intercept = fit_intercept
+        self.shuffle = shuffle
+        self.seed = seed
+        self._epoch: int | None = None
+
+    # -- facts --------------------------------------------------------------------------
+
+    def info(self) -> dict:
+        """Rows per shard (train and validation), dtype and bytes held."""
+        nbytes = 0
+        for s in self.shards:
+            for a in (s.X, s.X_val):
+                if a is None:
+                    continue
+                nbytes += (a.data.nbytes + a.indices.nbytes + a.indptr.nbytes) if is_sparse(a) else a.nbytes
+        return {
+            "index": [s.index for s in self.shards],
+            "n_train": [s.n for s in self.shards],
+            "n_val": [0 if s.X_val is None else s.X_val.shape[0] for s in self.shards],
+            "nbytes": nbytes,
+        }
+
+    # -- the step -----------------------------------------------------------------------
+
+    def _model(self, shard: _Shard, coef: np.ndarray, intercept: np.ndarray):
+        X = shard.X.data if is_sparse(shard.X) else shard.X
+        xp = array_namespace(X)
+        return xp.asarray(coef, dtype=X.dtype), xp.asarray(intercept, dtype=X.dtype)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Permute every shard's training rows for ``epoch`` (once; later calls are no-ops)."""
+        if epoch == self._epoch:
+            return
+        self._epoch = epoch
+        if not self.shuffle:
+            return
+        for s in self.shards:
+            perm = np.random.default_rng([self.seed, epoch, s.index]).permutation(s.n)
+            s.X = s.X[perm]
+            s.Y = s.Y[perm]
+            s.norms = s.norms[perm]
+            if s.sw is not None:
+                s.sw = s.sw[perm]
+
+    def step(
+        self, coef: np.ndarray, intercept: np.ndarray, epoch: int, start: int, end: int, total: int
+    ) -> GradStats:
+        """Statistics of this process's share of the batch ``[start, end)`` of ``total`` rows."""
+        self.set_epoch(epoch)
+        out = None
+        for s in self.shards:
+            lo, hi = s.n * start // total, s.n * end // total
+            if hi <= lo:
+                continue
+            W, b = self._model(s, coef, intercept)
+            st = gradient_statistics(
+                s.X[lo:hi],
+                s.Y[lo:hi],
+                W,
+                b,
+                self.loss,
+                sample_weight=None if s.sw is None else s.sw[lo:hi],
+                row_norms=s.norms[lo:hi],
+                fit_intercept=self.fit_intercept,
+            )
+            out = st if out is None else out + st
+        if out is None:
+            out = GradStats.zeros(coef.shape[0], coef.shape[1])
+        return out
+
+    def full(self, coef: np.ndarray, intercept: np.ndarray) -> GradStats:
+        """Statistics over every training row (the full objective and gradient)."""
+        out = None
+        for s in self.shards:
+            W, b = self._model(s, coef, intercept)
+            st = gradient_statistics(
+                s.X, s.Y, W, b, self.loss,
+                sample_weight=s.sw, row_norms=s.norms, fit_intercept=self.fit_intercept,
+            )
+            out = st if out is None else out + st
+        return out if out is not None else GradStats.zeros(coef.shape[0], coef.shape[1])
+
+    def validation(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """Sums for a validation score: ``[weight, correct]`` (classification, accuracy) or
+        ``[weight, sse, sum_y, sum_y2]`` (regression, R^2), over the validation rows."""
+        out = np.zeros(4)
+        for s in self.shards:
+            if s.X_val is None or s.X_val.shape[0] == 0:
+                continue
+            W, b = self._model(s, coef, intercept)
+            Z = margins(s.X_val, W, b)
+            xp = array_namespace(Z)
+            w = xp.ones(Z.shape[0], dtype=Z.dtype) if s.sw_val is None else s.sw_val
+            if self.loss.is_classification:
+                if Z.shape[1] == 1:
+                    ok = (Z[:, 0] > 0) == (s.Y_val[:, 0] > 0)
+                else:
+                    ok = xp.argmax(Z, axis=1) == xp.argmax(s.Y_val, axis=1)
+                part = [xp.sum(w), xp.sum(w * xp.astype(ok, Z.dtype)), 0.0, 0.0]
+            else:
+                y, r = s.Y_val[:, 0], Z[:, 0] - s.Y_val[:, 0]
+                part = [xp.sum(w), xp.sum(w * r * r), xp.sum(w * y), xp.sum(w * y * y)]
+            out += np.asarray([float(p) for p in part])
+        return out
+
+    def gram_matvec(self, v: np.ndarray, stride: int) -> np.ndarray:
+        """``[Xt' S Xt v, count]`` over every ``stride``-th training row (for power iteration).
+
+        ``Xt`` is ``X`` with a column of ones when the model has an intercept; ``v`` has
+        ``d + fit_intercept`` entries.
+        """
+        out = np.zeros(v.shape[0] + 1)
+        for s in self.shards:
+            X = s.X[::stride]
+            if X.shape[0] == 0:
+                continue
+            W, _ = self._model(s, v[:, None], np.zeros(1))
+            xp = array_namespace(X.data if is_sparse(X) else X)
+            u = X @ W[: X.shape[1]]
+            if self.fit_intercept:
+                u = u + W[X.shape[1]]
+            if s.sw is not None:
+                u = u * xp.reshape(s.sw[::stride], (-1, 1))
+            g = X.T @ u
+            parts = [np.asarray(g, dtype=np.float64).ravel()]
+            if self.fit_intercept:
+                parts.append([float(xp.sum(u))])
+            parts.append([float(X.shape[0])])
+            out += np.concatenate(parts)
+        return out

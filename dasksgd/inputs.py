@@ -1,0 +1,95 @@
+"""Turning what a user passes (dask, pandas, numpy, scipy.sparse) into what the engine takes.
+
+Dask inputs stay lazy and are only checked for shape here; their values are checked on the
+workers as each shard is loaded. Nothing here modifies the user's objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from dask.base import is_dask_collection
+
+__all__ = ["is_dask_collection", "as_dask_matrix", "as_dask_vector", "get_client"]
+
+
+def get_client() -> Any:
+    """The default :class:`distributed.Client`, or None when there is none."""
+    try:
+        from distributed import default_client
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        return None
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def as_dask_matrix(X: Any) -> tuple[Any, list[str] | None]:
+    """A dask array with one column chunk and a float dtype, and the feature names if any.
+
+    Raises
+    ------
+    ValueError
+        For a 1-D array, non-numeric dataframe columns, or unknown row-chunk sizes that cannot be
+        computed.
+    """
+    import dask.array as da
+
+    names = None
+    if hasattr(X, "columns") and hasattr(X, "to_dask_array"):
+        bad = [c for c, t in X.dtypes.items() if not (np.issubdtype(t, np.number) or np.issubdtype(t, np.bool_))]
+        if bad:
+            raise ValueError(
+                f"Columns {bad[:5]} of X are not numeric; encode them (e.g. with "
+                "dask_ml.preprocessing or pandas.get_dummies) before fitting."
+            )
+        names = [str(c) for c in X.columns]
+        X = X.to_dask_array(lengths=True)
+    if not isinstance(X, da.Array):
+        raise TypeError(f"Expected a dask array or dataframe; got {type(X).__name__}.")
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {X.ndim}D array instead. Reshape your data either using "
+            "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) if "
+            "it contains a single sample."
+        )
+    if any(np.isnan(c) for c in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    if X.dtype not in (np.float32, np.float64):
+        if X.dtype.kind not in "fiub":
+            raise ValueError(f"X must be numeric; got dtype {X.dtype}.")
+        X = X.astype(np.float64)
+    return X, names
+
+
+def as_dask_vector(v: Any, X: Any, name: str) -> Any:
+    """``v`` (dask, pandas or numpy, 1-D or one column) as a dask array chunked like ``X``'s rows."""
+    import dask.array as da
+
+    if v is None:
+        return None
+    if hasattr(v, "to_dask_array"):
+        v = v.to_dask_array(lengths=True)
+    elif not isinstance(v, da.Array):
+        v = np.asarray(v)
+        if v.ndim == 0:
+            v = np.full(X.shape[0], v.item())
+        v = da.from_array(v, chunks=(X.chunks[0],) + v.shape[1:])
+    if v.ndim == 2 and v.shape[1] == 1:
+        v = v[:, 0]
+    if v.ndim != 1:
+        raise ValueError(f"{name} must be 1-D; got shape {v.shape}.")
+    if any(np.isnan(c) for c in v.chunks[0]):
+        v = v.compute_chunk_sizes()
+    if v.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, {v.shape[0]}]"
+            f" ({name})."
+        )
+    if v.chunks[0] != X.chunks[0]:
+        v = v.rechunk((X.chunks[0],))
+    return v

@@ -1,0 +1,908 @@
+"""scikit-learn estimators trained by synchronous data-parallel mini-batch SGD.
+
+Thin wrappers: parameters are checked here (a declarative table, as scikit-learn), inputs are
+turned into shards, and :func:`dasksgd.engine.train` does the work, in process for in-memory
+data or on the workers of the default :class:`distributed.Client` for dask collections.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import inputs
+from .engine import (
+    ClusterBackend,
+    LocalBackend,
+    TargetSpec,
+    TrainConfig,
+    TrainState,
+    estimate_max_step,
+    train,
+)
+from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, get_loss
+from .penalties import get_penalty
+from .schedules import LearningRate
+from .statistics import is_sparse
+
+__all__ = ["SGDClassifier", "SGDRegressor"]
+
+logger = logging.getLogger("dasksgd")
+
+
+def _block_decision(X: Any, coef: np.ndarray, intercept: np.ndarray) -> Any:
+    """Margins of one block of rows: ``X @ coef.T + intercept`` in the block's dtype."""
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    out = X @ coef.T.astype(dtype, copy=False) + intercept.astype(dtype, copy=False)
+    return np.asarray(out)
+
+
+class _BaseSGD(BaseEstimator):
+    """Shared parameters, input handling and training for both estimators."""
+
+    _parameter_constraints: dict = {
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, None, None, closed="neither"), None],
+        "shuffle": ["boolean"],
+        "verbose": ["verbose"],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "learning_rate": [StrOptions({"constant", "optimal", "invscaling", "adaptive"})],
+        "eta0": [Interval(Real, 0, None, closed="left")],
+        "power_t": [Interval(Real, None, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "delta": [Interval(Real, 0, None, closed="neither")],
+        "fan_in": [Interval(Integral, 2, None, closed="left")],
+    }
+
+    # -- helpers shared by fit and predict ------------------------------------------------
+
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
+
+    def _target_spec(self, y: Any, sample_weight: Any) -> TargetSpec:
+        raise NotImplementedError
+
+    def _config(self, n_samples: int) -> TrainConfig:
+        loss = get_loss(self.loss, self.epsilon)
+        penalty = get_penalty(self.penalty, self.alpha, self.l1_ratio)
+        schedule = LearningRate(self.learning_rate, self.eta0, self.power_t, self.alpha, loss)
+        if self.average is True:
+            avg = 1.0
+        elif self.average is False or self.average == 0:
+            avg = None
+        else:
+            avg = float(self.average)
+        return TrainConfig(
+            loss=loss,
+            penalty=penalty,
+            schedule=schedule,
+            batch_size=int(self.batch_size),
+            delta=float(self.delta),
+            fit_intercept=bool(self.fit_intercept),
+            max_iter=int(self.max_iter),
+            tol=self.tol,
+            n_iter_no_change=int(self.n_iter_no_change),
+            early_stopping=bool(self.early_stopping),
+            average_start=avg,
+        )
+
+    def _check_X_dask(self, X: Any, reset: bool) -> Any:
+        Xd, names = inputs.as_dask_matrix(X)
+        if reset:
+            self.n_features_in_ = Xd.shape[1]
+            if names is not None:
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        else:
+            if Xd.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {Xd.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
+            fitted = getattr(self, "feature_names_in_", None)
+            if names is not None and fitted is not None and list(fitted) != names:
+                raise ValueError(
+                    "The feature names should match those that were passed during fit."
+                )
+        return Xd
+
+    def _backend(self, X: Any, y: Any, sample_weight: Any, spec: TargetSpec, seed: int, val: float):
+        loss = get_loss(self.loss, self.epsilon)
+        common = dict(fit_intercept=self.fit_intercept, shuffle=self.shuffle, seed=seed,
+                      validation_fraction=val)
+        if inputs.is_dask_collection(X):
+            client = inputs.get_client()
+            if client is not None:
+                return ClusterBackend(client, X, y, sample_weight, spec, loss, fan_in=self.fan_in, **common)
+            import dask
+
+            # No cluster: compute the chunks here and keep them as the shards, so the
+            # reduction order (and the result) does not depend on where the fit runs.
+            delayed = [X.to_delayed().ravel().tolist(), y.to_delayed().ravel().tolist()]
+            if sample_weight is not None:
+                delayed.append(sample_weight.to_delayed().ravel().tolist())
+            parts = dask.compute(*delayed)
+            sws = parts[2] if sample_weight is not None else [None] * len(parts[0])
+            return LocalBackend(list(zip(parts[0], parts[1], sws)), spec, loss, **common)
+        return LocalBackend([(X, y, sample_weight)], spec, loss, **common)
+
+    def _validate_input(self, X, y, sample_weight, *, reset):
+        """Checked inputs: dask arrays (lazy) or in-memory arrays, and the raw target."""
+        if inputs.is_dask_collection(X) or inputs.is_dask_collection(y):
+            if not inputs.is_dask_collection(X):
+                raise TypeError(
+                    "y is a dask collection but X is not; pass both as dask collections "
+                    "(e.g. dask.array.from_array) or both in memory."
+                )
+            Xd = self._check_X_dask(X, reset)
+            yd = inputs.as_dask_vector(y, Xd, "y")
+            sw = inputs.as_dask_vector(sample_weight, Xd, "sample_weight")
+            return Xd, yd, sw
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
+            reset=reset, y_numeric=not isinstance(self, ClassifierMixin),
+        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        return X, y, sample_weight
+
+    def _train(self, X, y, sample_weight, spec, *, partial: bool) -> None:
+        """Fit from the current state (partial) or from scratch, then set the fitted attributes."""
+        config = self._config(X.shape[0])
+        rng = check_random_state(self.random_state)
+        if partial and hasattr(self, "_seed"):
+            seed = self._seed
+        else:
+            seed = int(rng.randint(np.iinfo(np.int32).max))
+        val = self.validation_fraction if (self.early_stopping and not partial) else 0.0
+        n_features, K = X.shape[1], spec.n_outputs
+        if partial and hasattr(self, "_state"):
+            state = self._state
+        else:
+            state = TrainState(coef=np.zeros((n_features, K)), intercept=np.zeros(K))
+            if self.warm_start and hasattr(self, "coef_") and not partial:
+                state.coef = np.asarray(self.coef_, dtype=np.float64).reshape(K, n_features).T.copy()
+                state.intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(K).copy()
+        backend = self._backend(X, y, sample_weight, spec, seed, val)
+        try:
+            max_step = estimate_max_step(backend, config, n_features, seed=seed)
+            if partial and hasattr(self, "_max_step"):
+                max_step = min(max_step, self._max_step)
+            result = train(
+                backend, config, state, max_step=max_step, max_iter=1 if partial else None,
+                on_epoch=self._on_epoch if self.verbose else None,
+            )
+            n_workers = backend.n_workers
+        finally:
+            backend.close()
+        # Only a finished fit touches the estimator's attributes.
+        if not partial and config.tol is not None and not result.converged:
+            warnings.warn(
+                f"Maximum number of iteration reached before convergence ({result.n_iter} epochs). "
+                "Consider increasing max_iter to improve the fit.",
+                ConvergenceWarning,
+            )
+        self._state, self._seed, self._max_step = result.state, seed, max_step
+        coef, intercept = result.state.model()
+        self._set_model(coef, intercept)
+        prev_iter = getattr(self, "n_iter_", 0) if partial else 0
+        self.n_iter_ = prev_iter + result.n_iter
+        self.t_ = result.state.t + 1.0
+        self.batch_size_ = result.batch_size
+        self.n_workers_ = n_workers
+        if partial and hasattr(self, "history_"):
+            import pandas as pd
+
+            self.history_ = pd.concat([self.history_, result.history], ignore_index=True)
+        else:
+            self.history_ = result.history
+
+    def _on_epoch(self, info: dict) -> None:
+        if not logger.handlers and not logging.getLogger().handlers:
+            logging.basicConfig(level=logging.INFO, format="%(message)s")
+        logger.setLevel(logging.INFO)
+        logger.info(
+            "-- Epoch %d: objective %.6g, batch size %d, learning rate %.3g, %.2f s",
+            info["epoch"], info["objective"], info["batch_size"], info["learning_rate"], info["time"],
+        )
+
+    def _set_model(self, coef: np.ndarray, intercept: np.ndarray) -> None:
+        raise NotImplementedError
+
+    # -- prediction ---------------------------------------------------------------------
+
+    def _coef2d(self) -> np.ndarray:
+        return np.atleast_2d(self.coef_)
+
+    def _decision(self, X: Any) -> Any:
+        check_is_fitted(self, "coef_")
+        coef, intercept = self._coef2d(), np.atleast_1d(self.intercept_)
+        if inputs.is_dask_collection(X):
+            Xd = self._check_X_dask(X, reset=False)
+            dtype = Xd.dtype
+            return Xd.map_blocks(
+                _block_decision, coef, intercept, dtype=dtype,
+                chunks=(Xd.chunks[0], (coef.shape[0],)), name="dasksgd-decision",
+            )
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
+        return _block_decision(X, coef, intercept)
+
+
+class SGDClassifier(ClassifierMixin, _BaseSGD):
+    """Linear classifier trained by synchronous data-parallel mini-batch SGD on Dask.
+
+    The same model as :class:`sklearn.linear_model.SGDClassifier` (a linear model with a
+    convex loss and an l2 / l1 / elastic-net penalty; one-vs-rest for more than two classes),
+    trained with mini-batches of ``batch_size`` rows. For dask collections the rows stay on the
+    workers of the default :class:`distributed.Client` (or are computed here when there is
+    none); in-memory data is trained in this process. All one-vs-rest problems advance in the
+    same step.
+
+    Parameters
+    ----------
+    loss : str, default="log_loss"
+        "log_loss", "hinge", "modified_huber", "squared_hinge", "perceptron", or a regression
+        loss ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
+        applied to +-1 labels.
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+        Regularization; l1 is applied by a proximal (soft-thresholding) step.
+    alpha : float, default=1e-4
+        Regularization strength.
+    l1_ratio : float, default=0.15
+        Elastic-net mixing, in [0, 1].
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalized) intercept.
+    max_iter : int, default=1000
+        Maximum number of epochs (passes over the training rows).
+    tol : float or None, default=1e-3
+        Stop when the training objective (or the validation score with ``early_stopping``) has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs. None: run ``max_iter`` epochs.
+    shuffle : bool, default=True
+        Permute every shard's rows at the start of each epoch.
+    verbose : int, default=0
+        Log one line per epoch to the "dasksgd" logger.
+    epsilon : float, default=0.1
+        Width of the huber / epsilon-insensitive losses.
+    random_state : int, RandomState or None, default=None
+        Seeds the shuffles and the step-size estimate.
+    learning_rate : {"optimal", "constant", "invscaling", "adaptive"}, default="optimal"
+        Per-sample schedule ``gamma_t`` as in scikit-learn; a batch of ``B`` rows takes the mean
+        step ``min(B * gamma_t / (1 + delta), 1 / L)``.
+    eta0 : float, default=0.0
+        Initial rate for "constant", "invscaling" and "adaptive".
+    power_t : float, default=0.5
+        Exponent of "invscaling".
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of every shard and stop on its accuracy.
+    validation_fraction : float, default=0.1
+        Fraction of rows held out with ``early_stopping``.
+    n_iter_no_change : int, default=5
+        Epochs without improvement before stopping (or decaying, for "adaptive").
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying the sample weights.
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution.
+    average : bool or int, default=False
+        Report the average of the iterates (from the start, or after that many samples).
+    batch_size : int, default=1024
+        Rows per step (the global mini-batch, split across shards by size).
+    delta : float, default=1.0
+        Slack of the batch-size rule; the step is scaled by ``1 / (1 + delta)``.
+    fan_in : int, default=8
+        Most partial sums a node of the reduction tree receives per step.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_iter_ : int
+        Epochs run.
+    t_ : float
+        Samples seen plus one, as scikit-learn.
+    n_features_in_ : int
+        Number of features.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, for dataframe input with string column names.
+    batch_size_ : int
+        Batch size of the last step.
+    history_ : pandas.DataFrame
+        One row per step: step, epoch, samples, batch_size, diversity, learning_rate, loss (the
+        batch's mean loss), time (seconds since the fit started); objective and
+        validation_score are filled at the last step of each epoch.
+
+    See Also
+    --------
+    SGDRegressor : The same engine for regression.
+    sklearn.linear_model.SGDClassifier : The in-memory, per-sample reference.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dasksgd import SGDClassifier
+    >>> X = np.array([[-2.0, -1.0], [-1.0, -1.0], [1.0, 1.0], [2.0, 1.0]])
+    >>> y = np.array([0, 0, 1, 1])
+    >>> clf = SGDClassifier(random_state=0).fit(X, y)
+    >>> clf.predict([[-0.8, -1.0]])
+    array([0])
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseSGD._parameter_constraints,
+        "loss": [StrOptions(set(CLASSIFICATION_LOSSES | REGRESSION_LOSSES))],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+
+    def __init__(
+        self,
+        loss: str = "log_loss",
+        *,
+        penalty: str | None = "l2",
+        alpha: float = 1e-4,
+        l1_ratio: float = 0.15,
+        fit_intercept: bool = True,
+        max_iter: int = 1000,
+        tol: float | None = 1e-3,
+        shuffle: bool = True,
+        verbose: int = 0,
+        epsilon: float = 0.1,
+        random_state: Any = None,
+        learning_rate: str = "optimal",
+        eta0: float = 0.0,
+        power_t: float = 0.5,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
+        class_weight: Any = None,
+        warm_start: bool = False,
+        average: bool | int = False,
+        batch_size: int = 1024,
+        delta: float = 1.0,
+        fan_in: int = 8,
+    ) -> None:
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.average = average
+        self.batch_size = batch_size
+        self.delta = delta
+        self.fan_in = fan_in
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _classes(self, y: Any) -> np.ndarray:
+        if inputs.is_dask_collection(y):
+            import dask.array as da
+
+            return np.asarray(da.unique(y).compute())
+        check_classification_targets(y)
+        return np.unique(y)
+
+    def _class_weight(self, classes: np.ndarray, y: Any) -> np.ndarray | None:
+        cw = self.class_weight
+        if cw is None:
+            return None
+        if cw == "balanced":
+            if inputs.is_dask_collection(y):
+                import dask.array as da
+
+                _, counts = da.unique(y, return_counts=True)
+                counts = np.asarray(counts.compute(), dtype=np.float64)
+            else:
+                counts = np.array([np.sum(y == c) for c in classes], dtype=np.float64)
+            return counts.sum() / (len(classes) * counts)
+        unknown = [k for k in cw if k not in set(classes.tolist())]
+        if unknown:
+            raise ValueError(f"The classes, {unknown}, are not in class_weight's classes {classes.tolist()}.")
+        return np.array([float(cw.get(c, 1.0)) for c in classes.tolist()])
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SGDClassifier":
+        """Fit the model by mini-batch SGD over ``max_iter`` epochs at most.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask dataframe} of shape (n_samples, n_features)
+            Training data.
+        y : array-like or dask array of shape (n_samples,)
+            Class labels (any hashable, sortable values).
+        sample_weight : array-like or dask array of shape (n_samples,), optional
+            Weights multiplying each sample's loss.
+
+        Returns
+        -------
+        self : SGDClassifier
+            The fitted estimator.
+        """
+        self._validate_params()
+        X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=True)
+        classes = self._classes(y)
+        if len(classes) < 2:
+            raise ValueError(
+                f"The number of classes has to be greater than one; got {len(classes)} class"
+            )
+        spec = TargetSpec(classes, self._class_weight(classes, y))
+        self._train(X, y, sample_weight, spec, partial=False)
+        self.classes_ = classes
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> "SGDClassifier":
+        """One epoch of mini-batch SGD over ``(X, y)``, continuing from the current model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask dataframe} of shape (n_samples, n_features)
+            Training data.
+        y : array-like or dask array of shape (n_samples,)
+            Class labels.
+        classes : array-like of shape (n_classes,), optional
+            All classes; required on the first call.
+        sample_weight : array-like or dask array of shape (n_samples,), optional
+            Weights multiplying each sample's loss.
+
+        Returns
+        -------
+        self : SGDClassifier
+            The updated estimator.
+        """
+        first = not hasattr(self, "classes_")
+        if first:
+            self._validate_params()
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            if self.class_weight == "balanced":
+                raise ValueError(
+                    "class_weight 'balanced' is not supported for partial_fit; compute the "
+                    "weights on the whole data set (sklearn.utils.compute_class_weight) and pass "
+                    "them as a dict."
+                )
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(
+                f"`classes={list(np.unique(classes))}` is not the same as on last call to "
+                f"partial_fit, was: {list(self.classes_)}"
+            )
+        X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=first)
+        all_classes = np.unique(classes) if first else self.classes_
+        if len(all_classes) < 2:
+            raise ValueError(
+                f"The number of classes has to be greater than one; got {len(all_classes)} class"
+            )
+        if not inputs.is_dask_collection(y):
+            check_classification_targets(y)
+        spec = TargetSpec(all_classes, self._class_weight(all_classes, y))
+        self._train(X, y, sample_weight, spec, partial=True)
+        self.classes_ = all_classes
+        return self
+
+    def _set_model(self, coef: np.ndarray, intercept: np.ndarray) -> None:
+        self.coef_ = np.ascontiguousarray(coef.T)
+        self.intercept_ = intercept.copy()
+
+    def decision_function(self, X: Any) -> Any:
+        """Signed distance to the hyperplane of each class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask dataframe} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray or dask array of shape (n_samples,) or (n_samples, n_classes)
+            Margins (lazy for dask input).
+        """
+        Z = self._decision(X)
+        return Z[:, 0] if Z.shape[1] == 1 else Z
+
+    def predict(self, X: Any) -> Any:
+        """Class label of each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask dataframe} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray or dask array of shape (n_samples,)
+            Predicted labels (lazy for dask input).
+        """
+        Z = self._decision(X)
+        classes = self.classes_
+        if inputs.is_dask_collection(Z):
+            return Z.map_blocks(_labels, classes, drop_axis=1, dtype=classes.dtype, name="dasksgd-predict")
+        return _labels(Z, classes)
+
+    def _check_proba(self) -> bool:
+        if self.loss not in ("log_loss", "modified_huber"):
+            raise AttributeError(f"probability estimates are not available for loss={self.loss!r}")
+        return True
+
+    @available_if(_check_proba)
+    def predict_proba(self, X: Any) -> Any:
+        """Probability of each class (log_loss and modified_huber losses).
+
+        Multiclass probabilities are the one-vs-rest probabilities normalized to sum to one, as
+        scikit-learn does.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask dataframe} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray or dask array of shape (n_samples, n_classes)
+            Class probabilities (lazy for dask input).
+        """
+        Z = self._decision(X)
+        K = len(self.classes_)
+        if inputs.is_dask_collection(Z):
+            return Z.map_blocks(_proba, self.loss, K, dtype=Z.dtype, chunks=(Z.chunks[0], (K,)),
+                                name="dasksgd-predict-proba")
+        return _proba(Z, self.loss, K)
+
+    @available_if(_check_proba)
+    def predict_log_proba(self, X: Any) -> Any:
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask dataframe} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray or dask array of shape (n_samples, n_classes)
+            Log-probabilities (lazy for dask input).
+        """
+        P = self.predict_proba(X)
+        if inputs.is_dask_collection(P):
+            import dask.array as da
+
+            return da.log(P)
+        with np.errstate(divide="ignore"):
+            return np.log(P)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy on ``(X, y)`` (computed on the cluster for dask input).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask dataframe} of shape (n_samples, n_features)
+            Samples.
+        y : array-like or dask array of shape (n_samples,)
+            True labels.
+        sample_weight : array-like or dask array of shape (n_samples,), optional
+            Weights of the samples.
+
+        Returns
+        -------
+        float
+            Accuracy.
+        """
+        if inputs.is_dask_collection(X):
+            return _dask_score(self.predict(X), X, y, sample_weight, lambda p, t: p == t, accuracy=True)
+        return super().score(X, y, sample_weight=sample_weight)
+
+
+class SGDRegressor(RegressorMixin, _BaseSGD):
+    """Linear regression trained by synchronous data-parallel mini-batch SGD on Dask.
+
+    The same model as :class:`sklearn.linear_model.SGDRegressor`, trained with mini-batches of
+    ``batch_size`` rows; dask collections are trained on the workers of the default
+    :class:`distributed.Client`, in-memory data in this process.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"}, default="squared_error"
+        Loss of the residual.
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+        Regularization; l1 is applied by a proximal (soft-thresholding) step.
+    alpha : float, default=1e-4
+        Regularization strength.
+    l1_ratio : float, default=0.15
+        Elastic-net mixing, in [0, 1].
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalized) intercept.
+    max_iter : int, default=1000
+        Maximum number of epochs.
+    tol : float or None, default=1e-3
+        Stop when the training objective (or the validation R^2 with ``early_stopping``) has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs. None: run ``max_iter`` epochs.
+    shuffle : bool, default=True
+        Permute every shard's rows at the start of each epoch.
+    verbose : int, default=0
+        Log one line per epoch to the "dasksgd" logger.
+    epsilon : float, default=0.1
+        Width of the huber / epsilon-insensitive losses.
+    random_state : int, RandomState or None, default=None
+        Seeds the shuffles and the step-size estimate.
+    learning_rate : {"invscaling", "constant", "optimal", "adaptive"}, default="invscaling"
+        Per-sample schedule ``gamma_t``; a batch of ``B`` rows takes the mean step
+        ``min(B * gamma_t / (1 + delta), 1 / L)``.
+    eta0 : float, default=0.01
+        Initial rate for "constant", "invscaling" and "adaptive".
+    power_t : float, default=0.25
+        Exponent of "invscaling".
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of every shard and stop on its R^2.
+    validation_fraction : float, default=0.1
+        Fraction of rows held out with ``early_stopping``.
+    n_iter_no_change : int, default=5
+        Epochs without improvement before stopping (or decaying, for "adaptive").
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution.
+    average : bool or int, default=False
+        Report the average of the iterates (from the start, or after that many samples).
+    batch_size : int, default=1024
+        Rows per step.
+    delta : float, default=1.0
+        Slack of the batch-size rule; the step is scaled by ``1 / (1 + delta)``.
+    fan_in : int, default=8
+        Most partial sums a node of the reduction tree receives per step.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        Coefficients.
+    intercept_ : ndarray of shape (1,)
+        Intercept.
+    n_iter_ : int
+        Epochs run.
+    t_ : float
+        Samples seen plus one.
+    n_features_in_ : int
+        Number of features.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, for dataframe input with string column names.
+    batch_size_ : int
+        Batch size of the last step.
+    history_ : pandas.DataFrame
+        One row per step (see :class:`SGDClassifier`).
+
+    See Also
+    --------
+    SGDClassifier : The same engine for classification.
+    sklearn.linear_model.SGDRegressor : The in-memory, per-sample reference.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dasksgd import SGDRegressor
+    >>> X = np.arange(20.0).reshape(10, 2) / 10
+    >>> y = X @ np.array([1.0, 2.0]) + 0.5
+    >>> reg = SGDRegressor(alpha=0.0, tol=None, max_iter=500, random_state=0).fit(X, y)
+    >>> float(round(reg.score(X, y), 3))
+    1.0
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseSGD._parameter_constraints,
+        "loss": [StrOptions(set(REGRESSION_LOSSES))],
+    }
+
+    def __init__(
+        self,
+        loss: str = "squared_error",
+        *,
+        penalty: str | None = "l2",
+        alpha: float = 1e-4,
+        l1_ratio: float = 0.15,
+        fit_intercept: bool = True,
+        max_iter: int = 1000,
+        tol: float | None = 1e-3,
+        shuffle: bool = True,
+        verbose: int = 0,
+        epsilon: float = 0.1,
+        random_state: Any = None,
+        learning_rate: str = "invscaling",
+        eta0: float = 0.01,
+        power_t: float = 0.25,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
+        warm_start: bool = False,
+        average: bool | int = False,
+        batch_size: int = 1024,
+        delta: float = 1.0,
+        fan_in: int = 8,
+    ) -> None:
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.average = average
+        self.batch_size = batch_size
+        self.delta = delta
+        self.fan_in = fan_in
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SGDRegressor":
+        """Fit the model by mini-batch SGD over ``max_iter`` epochs at most.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask dataframe} of shape (n_samples, n_features)
+            Training data.
+        y : array-like or dask array of shape (n_samples,)
+            Targets.
+        sample_weight : array-like or dask array of shape (n_samples,), optional
+            Weights multiplying each sample's loss.
+
+        Returns
+        -------
+        self : SGDRegressor
+            The fitted estimator.
+        """
+        self._validate_params()
+        X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=True)
+        self._train(X, y, sample_weight, TargetSpec(), partial=False)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SGDRegressor":
+        """One epoch of mini-batch SGD over ``(X, y)``, continuing from the current model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask dataframe} of shape (n_samples, n_features)
+            Training data.
+        y : array-like or dask array of shape (n_samples,)
+            Targets.
+        sample_weight : array-like or dask array of shape (n_samples,), optional
+            Weights multiplying each sample's loss.
+
+        Returns
+        -------
+        self : SGDRegressor
+            The updated estimator.
+        """
+        first = not hasattr(self, "coef_")
+        if first:
+            self._validate_params()
+        X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=first)
+        self._train(X, y, sample_weight, TargetSpec(), partial=True)
+        return self
+
+    def _set_model(self, coef: np.ndarray, intercept: np.ndarray) -> None:
+        self.coef_ = coef[:, 0].copy()
+        self.intercept_ = intercept.copy()
+
+    def predict(self, X: Any) -> Any:
+        """Predicted target of each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask dataframe} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray or dask array of shape (n_samples,)
+            Predictions (lazy for dask input).
+        """
+        Z = self._decision(X)
+        return Z[:, 0]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Coefficient of determination R^2 on ``(X, y)`` (computed on the cluster for dask input).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask dataframe} of shape (n_samples, n_features)
+            Samples.
+        y : array-like or dask array of shape (n_samples,)
+            True targets.
+        sample_weight : array-like or dask array of shape (n_samples,), optional
+            Weights of the samples.
+
+        Returns
+        -------
+        float
+            R^2.
+        """
+        if inputs.is_dask_collection(X):
+            return _dask_score(self.predict(X), X, y, sample_weight, None, accuracy=False)
+        return super().score(X, y, sample_weight=sample_weight)
+
+
+def _labels(Z: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    if Z.shape[1] == 1:
+        return classes[(Z[:, 0] > 0).astype(np.intp)]
+    return classes[np.argmax(Z, axis=1)]
+
+
+def _proba(Z: np.ndarray, loss: str, K: int) -> np.ndarray:
+    if loss == "log_loss":
+        P = np.empty_like(Z)
+        pos = Z >= 0
+        e = np.exp(-np.abs(Z))
+        P[pos] = 1.0 / (1.0 + e[pos])
+        P[~pos] = e[~pos] / (1.0 + e[~pos])
+    else:  # modified_huber
+        P = (np.clip(Z, -1.0, 1.0) + 1.0) / 2.0
+    if K == 2:
+        return np.hstack([1.0 - P, P])
+    s = P.sum(axis=1, keepdims=True)
+    zero = s[:, 0] == 0
+    P[zero] = 1.0 / K
+    s[zero] = 1.0
+    return P / s
+
+
+def _dask_score(pred, X, y, sample_weight, eq, *, accuracy: bool) -> float:
+    import dask
+    import dask.array as da
+
+    yd = inputs.as_dask_vector(y, pred[:, None] if pred.ndim == 1 else pred, "y")
+    sw = inputs.as_dask_vector(sample_weight, pred[:, None], "sample_weight")
+    w = da.ones_like(pred, dtype=np.float64) if sw is None else sw.astype(np.float64)
+    if accuracy:
+        num = (w * (pred == yd)).sum()
+        (num, den) = dask.compute(num, w.sum())
+        return float(num / den)
+    yf = yd.astype(np.float64)
+    sse, sy, syy, sw_ = dask.compute((w * (yf - pred) ** 2).sum(), (w * yf).sum(), (w * yf * yf).sum(), w.sum())
+    var = syy - sy * sy / sw_
+    return float(1.0 - sse / var) if var > 0 else 0.0

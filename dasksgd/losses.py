@@ -1,0 +1,219 @@
+"""Loss functions of a linear model, as functions of the margin.
+
+Every loss is a value ``loss(y, z)`` and its derivative ``dloss(y, z)`` with respect to the
+margin ``z = x . w + b``; for a linear model that is all the arithmetic a gradient step needs
+(the gradient of sample ``i`` is ``dloss(y_i, z_i) * [x_i, 1]``). Classification losses take
+``y`` in {-1, +1}; regression losses take real ``y``. Both are evaluated elementwise, so a
+``(n, K)`` matrix of margins and labels (one-vs-rest with K classes) works as it is.
+
+The functions are written against the array API namespace of their inputs
+(:mod:`array_api_compat`), so the same code runs on numpy and cupy arrays. All of them are
+numerically stable for any finite margin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from array_api_compat import array_namespace
+
+__all__ = ["Loss", "get_loss", "LOSSES", "CLASSIFICATION_LOSSES", "REGRESSION_LOSSES"]
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss of the margin, its derivative, and what the step-size rules need to know.
+
+    Parameters
+    ----------
+    name : str
+        The name used by the estimators' ``loss`` parameter.
+    epsilon : float
+        Width of the insensitive / quadratic zone for the epsilon-insensitive and huber losses;
+        ignored by the others.
+
+    Attributes
+    ----------
+    curvature : float
+        An upper bound of ``d^2 loss / dz^2`` (the smoothness of the loss in the margin). For the
+        non-smooth losses (hinge, perceptron, epsilon-insensitive) it is 1: not a bound, only the
+        scale used to cap the step size.
+    smooth : bool
+        Whether the loss has a Lipschitz-continuous derivative.
+    """
+
+    name: str
+    epsilon: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.name not in LOSSES:
+            raise ValueError(
+                f"Unknown loss {self.name!r}; expected one of {sorted(LOSSES)}."
+            )
+
+    @property
+    def is_classification(self) -> bool:
+        """Whether ``y`` is a +-1 label (True) or a real target (False)."""
+        return self.name in CLASSIFICATION_LOSSES
+
+    @property
+    def curvature(self) -> float:
+        return _CURVATURE[self.name]
+
+    @property
+    def smooth(self) -> bool:
+        return self.name not in _NON_SMOOTH
+
+    def loss(self, y: Any, z: Any) -> Any:
+        """Elementwise loss of margin ``z`` for target ``y``."""
+        xp = array_namespace(y, z)
+        return _VALUE[self.name](xp, y, z, self.epsilon)
+
+    def dloss(self, y: Any, z: Any) -> Any:
+        """Elementwise derivative of the loss with respect to the margin ``z``."""
+        xp = array_namespace(y, z)
+        return _DERIV[self.name](xp, y, z, self.epsilon)
+
+
+def get_loss(name: str, epsilon: float = 0.1) -> Loss:
+    """Return the :class:`Loss` called ``name`` (see :data:`LOSSES`)."""
+    return Loss(name, float(epsilon))
+
+
+# --- classification ----------------------------------------------------------------------
+
+
+def _log_value(xp, y, z, eps):
+    # log(1 + exp(-u)) = max(-u, 0) + log1p(exp(-|u|)): no overflow for any u.
+    u = y * z
+    return xp.where(u > 0, 0.0 * u, -u) + xp.log1p(xp.exp(-xp.abs(u)))
+
+
+def _log_deriv(xp, y, z, eps):
+    # d/dz = -y * sigmoid(-u); exp(-|u|) never overflows.
+    u = y * z
+    e = xp.exp(-xp.abs(u))
+    return -y * xp.where(u >= 0, e / (1.0 + e), 1.0 / (1.0 + e))
+
+
+def _hinge_value(xp, y, z, eps, threshold=1.0):
+    return xp.where(threshold - y * z > 0, threshold - y * z, 0.0 * z)
+
+
+def _hinge_deriv(xp, y, z, eps, threshold=1.0):
+    return xp.where(y * z <= threshold, -y, 0.0 * y)
+
+
+def _perceptron_value(xp, y, z, eps):
+    return _hinge_value(xp, y, z, eps, threshold=0.0)
+
+
+def _perceptron_deriv(xp, y, z, eps):
+    return _hinge_deriv(xp, y, z, eps, threshold=0.0)
+
+
+def _sq_hinge_value(xp, y, z, eps):
+    r = _hinge_value(xp, y, z, eps)
+    return r * r
+
+
+def _sq_hinge_deriv(xp, y, z, eps):
+    return -2.0 * y * _hinge_value(xp, y, z, eps)
+
+
+def _mod_huber_value(xp, y, z, eps):
+    u = y * z
+    quad = (1.0 - u) * (1.0 - u)
+    return xp.where(u >= 1.0, 0.0 * u, xp.where(u >= -1.0, quad, -4.0 * u))
+
+
+def _mod_huber_deriv(xp, y, z, eps):
+    u = y * z
+    return xp.where(u >= 1.0, 0.0 * u, xp.where(u >= -1.0, -2.0 * (1.0 - u) * y, -4.0 * y))
+
+
+# --- regression --------------------------------------------------------------------------
+
+
+def _sq_value(xp, y, z, eps):
+    r = z - y
+    return 0.5 * r * r
+
+
+def _sq_deriv(xp, y, z, eps):
+    return z - y
+
+
+def _huber_value(xp, y, z, eps):
+    r = xp.abs(z - y)
+    return xp.where(r <= eps, 0.5 * r * r, eps * r - 0.5 * eps * eps)
+
+
+def _huber_deriv(xp, y, z, eps):
+    return xp.clip(z - y, min=-eps, max=eps)
+
+
+def _eps_value(xp, y, z, eps):
+    r = xp.abs(z - y) - eps
+    return xp.where(r > 0, r, 0.0 * r)
+
+
+def _eps_deriv(xp, y, z, eps):
+    r = z - y
+    return xp.where(xp.abs(r) > eps, xp.sign(r), 0.0 * r)
+
+
+def _sq_eps_value(xp, y, z, eps):
+    r = _eps_value(xp, y, z, eps)
+    return r * r
+
+
+def _sq_eps_deriv(xp, y, z, eps):
+    return 2.0 * xp.sign(z - y) * _eps_value(xp, y, z, eps)
+
+
+_VALUE = {
+    "log_loss": _log_value,
+    "hinge": _hinge_value,
+    "perceptron": _perceptron_value,
+    "squared_hinge": _sq_hinge_value,
+    "modified_huber": _mod_huber_value,
+    "squared_error": _sq_value,
+    "huber": _huber_value,
+    "epsilon_insensitive": _eps_value,
+    "squared_epsilon_insensitive": _sq_eps_value,
+}
+_DERIV = {
+    "log_loss": _log_deriv,
+    "hinge": _hinge_deriv,
+    "perceptron": _perceptron_deriv,
+    "squared_hinge": _sq_hinge_deriv,
+    "modified_huber": _mod_huber_deriv,
+    "squared_error": _sq_deriv,
+    "huber": _huber_deriv,
+    "epsilon_insensitive": _eps_deriv,
+    "squared_epsilon_insensitive": _sq_eps_deriv,
+}
+_CURVATURE = {
+    "log_loss": 0.25,
+    "hinge": 1.0,
+    "perceptron": 1.0,
+    "squared_hinge": 2.0,
+    "modified_huber": 2.0,
+    "squared_error": 1.0,
+    "huber": 1.0,
+    "epsilon_insensitive": 1.0,
+    "squared_epsilon_insensitive": 2.0,
+}
+_NON_SMOOTH = frozenset({"hinge", "perceptron", "epsilon_insensitive"})
+
+#: Names of all losses.
+LOSSES = frozenset(_VALUE)
+#: Losses of a +-1 label, used by :class:`~dasksgd.SGDClassifier`.
+CLASSIFICATION_LOSSES = frozenset(
+    {"log_loss", "hinge", "perceptron", "squared_hinge", "modified_huber"}
+)
+#: Losses of a real target, used by :class:`~dasksgd.SGDRegressor`. scikit-learn's
+#: SGDClassifier also accepts them (regression on +-1 labels); so does ours.
+REGRESSION_LOSSES = LOSSES - CLASSIFICATION_LOSSES

@@ -1,0 +1,115 @@
+"""Learning-rate schedules and the mini-batch step-size rule.
+
+A schedule gives the *per-sample* step ``gamma_t`` after ``t`` samples, as scikit-learn's SGD
+does (``constant``, ``optimal``, ``invscaling``, ``adaptive``). A mini-batch step of ``B``
+samples moves along the *mean* gradient with
+
+    eta_B = min(B * gamma_t / (1 + delta), 1 / L)
+
+the linear scaling rule of Goyal et al. (2017) with the ``(1 + delta)`` slack of the batch-size
+theorem in Yin et al. (2018), capped by the full-batch limit ``1/L`` where ``L`` bounds the
+smoothness of the mean loss. The schedules are small pure objects: ``init()`` returns an explicit
+state, ``value(state, t)`` the step, ``on_plateau(state)`` the state after a plateau.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from .losses import Loss
+
+__all__ = ["LearningRate", "ScheduleState", "scaled_step", "smoothness"]
+
+SCHEDULES = frozenset({"constant", "optimal", "invscaling", "adaptive"})
+
+
+class ScheduleState(NamedTuple):
+    """State of a :class:`LearningRate`: the factor applied by ``adaptive`` plateaus."""
+
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class LearningRate:
+    """Per-sample learning rate ``gamma_t`` of scikit-learn's SGD schedules.
+
+    Parameters
+    ----------
+    kind : {"constant", "optimal", "invscaling", "adaptive"}
+        ``constant``: ``eta0``; ``optimal``: ``1 / (alpha (t0 + t - 1))`` with Bottou's
+        heuristic ``t0``; ``invscaling``: ``eta0 / t**power_t``; ``adaptive``: ``eta0``, divided
+        by 5 at each plateau of the objective.
+    eta0 : float
+        Initial rate of ``constant``, ``invscaling`` and ``adaptive``.
+    power_t : float
+        Exponent of ``invscaling``.
+    alpha : float
+        Regularization strength (``optimal`` needs it > 0).
+    loss : Loss
+        The loss (``optimal`` uses its derivative to choose ``t0``).
+    """
+
+    kind: str
+    eta0: float
+    power_t: float
+    alpha: float
+    loss: Loss
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCHEDULES:
+            raise ValueError(f"Unknown learning_rate {self.kind!r}; expected one of {sorted(SCHEDULES)}.")
+        if self.kind == "optimal" and self.alpha <= 0:
+            raise ValueError(
+                "alpha must be > 0 since learning_rate is 'optimal'. alpha is used to compute "
+                "the optimal learning rate."
+            )
+        if self.kind != "optimal" and self.eta0 <= 0:
+            raise ValueError(f"eta0 must be > 0 with learning_rate={self.kind!r}; got {self.eta0}.")
+
+    def init(self) -> ScheduleState:
+        return ScheduleState()
+
+    @property
+    def _t0(self) -> float:
+        # Bottou's heuristic, as scikit-learn: the first step is that of a typical weight.
+        import numpy as np
+
+        typw = math.sqrt(1.0 / math.sqrt(self.alpha))
+        d = float(self.loss.dloss(np.asarray([1.0]), np.asarray([-typw]))[0])
+        eta_init = typw / max(1.0, d)
+        return 1.0 / (eta_init * self.alpha)
+
+    def value(self, state: ScheduleState, t: float) -> float:
+        """Per-sample learning rate after ``t`` samples (``t >= 1``)."""
+        if self.kind == "optimal":
+            return 1.0 / (self.alpha * (self._t0 + t - 1.0))
+        if self.kind == "invscaling":
+            return self.eta0 / t**self.power_t
+        return self.eta0 * state.scale
+
+    def on_plateau(self, state: ScheduleState) -> ScheduleState | None:
+        """The state after the objective stopped improving, or None if training should stop.
+
+        Only ``adaptive`` reacts (divides by 5 until the rate falls below 1e-6).
+        """
+        if self.kind != "adaptive":
+            return None
+        new = ScheduleState(state.scale / 5.0)
+        return new if self.eta0 * new.scale > 1e-6 else None
+
+
+def scaled_step(gamma: float, batch: float, delta: float, max_step: float) -> float:
+    """Mean-form step ``min(batch * gamma / (1 + delta), max_step)``."""
+    return min(batch * gamma / (1.0 + delta), max_step)
+
+
+def smoothness(lambda_max: float, loss: Loss, l2_strength: float) -> float:
+    """Bound ``L`` of the smoothness of the mean objective.
+
+    ``lambda_max`` is the largest eigenvalue of ``Xt' S Xt / n`` (``Xt`` with the intercept
+    column, ``S`` the sample weights); the loss's curvature bound and the l2 part of the penalty
+    complete it.
+    """
+    return loss.curvature * lambda_max + l2_strength
