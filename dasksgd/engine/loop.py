@@ -224,7 +224,7 @@ def train(
                 "batch_size": B, "learning_rate": rows[-1][5] if rows else math.nan,
                 "time": time.perf_counter() - t0, "steps": state.step,
             })
-        logger.info("epoch %d: objective %.6g, B %d, %.3fs", state.epoch, objective, B, time.perf_counter() - t0)
+        logger.debug("epoch %d: objective %.6g, B %d", state.epoch, objective, B)
         if config.tol is None:
             continue
         # scikit-learn's rule: n_iter_no_change epochs without an improvement of tol.

@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+
+from dasksgd.engine.shards import ShardSet, TargetSpec, prepare_shard
+from dasksgd.losses import get_loss
+from dasksgd.statistics import gradient_statistics, row_sq_norms
+
+
+def _shardset(sizes, shuffle=True, seed=0, d=3):
+    rng = np.random.default_rng(0)
+    parts, start = [], 0
+    for i, n in enumerate(sizes):
+        # Column 0 holds the global row id so we can see which rows a step used.
+        X = np.column_stack([np.arange(start, start + n, dtype=float), rng.standard_normal((n, d - 1))])
+        y = rng.standard_normal(n)
+        parts.append(prepare_shard(i, X, y, None, TargetSpec()))
+        start += n
+    return ShardSet(parts, get_loss("squared_error"), shuffle=shuffle, seed=seed)
+
+
+@pytest.mark.parametrize("B", [1, 7, 50, 1000])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_epoch_uses_every_row_once(B, shuffle):
+    sizes = [40, 17, 100, 3]
+    ss = _shardset(sizes, shuffle=shuffle)
+    n = sum(sizes)
+    # The gradient of 0.5 (z - y)^2 at w = 0, b = 0 with y replaced: use the rows themselves.
+    seen = []
+    for s in ss.shards:
+        s.Y = s.X[:, :1].copy()  # y = row id, so grad_intercept = -sum of row ids used
+    counts = 0
+    for pos in range(0, n, B):
+        st = ss.step(np.zeros((3, 1)), np.zeros(1), 0, pos, min(pos + B, n), n)
+        counts += st.count
+        seen.append(-st.grad_intercept[0])
+        if B < n:
+            assert abs(st.count - (min(pos + B, n) - pos)) <= len(sizes)  # proportional split
+    assert counts == n
+    assert sum(seen) == pytest.approx(n * (n - 1) / 2)  # every row id exactly once
+
+
+def test_shuffle_is_seeded_and_changes_per_epoch():
+    a, b = _shardset([30, 30], seed=1), _shardset([30, 30], seed=1)
+    a.set_epoch(0), b.set_epoch(0)
+    np.testing.assert_array_equal(a.shards[0].X, b.shards[0].X)
+    first = a.shards[0].X[:, 0].copy()
+    a.set_epoch(1)
+    assert not np.array_equal(first, a.shards[0].X[:, 0])
+    assert sorted(a.shards[0].X[:, 0]) == sorted(first)
+
+
+def test_full_pass_equals_direct_computation():
+    ss = _shardset([10, 20])
+    W, b = np.ones((3, 1)), np.array([0.5])
+    full = ss.full(W, b)
+    X = np.vstack([s.X for s in ss.shards])
+    Y = np.vstack([s.Y for s in ss.shards])
+    ref = gradient_statistics(X, Y, W, b, get_loss("squared_error"), row_norms=row_sq_norms(X))
+    np.testing.assert_allclose(full.grad_coef, ref.grad_coef)
+    assert full.loss == pytest.approx(ref.loss)
+
+
+def test_gram_matvec():
+    ss = _shardset([10, 20])
+    X = np.vstack([s.X for s in ss.shards])
+    Xt = np.column_stack([X, np.ones(len(X))])
+    v = np.arange(4.0)
+    out = ss.gram_matvec(v, 1)
+    np.testing.assert_allclose(out[:-1], Xt.T @ (Xt @ v))
+    assert out[-1] == 30
+
+
+@pytest.mark.parametrize(
+    "X, y, sw, match",
+    [
+        (np.array([[1.0, np.nan]]), [1.0], None, r"Input X contains NaN \(shard 4\)"),
+        (np.array([[1.0, np.inf]]), [1.0], None, r"Input X contains infinity"),
+        (np.ones((2, 2)), [1.0], None, r"inconsistent numbers of samples: \[2, 1\] \(shard 4\)"),
+        (np.ones((1, 2)), [np.nan], None, r"Input y contains NaN"),
+        (np.ones((1, 2)), [1.0], [-1.0], r"Negative values in data passed to sample_weight"),
+    ],
+)
+def test_bad_shards_are_named(X, y, sw, match):
+    with pytest.raises(ValueError, match=match):
+        prepare_shard(4, X, np.asarray(y), None if sw is None else np.asarray(sw), TargetSpec())
+
+
+def test_unknown_label():
+    spec = TargetSpec(classes=np.array(["a", "b"]))
+    with pytest.raises(ValueError, match=r"y contains labels \['c'\] that are not in classes"):
+        prepare_shard(0, np.ones((2, 1)), np.array(["a", "c"]), None, spec)
+
+
+def test_encoding_and_class_weight():
+    spec = TargetSpec(classes=np.array([3, 5, 9]), class_weight=np.array([1.0, 2.0, 4.0]))
+    s = prepare_shard(0, np.ones((3, 1)), np.array([9, 3, 5]), np.array([1.0, 1.0, 0.5]), spec)
+    np.testing.assert_array_equal(s.Y, [[-1, -1, 1], [1, -1, -1], [-1, 1, -1]])
+    np.testing.assert_array_equal(s.sw, [4.0, 1.0, 1.0])
+    binary = prepare_shard(0, np.ones((2, 1)), np.array(["n", "p"]), None, TargetSpec(np.array(["n", "p"])))
+    np.testing.assert_array_equal(binary.Y[:, 0], [-1, 1])
+
+
+def test_input_not_modified():
+    X = np.arange(12.0).reshape(6, 2)
+    y = np.arange(6.0)
+    X0, y0 = X.copy(), y.copy()
+    s = prepare_shard(0, X, y, None, TargetSpec(), validation_fraction=0.3, seed=3)
+    ss = ShardSet([s], get_loss("squared_error"), seed=3)
+    ss.step(np.ones((2, 1)), np.zeros(1), 0, 0, 4, 4)
+    ss.set_epoch(1)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+    assert s.X.shape[0] == 4 and s.X_val.shape[0] == 2

@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+
+from dasksgd.losses import CLASSIFICATION_LOSSES, LOSSES, get_loss
+
+RNG = np.random.default_rng(0)
+
+
+def _sklearn_reference(name):
+    """scikit-learn's own loss objects, as (loss(y, z), dloss(y, z)) on arrays."""
+    sgd = pytest.importorskip("sklearn.linear_model._sgd_fast")
+    from sklearn._loss.loss import HalfBinomialLoss, HalfSquaredError
+
+    if name == "log_loss":
+        ref = HalfBinomialLoss()
+
+        def conv(y):
+            return ((y + 1) / 2).astype(np.float64)
+
+        # Same margin, labels in {0, 1}: the same loss and derivative in the raw prediction.
+        return (lambda y, z: ref.loss(conv(y), z), lambda y, z: ref.gradient(conv(y), z))
+    if name == "squared_error":
+        ref = HalfSquaredError()
+        return (lambda y, z: ref.loss(y, z), lambda y, z: ref.gradient(y, z))
+    objs = {
+        "hinge": sgd.Hinge(1.0),
+        "perceptron": sgd.Hinge(0.0),
+        "squared_hinge": sgd.SquaredHinge(1.0),
+        "modified_huber": sgd.ModifiedHuber(),
+        "epsilon_insensitive": sgd.EpsilonInsensitive(0.1),
+        "squared_epsilon_insensitive": sgd.SquaredEpsilonInsensitive(0.1),
+    }
+    o = objs[name]
+    return (
+        lambda y, z: np.array([o.py_loss(zi, yi) for yi, zi in zip(y, z)]),
+        lambda y, z: np.array([o.py_dloss(zi, yi) for yi, zi in zip(y, z)]),
+    )
+
+
+def _targets(name, n):
+    if name in CLASSIFICATION_LOSSES:
+        return RNG.choice([-1.0, 1.0], size=n)
+    return RNG.standard_normal(n)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES - {"huber"}))  # huber: see test_huber_closed_form
+def test_matches_scikit_learn(name):
+    ref = _sklearn_reference(name)
+    y, z = _targets(name, 200), 3 * RNG.standard_normal(200)
+    loss = get_loss(name, 0.1)
+    np.testing.assert_allclose(loss.loss(y, z), ref[0](y, z), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(loss.dloss(y, z), ref[1](y, z), rtol=1e-12, atol=1e-12)
+
+
+def test_huber_closed_form():
+    loss = get_loss("huber", 0.5)
+    y = np.zeros(5)
+    z = np.array([-2.0, -0.5, 0.1, 0.5, 3.0])
+    np.testing.assert_allclose(loss.loss(y, z), [0.5 * 2 - 0.125, 0.125, 0.005, 0.125, 1.5 - 0.125])
+    np.testing.assert_allclose(loss.dloss(y, z), [-0.5, -0.5, 0.1, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_derivative_is_finite_difference(name):
+    loss = get_loss(name, 0.3)
+    y, z = _targets(name, 300), 3 * RNG.standard_normal(300)
+    h = 1e-6
+    fd = (loss.loss(y, z + h) - loss.loss(y, z - h)) / (2 * h)
+    # Away from the kinks of the piecewise losses, the derivative is the slope.
+    kinks = {"hinge": [1.0], "perceptron": [0.0], "squared_hinge": [1.0], "modified_huber": [1.0, -1.0]}
+    if name in CLASSIFICATION_LOSSES:
+        dist = np.min([np.abs(y * z - k) for k in kinks.get(name, [np.inf])], axis=0)
+    else:
+        r = np.abs(z - y)
+        dist = np.abs(r - 0.3) if name != "squared_error" else np.full_like(r, np.inf)
+    ok = dist > 1e-3
+    np.testing.assert_allclose(loss.dloss(y, z)[ok], fd[ok], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stable_for_huge_margins(name, dtype):
+    loss = get_loss(name)
+    z = np.array([-1e30, -1e4, 1e4, 1e30], dtype=dtype) if dtype == np.float64 else np.array(
+        [-1e18, -1e4, 1e4, 1e18], dtype=dtype
+    )
+    y = np.ones(4, dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        v = loss.loss(y, z)
+        d = loss.dloss(y, z)
+    assert np.all(np.isfinite(v)) and np.all(np.isfinite(d))
+    if name == "log_loss":
+        v = loss.loss(y, z)
+        np.testing.assert_allclose(v[1:3], [1e4, 0.0], rtol=1e-6)
+        np.testing.assert_allclose(d, [-1.0, -1.0, 0.0, 0.0])
+
+
+def test_unknown_loss():
+    with pytest.raises(ValueError, match="Unknown loss 'logistic'"):
+        get_loss("logistic")
+
+
+def test_curvature_bounds_second_derivative():
+    for name in sorted(LOSSES):
+        loss = get_loss(name)
+        if not loss.smooth:
+            continue
+        y, z = _targets(name, 500), 4 * RNG.standard_normal(500)
+        h = 1e-4
+        second = (loss.dloss(y, z + h) - loss.dloss(y, z - h)) / (2 * h)
+        assert np.all(second <= loss.curvature + 1e-6), name

@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from dasksgd.losses import CLASSIFICATION_LOSSES, LOSSES, get_loss
+from dasksgd.statistics import GradStats, gradient_statistics, row_sq_norms
+
+RNG = np.random.default_rng(42)
+
+
+def _problem(name, K, n=37, d=5):
+    X = RNG.standard_normal((n, d))
+    if name in CLASSIFICATION_LOSSES:
+        Y = -np.ones((n, K))
+        Y[np.arange(n), RNG.integers(0, K, n)] = 1.0
+    else:
+        Y = RNG.standard_normal((n, K))
+    W = RNG.standard_normal((d, K))
+    b = RNG.standard_normal(K)
+    return X, Y, W, b
+
+
+def _brute_force(loss, X, Y, W, b, sw, fit_intercept):
+    """Per-sample gradients formed one row at a time, then summed."""
+    n, d = X.shape
+    K = W.shape[1]
+    gsum_w, gsum_b, total, sq = np.zeros((d, K)), np.zeros(K), 0.0, 0.0
+    h = 1e-6
+    for i in range(n):
+        s = 1.0 if sw is None else sw[i]
+        z = X[i] @ W + b
+        # The derivative of the per-sample loss in the margin, by finite differences of loss.loss:
+        dz = np.array([
+            (loss.loss(Y[i, k : k + 1], z[k : k + 1] + h) - loss.loss(Y[i, k : k + 1], z[k : k + 1] - h))[0] / (2 * h)
+            for k in range(K)
+        ])
+        g_w = s * np.outer(X[i], dz)
+        g_b = s * dz
+        gsum_w += g_w
+        gsum_b += g_b
+        total += s * float(np.sum(loss.loss(Y[i], z)))
+        sq += np.sum(g_w**2) + (np.sum(g_b**2) if fit_intercept else 0.0)
+    return gsum_w, gsum_b, total, sq
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_against_per_sample_gradients(name, K, weighted, fit_intercept):
+    loss = get_loss(name, 0.2)
+    X, Y, W, b = _problem(name, K)
+    sw = RNG.uniform(0.1, 3.0, X.shape[0]) if weighted else None
+    st_ = gradient_statistics(X, Y, W, b, loss, sample_weight=sw, row_norms=row_sq_norms(X),
+                              fit_intercept=fit_intercept)
+    gw, gb, total, sq = _brute_force(loss, X, Y, W, b, sw, fit_intercept)
+    assert st_.count == X.shape[0]
+    np.testing.assert_allclose(st_.grad_coef, gw, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(st_.grad_intercept, gb, rtol=1e-5, atol=1e-6)
+    assert st_.loss == pytest.approx(total, rel=1e-12)
+    assert st_.sqnorm == pytest.approx(sq, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["log_loss", "hinge", "squared_error"])
+def test_sparse_equals_dense(name):
+    X, Y, W, b = _problem(name, 3)
+    X[X < 0.5] = 0.0
+    loss = get_loss(name)
+    dense = gradient_statistics(X, Y, W, b, loss, row_norms=row_sq_norms(X))
+    Xs = sp.csr_matrix(X)
+    sparse = gradient_statistics(Xs, Y, W, b, loss, row_norms=row_sq_norms(Xs))
+    np.testing.assert_allclose(sparse.grad_coef, dense.grad_coef, rtol=1e-12)
+    np.testing.assert_allclose(sparse.grad_intercept, dense.grad_intercept, rtol=1e-12)
+    assert sparse.sqnorm == pytest.approx(dense.sqnorm, rel=1e-12)
+    assert sparse.loss == pytest.approx(dense.loss, rel=1e-12)
+
+
+def test_split_rows_sum_to_whole():
+    X, Y, W, b = _problem("log_loss", 3, n=100)
+    loss = get_loss("log_loss")
+    rn = row_sq_norms(X)
+    whole = gradient_statistics(X, Y, W, b, loss, row_norms=rn)
+    parts = [gradient_statistics(X[a:c], Y[a:c], W, b, loss, row_norms=rn[a:c]) for a, c in [(0, 13), (13, 60), (60, 100)]]
+    total = parts[0] + parts[1] + parts[2]
+    np.testing.assert_allclose(total.grad_coef, whole.grad_coef, rtol=1e-12)
+    assert total.count == whole.count and total.loss == pytest.approx(whole.loss, rel=1e-12)
+
+
+def _stats(d=3, K=2):
+    f = st.floats(-1e3, 1e3, allow_nan=False, width=64)
+    ints = st.integers(0, 2**20).map(float)
+    return st.builds(
+        GradStats,
+        count=ints,
+        loss=ints,
+        grad_coef=arrays(np.float64, (d, K), elements=st.integers(-2**20, 2**20).map(float)),
+        grad_intercept=arrays(np.float64, (K,), elements=f),
+        sqnorm=ints,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(_stats(), _stats(), _stats())
+def test_combine_is_associative(a, b, c):
+    # Exact for integer-valued fields; within rounding for the rest.
+    left, right = (a + b) + c, a + (b + c)
+    assert left.count == right.count and left.loss == right.loss and left.sqnorm == right.sqnorm
+    np.testing.assert_array_equal(left.grad_coef, right.grad_coef)
+    np.testing.assert_allclose(left.grad_intercept, right.grad_intercept, rtol=1e-12, atol=1e-9)
+    zero = GradStats.zeros(3, 2)
+    same = a + zero
+    np.testing.assert_array_equal(same.grad_coef, a.grad_coef)
+    assert same.count == a.count
