@@ -147,9 +147,14 @@ class ClusterBackend:
         validation_fraction: float = 0.0,
         fan_in: int = 8,
     ) -> None:
+        self.client = client
+        with client.as_current():
+            self._load(X, y, sample_weight, spec, loss, fit_intercept, shuffle, seed, validation_fraction, fan_in)
+
+    def _load(self, X, y, sample_weight, spec, loss, fit_intercept, shuffle, seed, validation_fraction, fan_in):
         from distributed import futures_of, wait
 
-        self.client = client
+        client = self.client
         arrays = [X, y] + ([] if sample_weight is None else [sample_weight])
         persisted = client.persist(arrays)
         wait(persisted)

@@ -1,0 +1,174 @@
+"""The engine and the estimators on a real LocalCluster with two worker processes."""
+
+import tracemalloc
+
+import dask
+import dask.array as da
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+
+from dasksgd import SGDClassifier, SGDRegressor
+from dasksgd.datasets import make_classification
+from dasksgd.engine import ClusterBackend, LocalBackend, TargetSpec, TrainConfig, TrainState, train
+from dasksgd.losses import get_loss
+from dasksgd.penalties import get_penalty
+from dasksgd.schedules import LearningRate
+
+pytestmark = pytest.mark.cluster
+
+
+def _data(n=4000, d=6, chunks=500, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = (X @ rng.standard_normal(d) + 0.3 * rng.standard_normal(n) > 0).astype(int)
+    return X, y, da.from_array(X, chunks=(chunks, d)), da.from_array(y, chunks=chunks)
+
+
+def _config(B=256):
+    loss = get_loss("log_loss")
+    return TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-3), schedule=LearningRate("optimal", 0.0, 0.5, 1e-3, loss),
+                       batch_size=B, max_iter=3, tol=None)
+
+
+def test_both_workers_compute_and_match_in_process(client):
+    X, y, Xd, yd = _data()
+    spec = TargetSpec(np.array([0, 1]))
+    backend = ClusterBackend(client, Xd, yd, None, spec, get_loss("log_loss"), seed=5)
+    try:
+        result = train(backend, _config(), TrainState(np.zeros((6, 1)), np.zeros(1)), max_step=1.0)
+        infos = backend.info()
+    finally:
+        backend.close()
+    assert len({i["worker"] for i in infos}) == 2
+    steps = [i["calls"]["step"] for i in infos]
+    assert steps == [len(result.history)] * 2  # every step ran on both workers
+    assert sorted(sum((i["index"] for i in infos), [])) == list(range(8))  # each shard on one worker
+    assert sum(sum(i["n_train"]) for i in infos) == 4000
+
+    # The same shards in this process give the same model up to the order of the sums.
+    parts = [(X[i:i + 500], y[i:i + 500], None) for i in range(0, 4000, 500)]
+    local = LocalBackend(parts, spec, get_loss("log_loss"), seed=5)
+    ref = train(local, _config(), TrainState(np.zeros((6, 1)), np.zeros(1)), max_step=1.0)
+    np.testing.assert_allclose(result.state.coef, ref.state.coef, rtol=1e-10)
+
+
+def test_deeper_tree_over_three_workers():
+    """With fan-in 2 and three workers, one worker sums another's partial (actor to actor)."""
+    from distributed import Client, LocalCluster
+
+    X, y, Xd, yd = _data(n=3000, chunks=500)
+    spec = TargetSpec(np.array([0, 1]))
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster, set_as_default=False) as c3:
+        flat = ClusterBackend(c3, Xd, yd, None, spec, get_loss("log_loss"), seed=1, fan_in=8)
+        deep = ClusterBackend(c3, Xd, yd, None, spec, get_loss("log_loss"), seed=1, fan_in=2)
+        try:
+            assert len(flat.tree) == 3 and len(deep.tree) == 2 and len(deep.tree[0][1]) == 1
+            W, b = np.ones((6, 1)) * 0.1, np.zeros(1)
+            a = flat.call("step", W, b, 0, 0, 3000, 3000)
+            d = deep.call("step", W, b, 0, 0, 3000, 3000)
+            assert a.count == d.count == 3000
+            np.testing.assert_allclose(a.grad_coef, d.grad_coef, rtol=1e-12)
+        finally:
+            flat.close()
+            deep.close()
+
+
+def test_fit_is_reproducible_and_predictions_lazy(client):
+    X, y, Xd, yd = _data()
+    kw = dict(batch_size=300, max_iter=4, tol=None, random_state=7)
+    a = SGDClassifier(**kw).fit(Xd, yd)
+    b = SGDClassifier(**kw).fit(Xd, yd)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.intercept_, b.intercept_)
+    assert a.n_workers_ == 2
+    pred = a.predict(Xd)
+    assert isinstance(pred, da.Array) and pred.name.startswith("dasksgd-predict")
+    np.testing.assert_array_equal(pred.compute(), a.predict(X))
+    proba = a.predict_proba(Xd)
+    assert isinstance(proba, da.Array)
+    np.testing.assert_allclose(proba.compute(), a.predict_proba(X))
+    assert a.score(Xd, yd) == pytest.approx(a.score(X, y))
+    assert a.score(X, y) > 0.9
+
+
+def test_data_is_not_gathered_to_the_client(client):
+    X, y = make_classification(200_000, 20, chunks=25_000, random_state=1)  # 32 MB, made on workers
+    X, y = client.persist([X, y])
+    tracemalloc.start()
+    try:
+        SGDClassifier(batch_size=20_000, max_iter=2, tol=None, random_state=0).fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4e6, f"the client allocated {peak / 1e6:.1f} MB during the fit"
+
+
+def test_load_tasks_are_named(client):
+    from distributed import get_task_stream
+
+    _, _, Xd, yd = _data()
+    with get_task_stream(client) as ts:
+        SGDClassifier(max_iter=1, tol=None, random_state=0).fit(Xd, yd)
+    names = {str(t["key"]) for t in ts.data}
+    assert any("dasksgd-load-shards" in k for k in names)
+
+
+def test_dataframe_input_and_regressor(client):
+    rng = np.random.default_rng(3)
+    pdf = pd.DataFrame(rng.standard_normal((2000, 3)), columns=["a", "b", "c"])
+    target = pdf @ np.array([1.0, -2.0, 0.5]) + 0.1
+    ddf = dd.from_pandas(pdf, npartitions=4)
+    dy = dd.from_pandas(target, npartitions=4)
+    reg = SGDRegressor(alpha=1e-6, batch_size=500, learning_rate="constant", eta0=1.0, max_iter=200, tol=None,
+                       random_state=0).fit(ddf, dy)
+    assert list(reg.feature_names_in_) == ["a", "b", "c"]
+    np.testing.assert_allclose(reg.coef_, [1.0, -2.0, 0.5], atol=1e-3)
+    pred = reg.predict(ddf)
+    assert dask.is_dask_collection(pred)
+    np.testing.assert_allclose(pred.compute(), reg.predict(pdf.to_numpy()), rtol=1e-12)
+    assert reg.score(ddf, dy) > 0.999
+    with pytest.raises(ValueError, match="feature names should match"):
+        reg.predict(ddf.rename(columns={"a": "z"}))
+
+
+def test_string_labels_multiclass_with_weights(client):
+    X, _, Xd, _ = _data()
+    labels = np.array(["a", "b", "c"])[np.argmax(X[:, :3], axis=1)]
+    yd = da.from_array(labels, chunks=500)
+    sw = da.from_array(np.linspace(0.5, 1.5, len(labels)), chunks=500)
+    clf = SGDClassifier(batch_size=512, max_iter=20, random_state=0).fit(Xd, yd, sample_weight=sw)
+    assert list(clf.classes_) == ["a", "b", "c"]
+    assert clf.coef_.shape == (3, 6)
+    assert clf.score(Xd, yd) > 0.9
+
+
+def test_bad_dask_input_fails_before_training(client):
+    X, y, Xd, yd = _data()
+    bad = X.copy()
+    bad[1234, 2] = np.nan  # in shard 2 of 8
+    clf = SGDClassifier(random_state=0)
+    with pytest.raises(ValueError, match=r"Input X contains NaN \(shard 2\)"):
+        clf.fit(da.from_array(bad, chunks=(500, 6)), yd)
+    assert not hasattr(clf, "coef_") and not hasattr(clf, "history_")
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        clf.fit(Xd, yd[:-1])
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        clf.fit(Xd[:, 0], yd)
+    with pytest.raises(ValueError, match="has to be greater than one"):
+        clf.fit(Xd, da.zeros(4000, chunks=500))
+    clf.fit(Xd, yd)
+    with pytest.raises(ValueError, match="X has 5 features, but SGDClassifier is expecting 6"):
+        clf.predict(Xd[:, :5])
+    with pytest.raises(ValueError, match=r"y contains labels \[7\] that are not in classes"):
+        SGDClassifier().partial_fit(Xd, da.from_array(np.where(y == 1, 7, 0), chunks=500), classes=[0, 1])
+
+
+def test_column_chunks_are_merged(client):
+    X, y, _, yd = _data()
+    Xd = da.from_array(X, chunks=(500, 2))
+    a = SGDClassifier(max_iter=2, tol=None, random_state=0).fit(Xd, yd)
+    b = SGDClassifier(max_iter=2, tol=None, random_state=0).fit(da.from_array(X, chunks=(500, 6)), yd)
+    np.testing.assert_array_equal(a.coef_, b.coef_)

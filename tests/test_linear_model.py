@@ -1,0 +1,368 @@
+"""The estimators against independent references: scikit-learn's solvers and closed forms."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import minimize
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC, LinearSVR
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from dasksgd import SGDClassifier, SGDRegressor
+
+ALPHA = 1e-2
+
+
+def _std(X):
+    return StandardScaler().fit_transform(X)
+
+
+XC, YC = load_breast_cancer(return_X_y=True)
+XC = _std(XC)
+XR, YR = load_diabetes(return_X_y=True)
+XR = _std(XR)
+YR = (YR - YR.mean()) / YR.std()
+
+
+# An objective written here from the formulas, independent of dasksgd.losses.
+def _ref_loss(name, y, z, eps=0.1):
+    u = y * z
+    r = z - y
+    return {
+        "log_loss": lambda: np.logaddexp(0.0, -u),
+        "hinge": lambda: np.maximum(0.0, 1.0 - u),
+        "squared_hinge": lambda: np.maximum(0.0, 1.0 - u) ** 2,
+        "modified_huber": lambda: np.where(u >= 1, 0.0, np.where(u >= -1, (1 - u) ** 2, -4 * u)),
+        "squared_error": lambda: 0.5 * r**2,
+        "huber": lambda: np.where(np.abs(r) <= eps, 0.5 * r**2, eps * np.abs(r) - 0.5 * eps**2),
+        "epsilon_insensitive": lambda: np.maximum(0.0, np.abs(r) - eps),
+        "squared_epsilon_insensitive": lambda: np.maximum(0.0, np.abs(r) - eps) ** 2,
+    }[name]()
+
+
+def _objective(name, penalty, X, y, coef, intercept, l1_ratio=0.5, alpha=ALPHA):
+    coef = np.ravel(coef)
+    z = X @ coef + intercept
+    pen = {
+        "l2": 0.5 * np.sum(coef**2),
+        "l1": np.sum(np.abs(coef)),
+        "elasticnet": l1_ratio * np.sum(np.abs(coef)) + (1 - l1_ratio) * 0.5 * np.sum(coef**2),
+    }[penalty]
+    return float(np.mean(_ref_loss(name, y, z)) + alpha * pen)
+
+
+def _lbfgs_optimum(name, X, y, fit_intercept, alpha):
+    d = X.shape[1]
+
+    def f(p):
+        return _objective(name, "l2", X, y, p[:d], p[d] if fit_intercept else 0.0, alpha=alpha)
+
+    res = minimize(f, np.zeros(d + fit_intercept), method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 20000})
+    return res.fun
+
+
+def _reference(name, penalty, X, y, fit_intercept, alpha=ALPHA):
+    n = len(y)
+    if alpha != ALPHA:  # only the generic solver takes another alpha
+        return _lbfgs_optimum(name, X, y, fit_intercept, alpha)
+    if name == "log_loss":
+        r = LogisticRegression(C=1 / (ALPHA * n), tol=1e-12, max_iter=10000).fit(X, y > 0)
+    elif name == "squared_error" and penalty == "l2":
+        r = Ridge(alpha=ALPHA * n, tol=1e-12).fit(X, y)
+    elif name == "squared_error" and penalty == "l1":
+        r = Lasso(alpha=ALPHA, tol=1e-14, max_iter=100000).fit(X, y)
+    elif name == "squared_error" and penalty == "elasticnet":
+        r = ElasticNet(alpha=ALPHA, l1_ratio=0.5, tol=1e-14, max_iter=100000).fit(X, y)
+    elif name == "hinge":
+        r = LinearSVC(loss="hinge", C=1 / (ALPHA * n), fit_intercept=False, tol=1e-10, max_iter=10**6).fit(X, y)
+    elif name == "epsilon_insensitive":
+        r = LinearSVR(loss="epsilon_insensitive", epsilon=0.1, C=1 / (ALPHA * n), fit_intercept=False,
+                      tol=1e-10, max_iter=10**6, dual=True).fit(X, y)
+    else:
+        return _lbfgs_optimum(name, X, y, fit_intercept, alpha)
+    b = np.ravel(r.intercept_)[0] if fit_intercept else 0.0
+    return _objective(name, penalty, X, y, r.coef_, b)
+
+
+PARITY = [
+    # loss, penalty, fit_intercept, alpha, tolerance on the relative objective gap
+    ("log_loss", "l2", True, ALPHA, 1e-8),
+    # The curvature bound of these two is tight, so 1/L steps need a better-conditioned problem.
+    ("squared_hinge", "l2", True, 0.05, 1e-7),
+    ("modified_huber", "l2", True, 0.05, 1e-7),
+    ("hinge", "l2", False, ALPHA, 3e-3),  # non-smooth: subgradient steps
+    ("squared_error", "l2", True, ALPHA, 1e-10),
+    ("squared_error", "l1", True, ALPHA, 1e-10),
+    ("squared_error", "elasticnet", True, ALPHA, 1e-10),
+    ("huber", "l2", True, ALPHA, 1e-8),
+    ("squared_epsilon_insensitive", "l2", True, ALPHA, 1e-8),
+    ("epsilon_insensitive", "l2", False, ALPHA, 3e-3),  # non-smooth
+]
+
+
+@pytest.mark.parametrize("loss, penalty, fit_intercept, alpha, tol", PARITY)
+def test_full_batch_reaches_exact_optimum(loss, penalty, fit_intercept, alpha, tol):
+    classif = loss in ("log_loss", "squared_hinge", "modified_huber", "hinge")
+    X, y = (XC, YC) if classif else (XR, YR)
+    est = (SGDClassifier if classif else SGDRegressor)(
+        loss=loss, penalty=penalty, alpha=alpha, l1_ratio=0.5, fit_intercept=fit_intercept,
+        batch_size=len(y), learning_rate="constant", eta0=1e3, tol=None, max_iter=3000, random_state=0,
+    ).fit(X, y)
+    ys = 2.0 * y - 1.0 if classif else y
+    f = _objective(loss, penalty, X, ys, est.coef_, est.intercept_[0], alpha=alpha)
+    f_star = _reference(loss, penalty, X, ys, fit_intercept, alpha=alpha)
+    gap = (f - f_star) / abs(f_star)
+    assert gap >= -1e-9, "better than the reference optimum: the reference or the objective is wrong"
+    assert gap <= tol
+
+
+def test_l1_gives_exact_zeros_like_lasso():
+    est = SGDRegressor(penalty="l1", alpha=0.05, batch_size=len(YR), learning_rate="constant", eta0=1e3,
+                       tol=None, max_iter=3000).fit(XR, YR)
+    ref = Lasso(alpha=0.05, tol=1e-14, max_iter=100000).fit(XR, YR)
+    np.testing.assert_array_equal(est.coef_ == 0, ref.coef_ == 0)
+    np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-6)
+
+
+def test_minibatch_adaptive_is_close():
+    est = SGDClassifier(alpha=ALPHA, batch_size=64, learning_rate="adaptive", eta0=0.5, max_iter=50, tol=None,
+                        random_state=0).fit(XC, YC)
+    f = _objective("log_loss", "l2", XC, 2.0 * YC - 1, est.coef_, est.intercept_[0])
+    f_star = _reference("log_loss", "l2", XC, 2.0 * YC - 1, True)
+    assert 0 <= (f - f_star) / f_star < 2e-3
+
+
+def test_averaging_reduces_the_noise_floor():
+    kw = dict(alpha=ALPHA, batch_size=16, learning_rate="constant", eta0=0.05, max_iter=40, tol=None, random_state=0)
+    plain = SGDClassifier(**kw).fit(XC, YC)
+    averaged = SGDClassifier(average=20 * len(YC), **kw).fit(XC, YC)
+    f_star = _reference("log_loss", "l2", XC, 2.0 * YC - 1, True)
+    gaps = [(_objective("log_loss", "l2", XC, 2.0 * YC - 1, e.coef_, e.intercept_[0]) - f_star) / f_star
+            for e in (plain, averaged)]
+    assert gaps[1] < 0.5 * gaps[0]
+
+
+@pytest.mark.parametrize("loader", [load_iris, load_wine])
+def test_multiclass_accuracy_close_to_logistic_regression(loader):
+    X, y = loader(return_X_y=True)
+    X = _std(X)
+    est = SGDClassifier(alpha=ALPHA, batch_size=len(y), learning_rate="constant", eta0=1e3, tol=None,
+                        max_iter=3000).fit(X, y)
+    assert est.coef_.shape == (len(np.unique(y)), X.shape[1])
+    ref = OneVsRestClassifier(LogisticRegression(C=1 / (ALPHA * len(y)), max_iter=10000, tol=1e-12)).fit(X, y)
+    assert est.score(X, y) >= ref.score(X, y) - 0.02
+    # Each one-vs-rest column is the binary problem of its class.
+    np.testing.assert_allclose(est.coef_, np.vstack([e.coef_ for e in ref.estimators_]), rtol=1e-4, atol=1e-5)
+
+
+def test_sample_weight_matches_logistic_regression():
+    rng = np.random.default_rng(0)
+    sw = rng.uniform(0.2, 3.0, len(YC))
+    est = SGDClassifier(alpha=ALPHA, batch_size=len(YC), learning_rate="constant", eta0=1e3, tol=None,
+                        max_iter=3000).fit(XC, YC, sample_weight=sw)
+    ref = LogisticRegression(C=1 / (ALPHA * len(YC)), tol=1e-12, max_iter=10000).fit(XC, YC, sample_weight=sw)
+
+    def weighted(e):
+        z = XC @ e.coef_.ravel() + e.intercept_[0]
+        return np.mean(sw * np.logaddexp(0, -(2.0 * YC - 1) * z)) + 0.5 * ALPHA * np.sum(e.coef_**2)
+
+    assert 0 <= (weighted(est) - weighted(ref)) / weighted(ref) < 1e-7
+
+
+def test_class_weight_balanced_is_sample_weight():
+    y = YC.copy()
+    kw = dict(alpha=ALPHA, batch_size=100, max_iter=5, tol=None, random_state=3)
+    a = SGDClassifier(class_weight="balanced", **kw).fit(XC, y)
+    b = SGDClassifier(**kw).fit(XC, y, sample_weight=compute_sample_weight("balanced", y))
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-12)
+
+
+def test_string_labels_and_probabilities():
+    labels = np.array(["malignant", "benign"])[YC]
+    est = SGDClassifier(alpha=ALPHA, random_state=0).fit(XC, labels)
+    assert list(est.classes_) == ["benign", "malignant"]
+    assert set(est.predict(XC)) <= set(labels)
+    P = est.predict_proba(XC)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    np.testing.assert_allclose(P[:, 1], 1 / (1 + np.exp(-est.decision_function(XC))), rtol=1e-12)
+    np.testing.assert_allclose(est.predict_log_proba(XC), np.log(P))
+    assert not hasattr(SGDClassifier(loss="hinge"), "predict_proba")
+
+
+def test_modified_huber_probabilities():
+    X, y = load_iris(return_X_y=True)
+    est = SGDClassifier(loss="modified_huber", random_state=0).fit(_std(X), y)
+    P = est.predict_proba(_std(X))
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    assert np.all(P >= 0)
+
+
+def test_partial_fit_continues():
+    rng = np.random.default_rng(0)
+    est = SGDClassifier(alpha=ALPHA, batch_size=64, random_state=0)
+    objectives = []
+    for _ in range(5):
+        idx = rng.permutation(len(YC))[:300]
+        est.partial_fit(XC[idx], YC[idx], classes=[0, 1])
+        objectives.append(_objective("log_loss", "l2", XC, 2.0 * YC - 1, est.coef_, est.intercept_[0]))
+    assert est.n_iter_ == 5
+    assert est.t_ == 5 * 300 + 1
+    assert objectives[-1] < objectives[0]
+    assert len(est.history_) == 5 * 5  # 300 rows in steps of 64
+    with pytest.raises(ValueError, match="classes must be passed on the first call to partial_fit"):
+        SGDClassifier().partial_fit(XC, YC)
+
+
+def test_warm_start_starts_from_previous_model():
+    est = SGDClassifier(alpha=ALPHA, warm_start=True, max_iter=3, tol=None, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(XC, YC)
+        first = est.history_["objective"].dropna().to_numpy()
+        est.fit(XC, YC)
+    second = est.history_["objective"].dropna().to_numpy()
+    assert second[0] < first[0]
+    cold = SGDClassifier(alpha=ALPHA, max_iter=3, tol=None, random_state=0).fit(XC, YC)
+    assert cold.history_["objective"].dropna().iloc[0] == pytest.approx(first[0])
+
+
+def test_early_stopping_and_history():
+    est = SGDRegressor(early_stopping=True, n_iter_no_change=3, max_iter=500, batch_size=32, random_state=0).fit(XR, YR)
+    assert est.n_iter_ < 500
+    h = est.history_
+    assert list(h.columns[:8]) == ["step", "epoch", "samples", "batch_size", "diversity", "learning_rate", "loss", "time"]
+    assert h["diversity"].isna().all()
+    ends = h.dropna(subset=["objective"])
+    assert len(ends) == est.n_iter_
+    assert ends["validation_score"].notna().all()
+    assert h["samples"].iloc[-1] == est.t_ - 1
+    assert (np.diff(h["time"]) >= 0).all()
+    # 10% held out: the epochs run over the other 90%.
+    assert h.groupby("epoch")["batch_size"].sum().iloc[0] == len(YR) - int(np.ceil(0.1 * len(YR)))
+
+
+def test_convergence_warning():
+    with pytest.warns(ConvergenceWarning, match="Maximum number of iteration reached"):
+        SGDClassifier(max_iter=1, tol=1e-12).fit(XC, YC)
+
+
+def test_sparse_equals_dense():
+    Xs = XC.copy()
+    Xs[np.abs(Xs) < 0.7] = 0.0
+    kw = dict(alpha=ALPHA, batch_size=50, max_iter=3, tol=None, random_state=0)
+    a = SGDClassifier(**kw).fit(Xs, YC)
+    b = SGDClassifier(**kw).fit(sp.csr_matrix(Xs), YC)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-10, atol=1e-12)
+
+
+def test_float32_stays_float32():
+    est = SGDClassifier(random_state=0).fit(XC.astype(np.float32), YC)
+    assert est.decision_function(XC.astype(np.float32)).dtype == np.float32
+    assert est.score(XC.astype(np.float32), YC) > 0.95
+
+
+def test_pandas_feature_names():
+    df = pd.DataFrame(XC[:, :4], columns=["a", "b", "c", "d"])
+    est = SGDClassifier(random_state=0).fit(df, YC)
+    assert list(est.feature_names_in_) == ["a", "b", "c", "d"]
+
+
+def test_reproducible():
+    kw = dict(batch_size=37, max_iter=4, tol=None, random_state=11)
+    a, b = SGDClassifier(**kw).fit(XC, YC), SGDClassifier(**kw).fit(XC, YC)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    c = SGDClassifier(**{**kw, "random_state": 12}).fit(XC, YC)
+    assert not np.array_equal(a.coef_, c.coef_)
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"alpha": -1}, r"The 'alpha' parameter of SGDClassifier must be a float in the range \[0.0, inf\)"),
+        ({"batch_size": 0}, r"The 'batch_size' parameter of SGDClassifier must be an int in the range \[1, inf\)"),
+        ({"loss": "logistic"}, r"The 'loss' parameter of SGDClassifier must be a str among"),
+        ({"fan_in": 1}, r"The 'fan_in' parameter"),
+        ({"delta": 0}, r"The 'delta' parameter"),
+        ({"learning_rate": "optimal", "alpha": 0}, r"alpha must be > 0 since learning_rate is 'optimal'"),
+        ({"learning_rate": "constant", "eta0": 0}, r"eta0 must be > 0"),
+    ],
+)
+def test_bad_parameters(params, match):
+    with pytest.raises(ValueError, match=match):
+        SGDClassifier(**params).fit(XC, YC)
+
+
+def test_bad_input_messages():
+    X = XC.copy()
+    X[3, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        SGDClassifier().fit(X, YC)
+    X[3, 2] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        SGDClassifier().fit(X, YC)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        SGDClassifier().fit(XC, YC[:-1])
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array instead"):
+        SGDClassifier().fit(XC[:, 0], YC)
+    with pytest.raises(ValueError, match="The number of classes has to be greater than one; got 1 class"):
+        SGDClassifier().fit(XC, np.zeros(len(YC)))
+    yr = YR.copy()
+    yr[0] = np.nan
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        SGDRegressor().fit(XR, yr)
+    est = SGDClassifier(random_state=0).fit(XC, YC)
+    with pytest.raises(ValueError, match="X has 29 features, but SGDClassifier is expecting 30 features as input"):
+        est.predict(XC[:, 1:])
+
+
+def test_failure_leaves_estimator_and_data_untouched():
+    est = SGDClassifier(random_state=0).fit(XC, YC)
+    coef = est.coef_.copy()
+    X = XC.copy()
+    X[-1, 0] = np.nan
+    X_before = X.copy()
+    with pytest.raises(ValueError):
+        est.fit(X, YC)
+    np.testing.assert_array_equal(est.coef_, coef)
+    np.testing.assert_array_equal(X, X_before)
+    assert est.score(XC, YC) > 0.95
+
+
+def test_user_arrays_not_modified():
+    X, y, sw = XC.copy(), YC.copy(), np.ones(len(YC))
+    SGDClassifier(random_state=0, max_iter=3, tol=None).fit(X, y, sample_weight=sw)
+    np.testing.assert_array_equal(X, XC)
+    np.testing.assert_array_equal(y, YC)
+    np.testing.assert_array_equal(sw, 1.0)
+
+
+# -- scikit-learn's estimator contract --------------------------------------------------------
+
+_SW_REASON = (
+    "sample weights scale each row's loss as in scikit-learn's SGD (the objective is normalized by "
+    "the number of rows, and schedules count rows), so weights are not the same as repeated rows"
+)
+
+
+def _expected_failures(est):
+    return {
+        "check_sample_weight_equivalence_on_dense_data": _SW_REASON,
+        "check_sample_weight_equivalence_on_sparse_data": _SW_REASON,
+    }
+
+
+@parametrize_with_checks([SGDClassifier(random_state=0), SGDRegressor(random_state=0)],
+                         expected_failed_checks=_expected_failures)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
