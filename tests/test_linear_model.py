@@ -366,3 +366,15 @@ def _expected_failures(est):
                          expected_failed_checks=_expected_failures)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_pipeline_and_grid_search():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    X, y = load_breast_cancer(return_X_y=True)  # unscaled: the pipeline scales it
+    pipe = make_pipeline(StandardScaler(), SGDClassifier(random_state=0))
+    search = GridSearchCV(pipe, {"sgdclassifier__alpha": [1e-4, 1e-2], "sgdclassifier__loss": ["log_loss", "hinge"]},
+                          cv=3).fit(X, y)
+    assert search.best_score_ > 0.95
+    assert search.best_estimator_[-1].coef_.shape == (1, 30)
