@@ -6,106 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from scipy.optimize import minimize
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
+from references import ALPHA, PARITY, XC, XR, YC, YR, objective, reference, standardize
+from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
+from sklearn.linear_model import Lasso, LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC, LinearSVR
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from dasksgd import SGDClassifier, SGDRegressor
-
-ALPHA = 1e-2
-
-
-def _std(X):
-    return StandardScaler().fit_transform(X)
-
-
-XC, YC = load_breast_cancer(return_X_y=True)
-XC = _std(XC)
-XR, YR = load_diabetes(return_X_y=True)
-XR = _std(XR)
-YR = (YR - YR.mean()) / YR.std()
-
-
-# An objective written here from the formulas, independent of dasksgd.losses.
-def _ref_loss(name, y, z, eps=0.1):
-    u = y * z
-    r = z - y
-    return {
-        "log_loss": lambda: np.logaddexp(0.0, -u),
-        "hinge": lambda: np.maximum(0.0, 1.0 - u),
-        "squared_hinge": lambda: np.maximum(0.0, 1.0 - u) ** 2,
-        "modified_huber": lambda: np.where(u >= 1, 0.0, np.where(u >= -1, (1 - u) ** 2, -4 * u)),
-        "squared_error": lambda: 0.5 * r**2,
-        "huber": lambda: np.where(np.abs(r) <= eps, 0.5 * r**2, eps * np.abs(r) - 0.5 * eps**2),
-        "epsilon_insensitive": lambda: np.maximum(0.0, np.abs(r) - eps),
-        "squared_epsilon_insensitive": lambda: np.maximum(0.0, np.abs(r) - eps) ** 2,
-    }[name]()
-
-
-def _objective(name, penalty, X, y, coef, intercept, l1_ratio=0.5, alpha=ALPHA):
-    coef = np.ravel(coef)
-    z = X @ coef + intercept
-    pen = {
-        "l2": 0.5 * np.sum(coef**2),
-        "l1": np.sum(np.abs(coef)),
-        "elasticnet": l1_ratio * np.sum(np.abs(coef)) + (1 - l1_ratio) * 0.5 * np.sum(coef**2),
-    }[penalty]
-    return float(np.mean(_ref_loss(name, y, z)) + alpha * pen)
-
-
-def _lbfgs_optimum(name, X, y, fit_intercept, alpha):
-    d = X.shape[1]
-
-    def f(p):
-        return _objective(name, "l2", X, y, p[:d], p[d] if fit_intercept else 0.0, alpha=alpha)
-
-    res = minimize(f, np.zeros(d + fit_intercept), method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 20000})
-    return res.fun
-
-
-def _reference(name, penalty, X, y, fit_intercept, alpha=ALPHA):
-    n = len(y)
-    if alpha != ALPHA:  # only the generic solver takes another alpha
-        return _lbfgs_optimum(name, X, y, fit_intercept, alpha)
-    if name == "log_loss":
-        r = LogisticRegression(C=1 / (ALPHA * n), tol=1e-12, max_iter=10000).fit(X, y > 0)
-    elif name == "squared_error" and penalty == "l2":
-        r = Ridge(alpha=ALPHA * n, tol=1e-12).fit(X, y)
-    elif name == "squared_error" and penalty == "l1":
-        r = Lasso(alpha=ALPHA, tol=1e-14, max_iter=100000).fit(X, y)
-    elif name == "squared_error" and penalty == "elasticnet":
-        r = ElasticNet(alpha=ALPHA, l1_ratio=0.5, tol=1e-14, max_iter=100000).fit(X, y)
-    elif name == "hinge":
-        r = LinearSVC(loss="hinge", C=1 / (ALPHA * n), fit_intercept=False, tol=1e-10, max_iter=10**6).fit(X, y)
-    elif name == "epsilon_insensitive":
-        r = LinearSVR(loss="epsilon_insensitive", epsilon=0.1, C=1 / (ALPHA * n), fit_intercept=False,
-                      tol=1e-10, max_iter=10**6, dual=True).fit(X, y)
-    else:
-        return _lbfgs_optimum(name, X, y, fit_intercept, alpha)
-    b = np.ravel(r.intercept_)[0] if fit_intercept else 0.0
-    return _objective(name, penalty, X, y, r.coef_, b)
-
-
-PARITY = [
-    # loss, penalty, fit_intercept, alpha, tolerance on the relative objective gap
-    ("log_loss", "l2", True, ALPHA, 1e-8),
-    # The curvature bound of these two is tight, so 1/L steps need a better-conditioned problem.
-    ("squared_hinge", "l2", True, 0.05, 1e-7),
-    ("modified_huber", "l2", True, 0.05, 1e-7),
-    ("hinge", "l2", False, ALPHA, 3e-3),  # non-smooth: subgradient steps
-    ("squared_error", "l2", True, ALPHA, 1e-10),
-    ("squared_error", "l1", True, ALPHA, 1e-10),
-    ("squared_error", "elasticnet", True, ALPHA, 1e-10),
-    ("huber", "l2", True, ALPHA, 1e-8),
-    ("squared_epsilon_insensitive", "l2", True, ALPHA, 1e-8),
-    ("epsilon_insensitive", "l2", False, ALPHA, 3e-3),  # non-smooth
-]
 
 
 @pytest.mark.parametrize("loss, penalty, fit_intercept, alpha, tol", PARITY)
@@ -117,8 +27,8 @@ def test_full_batch_reaches_exact_optimum(loss, penalty, fit_intercept, alpha, t
         batch_size=len(y), learning_rate="constant", eta0=1e3, tol=None, max_iter=3000, random_state=0,
     ).fit(X, y)
     ys = 2.0 * y - 1.0 if classif else y
-    f = _objective(loss, penalty, X, ys, est.coef_, est.intercept_[0], alpha=alpha)
-    f_star = _reference(loss, penalty, X, ys, fit_intercept, alpha=alpha)
+    f = objective(loss, penalty, X, ys, est.coef_, est.intercept_[0], alpha=alpha)
+    f_star = reference(loss, penalty, X, ys, fit_intercept, alpha=alpha)
     gap = (f - f_star) / abs(f_star)
     assert gap >= -1e-9, "better than the reference optimum: the reference or the objective is wrong"
     assert gap <= tol
@@ -135,8 +45,8 @@ def test_l1_gives_exact_zeros_like_lasso():
 def test_minibatch_adaptive_is_close():
     est = SGDClassifier(alpha=ALPHA, batch_size=64, learning_rate="adaptive", eta0=0.5, max_iter=50, tol=None,
                         random_state=0).fit(XC, YC)
-    f = _objective("log_loss", "l2", XC, 2.0 * YC - 1, est.coef_, est.intercept_[0])
-    f_star = _reference("log_loss", "l2", XC, 2.0 * YC - 1, True)
+    f = objective("log_loss", "l2", XC, 2.0 * YC - 1, est.coef_, est.intercept_[0])
+    f_star = reference("log_loss", "l2", XC, 2.0 * YC - 1, True)
     assert 0 <= (f - f_star) / f_star < 2e-3
 
 
@@ -144,8 +54,8 @@ def test_averaging_reduces_the_noise_floor():
     kw = dict(alpha=ALPHA, batch_size=16, learning_rate="constant", eta0=0.05, max_iter=40, tol=None, random_state=0)
     plain = SGDClassifier(**kw).fit(XC, YC)
     averaged = SGDClassifier(average=20 * len(YC), **kw).fit(XC, YC)
-    f_star = _reference("log_loss", "l2", XC, 2.0 * YC - 1, True)
-    gaps = [(_objective("log_loss", "l2", XC, 2.0 * YC - 1, e.coef_, e.intercept_[0]) - f_star) / f_star
+    f_star = reference("log_loss", "l2", XC, 2.0 * YC - 1, True)
+    gaps = [(objective("log_loss", "l2", XC, 2.0 * YC - 1, e.coef_, e.intercept_[0]) - f_star) / f_star
             for e in (plain, averaged)]
     assert gaps[1] < 0.5 * gaps[0]
 
@@ -153,7 +63,7 @@ def test_averaging_reduces_the_noise_floor():
 @pytest.mark.parametrize("loader", [load_iris, load_wine])
 def test_multiclass_accuracy_close_to_logistic_regression(loader):
     X, y = loader(return_X_y=True)
-    X = _std(X)
+    X = standardize(X)
     est = SGDClassifier(alpha=ALPHA, batch_size=len(y), learning_rate="constant", eta0=1e3, tol=None,
                         max_iter=3000).fit(X, y)
     assert est.coef_.shape == (len(np.unique(y)), X.shape[1])
@@ -199,8 +109,8 @@ def test_string_labels_and_probabilities():
 
 def test_modified_huber_probabilities():
     X, y = load_iris(return_X_y=True)
-    est = SGDClassifier(loss="modified_huber", random_state=0).fit(_std(X), y)
-    P = est.predict_proba(_std(X))
+    est = SGDClassifier(loss="modified_huber", random_state=0).fit(standardize(X), y)
+    P = est.predict_proba(standardize(X))
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
     assert np.all(P >= 0)
 
@@ -212,7 +122,7 @@ def test_partial_fit_continues():
     for _ in range(5):
         idx = rng.permutation(len(YC))[:300]
         est.partial_fit(XC[idx], YC[idx], classes=[0, 1])
-        objectives.append(_objective("log_loss", "l2", XC, 2.0 * YC - 1, est.coef_, est.intercept_[0]))
+        objectives.append(objective("log_loss", "l2", XC, 2.0 * YC - 1, est.coef_, est.intercept_[0]))
     assert est.n_iter_ == 5
     assert est.t_ == 5 * 300 + 1
     assert objectives[-1] < objectives[0]

@@ -274,11 +274,14 @@ class ShardSet:
         """Statistics of this process's share of the batch ``[start, end)`` of ``total`` rows."""
         self.set_epoch(epoch)
         out = None
+        if not self.shards:
+            return GradStats.zeros(coef.shape[0], coef.shape[1])
+        # Every shard of a process shares a dtype and device: convert the model once.
+        W, b = self._model(self.shards[0], coef, intercept)
         for s in self.shards:
             lo, hi = s.n * start // total, s.n * end // total
             if hi <= lo:
                 continue
-            W, b = self._model(s, coef, intercept)
             st = gradient_statistics(
                 s.X[lo:hi],
                 s.Y[lo:hi],

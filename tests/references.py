@@ -1,0 +1,99 @@
+"""Independent references for the estimators: objectives written from the formulas, and the
+exact optima of scikit-learn's and scipy's solvers. Used by the tests and by
+benchmarks/parity.py."""
+
+import numpy as np
+from scipy.optimize import minimize
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC, LinearSVR
+
+ALPHA = 1e-2
+
+
+def standardize(X):
+    return StandardScaler().fit_transform(X)
+
+
+XC, YC = load_breast_cancer(return_X_y=True)
+XC = standardize(XC)
+XR, YR = load_diabetes(return_X_y=True)
+XR = standardize(XR)
+YR = (YR - YR.mean()) / YR.std()
+
+
+# An objective written here from the formulas, independent of dasksgd.losses.
+def ref_loss(name, y, z, eps=0.1):
+    u = y * z
+    r = z - y
+    return {
+        "log_loss": lambda: np.logaddexp(0.0, -u),
+        "hinge": lambda: np.maximum(0.0, 1.0 - u),
+        "squared_hinge": lambda: np.maximum(0.0, 1.0 - u) ** 2,
+        "modified_huber": lambda: np.where(u >= 1, 0.0, np.where(u >= -1, (1 - u) ** 2, -4 * u)),
+        "squared_error": lambda: 0.5 * r**2,
+        "huber": lambda: np.where(np.abs(r) <= eps, 0.5 * r**2, eps * np.abs(r) - 0.5 * eps**2),
+        "epsilon_insensitive": lambda: np.maximum(0.0, np.abs(r) - eps),
+        "squared_epsilon_insensitive": lambda: np.maximum(0.0, np.abs(r) - eps) ** 2,
+    }[name]()
+
+
+def objective(name, penalty, X, y, coef, intercept, l1_ratio=0.5, alpha=ALPHA):
+    coef = np.ravel(coef)
+    z = X @ coef + intercept
+    pen = {
+        "l2": 0.5 * np.sum(coef**2),
+        "l1": np.sum(np.abs(coef)),
+        "elasticnet": l1_ratio * np.sum(np.abs(coef)) + (1 - l1_ratio) * 0.5 * np.sum(coef**2),
+    }[penalty]
+    return float(np.mean(ref_loss(name, y, z)) + alpha * pen)
+
+
+def lbfgs_optimum(name, X, y, fit_intercept, alpha):
+    d = X.shape[1]
+
+    def f(p):
+        return objective(name, "l2", X, y, p[:d], p[d] if fit_intercept else 0.0, alpha=alpha)
+
+    res = minimize(f, np.zeros(d + fit_intercept), method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 20000})
+    return res.fun
+
+
+def reference(name, penalty, X, y, fit_intercept, alpha=ALPHA):
+    n = len(y)
+    if alpha != ALPHA:  # only the generic solver takes another alpha
+        return lbfgs_optimum(name, X, y, fit_intercept, alpha)
+    if name == "log_loss":
+        r = LogisticRegression(C=1 / (ALPHA * n), tol=1e-12, max_iter=10000).fit(X, y > 0)
+    elif name == "squared_error" and penalty == "l2":
+        r = Ridge(alpha=ALPHA * n, tol=1e-12).fit(X, y)
+    elif name == "squared_error" and penalty == "l1":
+        r = Lasso(alpha=ALPHA, tol=1e-14, max_iter=100000).fit(X, y)
+    elif name == "squared_error" and penalty == "elasticnet":
+        r = ElasticNet(alpha=ALPHA, l1_ratio=0.5, tol=1e-14, max_iter=100000).fit(X, y)
+    elif name == "hinge":
+        r = LinearSVC(loss="hinge", C=1 / (ALPHA * n), fit_intercept=False, tol=1e-10, max_iter=10**6).fit(X, y)
+    elif name == "epsilon_insensitive":
+        r = LinearSVR(loss="epsilon_insensitive", epsilon=0.1, C=1 / (ALPHA * n), fit_intercept=False,
+                      tol=1e-10, max_iter=10**6, dual=True).fit(X, y)
+    else:
+        return lbfgs_optimum(name, X, y, fit_intercept, alpha)
+    b = np.ravel(r.intercept_)[0] if fit_intercept else 0.0
+    return objective(name, penalty, X, y, r.coef_, b)
+
+
+PARITY = [
+    # loss, penalty, fit_intercept, alpha, tolerance on the relative objective gap
+    ("log_loss", "l2", True, ALPHA, 1e-8),
+    # The curvature bound of these two is tight, so 1/L steps need a better-conditioned problem.
+    ("squared_hinge", "l2", True, 0.05, 1e-7),
+    ("modified_huber", "l2", True, 0.05, 1e-7),
+    ("hinge", "l2", False, ALPHA, 3e-3),  # non-smooth: subgradient steps
+    ("squared_error", "l2", True, ALPHA, 1e-10),
+    ("squared_error", "l1", True, ALPHA, 1e-10),
+    ("squared_error", "elasticnet", True, ALPHA, 1e-10),
+    ("huber", "l2", True, ALPHA, 1e-8),
+    ("squared_epsilon_insensitive", "l2", True, ALPHA, 1e-8),
+    ("epsilon_insensitive", "l2", False, ALPHA, 3e-3),  # non-smooth
+]
