@@ -81,11 +81,23 @@ class Penalty:
         """Gradient of the smooth part of ``alpha * R`` (zero for pure l1 and None)."""
         return self.l2_strength * w
 
-    def prox(self, w: Any, step: float) -> Any:
-        """Proximal operator of ``step * c1 ||.||_1`` (soft thresholding); identity without l1."""
-        thr = step * self.l1_strength
-        if thr <= 0.0:
+    def subgradient(self, w: Any) -> Any:
+        """A (sub)gradient of ``alpha * R`` at ``w``: the smooth part plus ``c1 * sign(w)``."""
+        g = self.smooth_grad(w)
+        if self.l1_strength:
+            xp = array_namespace(w)
+            g = g + self.l1_strength * xp.sign(w)
+        return g
+
+    def prox(self, w: Any, step: Any) -> Any:
+        """Proximal operator of ``step * c1 ||.||_1`` (soft thresholding); identity without l1.
+
+        ``step`` may be an array broadcasting against ``w`` (a per-coordinate step, as a
+        diagonal preconditioner gives).
+        """
+        if self.l1_strength == 0.0:
             return w
+        thr = step * self.l1_strength
         xp = array_namespace(w)
         return xp.sign(w) * xp.clip(xp.abs(w) - thr, min=0.0)
 
