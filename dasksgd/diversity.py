@@ -33,6 +33,9 @@ __all__ = [
     "batch_diversity",
     "DiversitySmoother",
     "SmootherState",
+    "BatchState",
+    "FixedBatchSize",
+    "DiversityBatchSize",
 ]
 
 
@@ -250,3 +253,89 @@ def gradient_diversity(
 
 def _add(a: GradStats, b: GradStats) -> GradStats:
     return a + b
+
+
+# -- batch-size policies --------------------------------------------------------------------
+
+
+class BatchState(NamedTuple):
+    """State of a batch-size policy: the batch size of the next step and how often it changed."""
+
+    size: int
+    changes: int = 0
+
+
+class FixedBatchSize:
+    """The same batch size at every step (capped by the number of rows).
+
+    Parameters
+    ----------
+    size : int
+        Rows per step.
+    n_total : int
+        Training rows.
+    """
+
+    def __init__(self, size: int, n_total: int) -> None:
+        if size < 1:
+            raise ValueError(f"batch size must be >= 1; got {size}.")
+        self.size = int(min(size, n_total))
+
+    def init(self) -> BatchState:
+        return BatchState(self.size)
+
+    def update(self, state: BatchState, *, ndelta: float) -> BatchState:
+        return state
+
+
+class DiversityBatchSize:
+    """``B = delta * n * Delta(w) + 1``, clipped to ``[b_min, b_max]``, with hysteresis.
+
+    The batch-size rule of Yin et al. (2018): up to that size a mini-batch step of ``B`` rows makes
+    about ``B`` times the progress of one serial step. ``n * Delta`` is the smoothed estimate of
+    :class:`DiversitySmoother`; ``inf`` (gradient below the noise level) sends ``B`` to
+    ``b_max``. ``B`` grows only when the rule asks for ``grow`` times more (or for the cap) and
+    shrinks only when it asks for ``shrink`` times less, so that estimation noise does not make it
+    thrash.
+
+    Parameters
+    ----------
+    delta : float
+        Slack of the rule (> 0).
+    b_min : int
+        Smallest batch: the one that amortizes the per-step overhead.
+    b_max : int
+        Largest batch (the number of training rows: full-batch descent).
+    grow, shrink : float
+        Hysteresis factors (> 1).
+    """
+
+    def __init__(self, delta: float, b_min: int, b_max: int, *, grow: float = 1.25, shrink: float = 2.0) -> None:
+        if delta <= 0:
+            raise ValueError(f"delta must be > 0; got {delta}.")
+        if not 1 <= b_min <= b_max:
+            raise ValueError(f"need 1 <= b_min <= b_max; got b_min={b_min}, b_max={b_max}.")
+        if grow <= 1 or shrink <= 1:
+            raise ValueError("grow and shrink must be > 1.")
+        self.delta, self.b_min, self.b_max = float(delta), int(b_min), int(b_max)
+        self.grow, self.shrink = grow, shrink
+
+    def init(self) -> BatchState:
+        return BatchState(self.b_min)
+
+    def target(self, ndelta: float) -> int:
+        """The clipped rule for an estimate of ``n * Delta``."""
+        if ndelta == math.inf:
+            return self.b_max
+        return int(min(max(self.delta * ndelta + 1.0, self.b_min), self.b_max))
+
+    def update(self, state: BatchState, *, ndelta: float) -> BatchState:
+        """The batch size after a new estimate of ``n * Delta`` (NaN keeps it)."""
+        if math.isnan(ndelta):
+            return state
+        new, B = self.target(ndelta), state.size
+        if new > B and (new >= B * self.grow or new == self.b_max):
+            return BatchState(new, state.changes + 1)
+        if new * self.shrink <= B:
+            return BatchState(new, state.changes + 1)
+        return state

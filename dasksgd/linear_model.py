@@ -28,7 +28,7 @@ from .engine import (
     TargetSpec,
     TrainConfig,
     TrainState,
-    estimate_max_step,
+    make_plan,
     train,
 )
 from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, get_loss
@@ -62,7 +62,7 @@ class _BaseSGD(BaseEstimator):
         "verbose": ["verbose"],
         "epsilon": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
-        "learning_rate": [StrOptions({"constant", "optimal", "invscaling", "adaptive"})],
+        "learning_rate": [StrOptions({"auto", "constant", "optimal", "invscaling", "adaptive"})],
         "eta0": [Interval(Real, 0, None, closed="left")],
         "power_t": [Interval(Real, None, None, closed="neither")],
         "early_stopping": ["boolean"],
@@ -70,7 +70,8 @@ class _BaseSGD(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
         "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "precondition": ["boolean"],
         "delta": [Interval(Real, 0, None, closed="neither")],
         "fan_in": [Interval(Integral, 2, None, closed="left")],
     }
@@ -97,7 +98,8 @@ class _BaseSGD(BaseEstimator):
             loss=loss,
             penalty=penalty,
             schedule=schedule,
-            batch_size=int(self.batch_size),
+            batch_size=self.batch_size if self.batch_size == "auto" else int(self.batch_size),
+            precondition=bool(self.precondition),
             delta=float(self.delta),
             fit_intercept=bool(self.fit_intercept),
             max_iter=int(self.max_iter),
@@ -187,11 +189,9 @@ class _BaseSGD(BaseEstimator):
                 state.intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(K).copy()
         backend = self._backend(X, y, sample_weight, spec, seed, val)
         try:
-            max_step = estimate_max_step(backend, config, n_features, seed=seed)
-            if partial and hasattr(self, "_max_step"):
-                max_step = min(max_step, self._max_step)
+            plan = make_plan(backend, config, n_features, n_outputs=K, seed=seed)
             result = train(
-                backend, config, state, max_step=max_step, max_iter=1 if partial else None,
+                backend, config, state, plan=plan, max_iter=1 if partial else None,
                 on_epoch=self._on_epoch if self.verbose else None,
             )
             n_workers = backend.n_workers
@@ -204,7 +204,7 @@ class _BaseSGD(BaseEstimator):
                 "Consider increasing max_iter to improve the fit.",
                 ConvergenceWarning,
             )
-        self._state, self._seed, self._max_step = result.state, seed, max_step
+        self._state, self._seed = result.state, seed
         coef, intercept = result.state.model()
         self._set_model(coef, intercept)
         prev_iter = getattr(self, "n_iter_", 0) if partial else 0
@@ -287,9 +287,12 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Width of the huber / epsilon-insensitive losses.
     random_state : int, RandomState or None, default=None
         Seeds the shuffles and the step-size estimate.
-    learning_rate : {"optimal", "constant", "invscaling", "adaptive"}, default="optimal"
-        Per-sample schedule ``gamma_t`` as in scikit-learn; a batch of ``B`` rows takes the mean
-        step ``min(B * gamma_t / (1 + delta), 1 / L)``.
+    learning_rate : {"auto", "optimal", "constant", "invscaling", "adaptive"}, default="auto"
+        Per-sample step ``gamma_t``; a batch of ``B`` rows takes the mean step
+        ``min(B * gamma_t / (1 + delta), 1 / L)``, with jumps ramped in over a few steps
+        (warmup). "auto": ``gamma = 1 / L_max``, the safe step of one sample, so the step grows
+        with the batch until the full-batch limit ``1 / L``. The others are scikit-learn's
+        schedules.
     eta0 : float, default=0.0
         Initial rate for "constant", "invscaling" and "adaptive".
     power_t : float, default=0.5
@@ -306,10 +309,17 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Start ``fit`` from the previous solution.
     average : bool or int, default=False
         Report the average of the iterates (from the start, or after that many samples).
-    batch_size : int, default=1024
-        Rows per step (the global mini-batch, split across shards by size).
+    batch_size : int or "auto", default="auto"
+        Rows per step (the global mini-batch, split across shards by size). "auto": chosen from
+        the gradient diversity of the data, ``B = delta * n * Delta(w) + 1``, re-estimated at
+        every step from the batch's own statistics, between the batch that amortizes the
+        measured per-step overhead and the full data (so training ends as full-batch descent).
     delta : float, default=1.0
         Slack of the batch-size rule; the step is scaled by ``1 / (1 + delta)``.
+    precondition : bool, default=True
+        Scale every feature by the inverse of its root mean square inside the optimizer (a
+        diagonal preconditioner measured in one pass; the optimum, the coefficients returned and
+        the sparsity of the data do not change). Makes the defaults work on unscaled data.
     fan_in : int, default=8
         Most partial sums a node of the reduction tree receives per step.
 
@@ -332,9 +342,10 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     batch_size_ : int
         Batch size of the last step.
     history_ : pandas.DataFrame
-        One row per step: step, epoch, samples, batch_size, diversity, learning_rate, loss (the
-        batch's mean loss), time (seconds since the fit started); objective and
-        validation_score are filled at the last step of each epoch.
+        One row per step: step, epoch, samples, batch_size, diversity (the smoothed estimate of
+        ``Delta(w)`` from the batches), batch_bound (``delta * n * Delta + 1``), learning_rate
+        (the mean-form step), loss (the batch's mean loss), time (seconds since the fit
+        started); objective and validation_score are filled at the last step of each epoch.
 
     See Also
     --------
@@ -372,7 +383,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         verbose: int = 0,
         epsilon: float = 0.1,
         random_state: Any = None,
-        learning_rate: str = "optimal",
+        learning_rate: str = "auto",
         eta0: float = 0.0,
         power_t: float = 0.5,
         early_stopping: bool = False,
@@ -381,8 +392,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         class_weight: Any = None,
         warm_start: bool = False,
         average: bool | int = False,
-        batch_size: int = 1024,
+        batch_size: int | str = "auto",
         delta: float = 1.0,
+        precondition: bool = True,
         fan_in: int = 8,
     ) -> None:
         self.loss = loss
@@ -407,6 +419,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self.average = average
         self.batch_size = batch_size
         self.delta = delta
+        self.precondition = precondition
         self.fan_in = fan_in
 
     def __sklearn_tags__(self):
@@ -661,9 +674,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Width of the huber / epsilon-insensitive losses.
     random_state : int, RandomState or None, default=None
         Seeds the shuffles and the step-size estimate.
-    learning_rate : {"invscaling", "constant", "optimal", "adaptive"}, default="invscaling"
-        Per-sample schedule ``gamma_t``; a batch of ``B`` rows takes the mean step
-        ``min(B * gamma_t / (1 + delta), 1 / L)``.
+    learning_rate : {"auto", "invscaling", "constant", "optimal", "adaptive"}, default="auto"
+        Per-sample step ``gamma_t``; a batch of ``B`` rows takes the mean step
+        ``min(B * gamma_t / (1 + delta), 1 / L)`` (see :class:`SGDClassifier`).
     eta0 : float, default=0.01
         Initial rate for "constant", "invscaling" and "adaptive".
     power_t : float, default=0.25
@@ -678,10 +691,17 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Start ``fit`` from the previous solution.
     average : bool or int, default=False
         Report the average of the iterates (from the start, or after that many samples).
-    batch_size : int, default=1024
-        Rows per step.
+    batch_size : int or "auto", default="auto"
+        Rows per step (the global mini-batch, split across shards by size). "auto": chosen from
+        the gradient diversity of the data, ``B = delta * n * Delta(w) + 1``, re-estimated at
+        every step from the batch's own statistics, between the batch that amortizes the
+        measured per-step overhead and the full data (so training ends as full-batch descent).
     delta : float, default=1.0
         Slack of the batch-size rule; the step is scaled by ``1 / (1 + delta)``.
+    precondition : bool, default=True
+        Scale every feature by the inverse of its root mean square inside the optimizer (a
+        diagonal preconditioner measured in one pass; the optimum, the coefficients returned and
+        the sparsity of the data do not change). Makes the defaults work on unscaled data.
     fan_in : int, default=8
         Most partial sums a node of the reduction tree receives per step.
 
@@ -739,7 +759,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         verbose: int = 0,
         epsilon: float = 0.1,
         random_state: Any = None,
-        learning_rate: str = "invscaling",
+        learning_rate: str = "auto",
         eta0: float = 0.01,
         power_t: float = 0.25,
         early_stopping: bool = False,
@@ -747,8 +767,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         n_iter_no_change: int = 5,
         warm_start: bool = False,
         average: bool | int = False,
-        batch_size: int = 1024,
+        batch_size: int | str = "auto",
         delta: float = 1.0,
+        precondition: bool = True,
         fan_in: int = 8,
     ) -> None:
         self.loss = loss
@@ -772,6 +793,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self.average = average
         self.batch_size = batch_size
         self.delta = delta
+        self.precondition = precondition
         self.fan_in = fan_in
 
     def __sklearn_tags__(self):

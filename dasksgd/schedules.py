@@ -20,9 +20,9 @@ from typing import NamedTuple
 
 from .losses import Loss
 
-__all__ = ["LearningRate", "ScheduleState", "scaled_step", "smoothness"]
+__all__ = ["LearningRate", "ScheduleState", "Warmup", "WarmupState", "scaled_step", "smoothness"]
 
-SCHEDULES = frozenset({"constant", "optimal", "invscaling", "adaptive"})
+SCHEDULES = frozenset({"auto", "constant", "optimal", "invscaling", "adaptive"})
 
 
 class ScheduleState(NamedTuple):
@@ -37,8 +37,10 @@ class LearningRate:
 
     Parameters
     ----------
-    kind : {"constant", "optimal", "invscaling", "adaptive"}
-        ``constant``: ``eta0``; ``optimal``: ``1 / (alpha (t0 + t - 1))`` with Bottou's
+    kind : {"auto", "constant", "optimal", "invscaling", "adaptive"}
+        ``auto``: the constant ``eta0`` that the fit sets to ``1 / L_max``, the safe step of
+        serial SGD (``L_max`` bounds the smoothness of every per-sample loss); ``constant``:
+        ``eta0``; ``optimal``: ``1 / (alpha (t0 + t - 1))`` with Bottou's
         heuristic ``t0``; ``invscaling``: ``eta0 / t**power_t``; ``adaptive``: ``eta0``, divided
         by 5 at each plateau of the objective.
     eta0 : float
@@ -65,7 +67,7 @@ class LearningRate:
                 "alpha must be > 0 since learning_rate is 'optimal'. alpha is used to compute "
                 "the optimal learning rate."
             )
-        if self.kind != "optimal" and self.eta0 <= 0:
+        if self.kind not in ("optimal", "auto") and self.eta0 <= 0:
             raise ValueError(f"eta0 must be > 0 with learning_rate={self.kind!r}; got {self.eta0}.")
 
     def init(self) -> ScheduleState:
@@ -98,6 +100,54 @@ class LearningRate:
             return None
         new = ScheduleState(state.scale / 5.0)
         return new if self.eta0 * new.scale > 1e-6 else None
+
+
+class WarmupState(NamedTuple):
+    """State of :class:`Warmup`: the current step, the ramp's start and target, steps into it."""
+
+    eta: float = math.nan
+    start: float = math.nan
+    target: float = math.nan
+    k: int = 0
+
+
+class Warmup:
+    """Gradual warmup (Goyal et al., 2017): ramp a jump of the step size in linearly.
+
+    When the step the rules ask for rises by more than ``threshold`` times the current one (the
+    batch size jumped), the step goes there linearly over ``steps`` steps; a fall or a small rise
+    applies at once.
+
+    Parameters
+    ----------
+    steps : int
+        Length of a ramp (>= 1; 1 disables warmup).
+    threshold : float
+        Smallest jump that is ramped (> 1).
+    """
+
+    def __init__(self, steps: int = 5, threshold: float = 1.5) -> None:
+        if steps < 1 or threshold <= 1:
+            raise ValueError(f"need steps >= 1 and threshold > 1; got {steps}, {threshold}.")
+        self.steps, self.threshold = int(steps), float(threshold)
+
+    def init(self) -> WarmupState:
+        return WarmupState()
+
+    def update(self, state: WarmupState, *, target: float) -> tuple[WarmupState, float]:
+        """The new state and the step to take, given the step the rules ask for."""
+        if not math.isfinite(state.eta) or target <= state.eta:
+            return WarmupState(target, target, target, self.steps), target
+        ramping = state.k < self.steps
+        if target > state.eta * self.threshold and target != state.target:
+            state = WarmupState(state.eta, state.eta, target, 0)
+        elif not ramping:
+            return WarmupState(target, target, target, self.steps), target
+        else:
+            state = state._replace(target=target)
+        k = state.k + 1
+        eta = state.start + (state.target - state.start) * min(k / self.steps, 1.0)
+        return state._replace(eta=eta, k=k), eta
 
 
 def scaled_step(gamma: float, batch: float, delta: float, max_step: float) -> float:

@@ -31,7 +31,7 @@ from array_api_compat import array_namespace
 
 from .losses import Loss
 
-__all__ = ["GradStats", "gradient_statistics", "margins", "row_sq_norms", "is_sparse"]
+__all__ = ["GradStats", "Maximum", "gradient_statistics", "margins", "row_sq_norms", "is_sparse"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,19 @@ class GradStats:
         )
 
 
+@dataclass(frozen=True)
+class Maximum:
+    """A value whose ``+`` is the maximum, so that a largest value goes through the same
+    associative reduce as the sums."""
+
+    value: float
+
+    def __add__(self, other: "Maximum") -> "Maximum":
+        if not isinstance(other, Maximum):
+            return NotImplemented
+        return Maximum(max(self.value, other.value))
+
+
 def _to_numpy(a: Any) -> np.ndarray:
     if hasattr(a, "get"):  # cupy
         a = a.get()
@@ -98,14 +111,27 @@ def is_sparse(X: Any) -> bool:
     return hasattr(X, "tocsr") and hasattr(X, "nnz")
 
 
-def row_sq_norms(X: Any) -> Any:
-    """Squared Euclidean norm of every row of ``X`` (dense or sparse CSR)."""
+def row_sq_norms(X: Any, inv_scale2: Any = None, block: int = 65536) -> Any:
+    """Squared Euclidean norm of every row of ``X`` (dense or sparse CSR).
+
+    With ``inv_scale2`` (shape ``(d,)``), the norm of the row in the coordinates
+    ``x_j / scale_j``: ``sum_j x_ij^2 * inv_scale2_j``. Dense input is processed in blocks of
+    rows so that no temporary the size of ``X`` is made.
+    """
     if is_sparse(X):
-        sq = X.multiply(X).sum(axis=1)
+        sq = X.multiply(X)
         xp = array_namespace(X.data)
-        return xp.reshape(xp.asarray(sq), (-1,))
+        out = sq.sum(axis=1) if inv_scale2 is None else sq @ inv_scale2
+        return xp.reshape(xp.asarray(out), (-1,))
     xp = array_namespace(X)
-    return xp.sum(X * X, axis=1)
+    parts = []
+    for a in range(0, X.shape[0], block):
+        Xb = X[a : a + block]
+        sq = Xb * Xb
+        parts.append(xp.sum(sq, axis=1) if inv_scale2 is None else sq @ xp.asarray(inv_scale2, dtype=X.dtype))
+    if not parts:
+        return xp.zeros(0, dtype=X.dtype)
+    return parts[0] if len(parts) == 1 else xp.concat(parts)
 
 
 def margins(X: Any, coef: Any, intercept: Any) -> Any:

@@ -6,7 +6,7 @@ wrappers over :func:`train`.
 
 from .cluster import ClusterBackend, ShardHolder
 from .local import LocalBackend
-from .loop import TrainConfig, TrainResult, TrainState, estimate_max_step, train
+from .loop import Plan, TrainConfig, TrainResult, TrainState, make_plan, train
 from .shards import ShardSet, TargetSpec
 from .tree import build_tree
 
@@ -20,6 +20,7 @@ __all__ = [
     "TrainResult",
     "TrainState",
     "build_tree",
-    "estimate_max_step",
+    "make_plan",
+    "Plan",
     "train",
 ]

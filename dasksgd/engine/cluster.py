@@ -202,7 +202,12 @@ class ClusterBackend:
         self.n_train = sum(sum(i["n_train"]) for i in infos)
         self.n_val = sum(sum(i["n_val"]) for i in infos)
         self.n_workers = len(self.actors)
+        self.work_per_row = sum(i["work"] for i in infos) / max(self.n_train, 1)
         self.tree = build_tree(self.actors, fan_in)
+
+    #: Seconds per step of bookkeeping (model out, sums back): 3-4 ms measured by
+    #: benchmarks/step_overhead.py on a 2-core machine. Sets the smallest "auto" batch.
+    step_overhead = 3e-3
 
     def info(self) -> list[dict]:
         """What each worker's actor holds and how many requests it served."""

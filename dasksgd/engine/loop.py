@@ -1,9 +1,12 @@
 """The synchronous mini-batch SGD loop, independent of where the shards live.
 
 :func:`train` drives a backend (in-process or cluster) that answers requests by summing
-:class:`~dasksgd.statistics.GradStats` over shards. Per step: one request (``step``) for the
-statistics of the batch, one update of the model here; per epoch: one request (``full``) for the
-training objective, and one (``validation``) when early stopping holds rows out.
+:class:`~dasksgd.statistics.GradStats` over shards. Once per fit, :func:`make_plan` measures what
+the rules need (per-feature scales, the smoothness bounds ``L`` and ``L_max``, the per-step
+overhead). Per step: one request (``step``) for the statistics of the batch, one update of the
+model here, and the policies (batch size from gradient diversity, step size, warmup) advance
+their explicit states. Per epoch: one request (``full``) for the training objective, and one
+(``validation``) when early stopping holds rows out.
 """
 
 from __future__ import annotations
@@ -17,17 +20,20 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ..diversity import DiversityBatchSize, DiversitySmoother, FixedBatchSize, batch_diversity
 from ..losses import Loss
 from ..penalties import Penalty
-from ..schedules import LearningRate, ScheduleState, scaled_step, smoothness
+from ..schedules import LearningRate, ScheduleState, Warmup, scaled_step, smoothness
 
-__all__ = ["TrainConfig", "TrainState", "TrainResult", "train", "estimate_max_step", "HISTORY_COLUMNS"]
+__all__ = [
+    "TrainConfig", "TrainState", "TrainResult", "Plan", "make_plan", "train", "HISTORY_COLUMNS",
+]
 
 logger = logging.getLogger("dasksgd")
 
 HISTORY_COLUMNS = [
-    "step", "epoch", "samples", "batch_size", "diversity", "learning_rate", "loss", "time",
-    "objective", "validation_score",
+    "step", "epoch", "samples", "batch_size", "diversity", "batch_bound", "learning_rate", "loss",
+    "time", "objective", "validation_score",
 ]
 
 
@@ -38,7 +44,7 @@ class TrainConfig:
     loss: Loss
     penalty: Penalty
     schedule: LearningRate
-    batch_size: int
+    batch_size: int | str = "auto"  # an int, or "auto": from the gradient diversity
     delta: float = 1.0
     fit_intercept: bool = True
     max_iter: int = 1000
@@ -46,6 +52,38 @@ class TrainConfig:
     n_iter_no_change: int = 5
     early_stopping: bool = False
     average_start: float | None = None  # samples before averaging starts; None: no averaging
+    precondition: bool = True  # diagonal preconditioner: inverse column root mean squares
+    warmup_steps: int = 5
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`make_plan` measured on the data, once per fit.
+
+    Attributes
+    ----------
+    scale : ndarray of shape (d,) or None
+        Root mean square of every feature column (1 for empty columns): the optimizer works in
+        the coordinates ``w_j * scale_j``, i.e. on standardized-by-scale features. None without
+        preconditioning.
+    max_step : float
+        ``1 / L``, the full-batch step limit of the mean objective (in those coordinates).
+    gamma : float
+        ``1 / L_max``, the safe step of one sample.
+    overhead : float
+        Seconds of bookkeeping per step on this backend (its ``step_overhead``).
+    row_cost : float
+        Modelled seconds per row of a step's arithmetic, all workers together.
+    b_min : int
+        Smallest batch that amortizes the overhead: ``overhead / row_cost`` rows.
+    """
+
+    scale: np.ndarray | None
+    max_step: float
+    gamma: float
+    overhead: float
+    row_cost: float
+    b_min: int
 
 
 @dataclass
@@ -90,31 +128,55 @@ class TrainResult:
     objective: float
 
 
-def estimate_max_step(
-    backend: Any, config: TrainConfig, n_features: int, *, sample: int = 20000, iters: int = 30, seed: int = 0
-) -> float:
-    """``1 / L`` for the mean objective, ``L`` from a power iteration on a sample of rows.
+#: Seconds per multiply-add of a gradient step on one core (a pass over 2M x 100 float64 in
+#: 117 ms on two cores, see DESIGN.md), used by the cost model of the smallest batch.
+ROW_COST = 1.2e-9
 
-    One request per iteration over every ``n_train // sample``-th row; stops early once the
-    eigenvalue estimate moves by less than 1e-3 (relative).
+
+def make_plan(
+    backend: Any, config: TrainConfig, n_features: int, *, n_outputs: int = 1, sample: int = 20000,
+    iters: int = 30, seed: int = 0,
+) -> Plan:
+    """Measure the data once per fit: scales, ``L`` (power iteration), ``L_max``, smallest batch.
+
+    Costs one pass for the column scales and up to ``iters`` requests over about ``sample``
+    rows for the power iteration on ``Xt' S Xt / n`` (in the scaled coordinates).
     """
+    scale = None
+    if config.precondition:
+        sums = backend.call("column_sq_sums")
+        rms = np.sqrt(sums[:-1] / max(sums[-1], 1.0))
+        scale = np.where(np.isfinite(rms) & (rms > 0), rms, 1.0)
+    largest_row = backend.call("set_scale", scale).value
+    loss, l2 = config.loss, config.penalty.l2_strength
+    l2_scaled = l2 / float(np.min(scale) ** 2) if (scale is not None and l2) else l2
+    gamma = 1.0 / (loss.curvature * largest_row + l2_scaled) if largest_row or l2_scaled else 1.0
     stride = max(1, backend.n_train // sample)
-    v = np.random.default_rng(seed).standard_normal(n_features + int(config.fit_intercept))
+    fi = int(config.fit_intercept)
+    inv = np.ones(n_features + fi)
+    if scale is not None:
+        inv[:n_features] = 1.0 / scale
+    v = np.random.default_rng(seed).standard_normal(n_features + fi)
     v /= np.linalg.norm(v)
     lam = 0.0
     for _ in range(iters):
-        out = backend.call("gram_matvec", v, stride)
-        av = out[:-1] / max(out[-1], 1.0)
+        out = backend.call("gram_matvec", v * inv, stride)
+        rows = max(out[-1], 1.0)
+        av = out[:-1] * inv / rows
         new = float(np.linalg.norm(av))
         if new == 0.0:
             break
         v = av / new
-        if abs(new - lam) <= 1e-3 * new:
-            lam = new
-            break
+        converged = abs(new - lam) <= 1e-3 * new
         lam = new
-    L = smoothness(lam, config.loss, config.penalty.l2_strength)
-    return 1.0 / L if L > 0 else math.inf
+        if converged:
+            break
+    L = smoothness(lam, loss, l2_scaled)
+    # The floor of "auto": the batch whose arithmetic costs as much as the step's fixed overhead.
+    # A cost model, not a timing, so that two fits of the same data are bit-for-bit identical.
+    row_cost = ROW_COST * backend.work_per_row * n_outputs / backend.n_workers
+    b_min = int(min(max(math.ceil(backend.step_overhead / row_cost), 1), backend.n_train))
+    return Plan(scale, 1.0 / L if L > 0 else math.inf, gamma, backend.step_overhead, row_cost, b_min)
 
 
 def _objective(backend: Any, config: TrainConfig, coef: np.ndarray, intercept: np.ndarray) -> float:
@@ -130,12 +192,18 @@ def _validation_score(backend: Any, config: TrainConfig, coef: np.ndarray, inter
     return 1.0 - a / var if var > 0 else 0.0
 
 
+def _batch_policy(config: TrainConfig, plan: Plan, n: int):
+    if config.batch_size == "auto":
+        return DiversityBatchSize(config.delta, plan.b_min, n)
+    return FixedBatchSize(int(config.batch_size), n)
+
+
 def train(
     backend: Any,
     config: TrainConfig,
     state: TrainState,
     *,
-    max_step: float,
+    plan: Plan,
     max_iter: int | None = None,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
@@ -149,8 +217,8 @@ def train(
         Loss, penalty, schedule, batch size and stopping rules.
     state : TrainState
         Starting model and counters; not modified (the result holds a new state).
-    max_step : float
-        Largest mean-form step (``1/L``).
+    plan : Plan
+        What :func:`make_plan` measured on the same backend.
     max_iter : int, optional
         Epochs to run; ``config.max_iter`` by default.
     on_epoch : callable, optional
@@ -166,9 +234,14 @@ def train(
         If the objective stops being finite (the step size is too large for the data).
     """
     state = state.copy()
-    pen, sched = config.penalty, config.schedule
-    n = backend.n_train
-    B = int(min(config.batch_size, n))
+    pen, n = config.penalty, backend.n_train
+    sched = config.schedule
+    if sched.kind == "auto":
+        sched = replace(sched, eta0=plan.gamma)
+    # The diagonal preconditioner: a step of eta in the scaled coordinates is eta / scale^2 here.
+    precond = 1.0 if plan.scale is None else (1.0 / plan.scale**2)[:, None]
+    batches, smoother, warmup = _batch_policy(config, plan, n), DiversitySmoother(), Warmup(config.warmup_steps)
+    bstate, sstate, wstate = batches.init(), smoother.init(), warmup.init()
     max_iter = config.max_iter if max_iter is None else max_iter
     t0 = time.perf_counter()
     rows: list[tuple] = []
@@ -179,15 +252,20 @@ def train(
         epoch = state.epoch
         pos = 0
         while pos < n:
-            end = min(pos + B, n)
+            end = min(pos + bstate.size, n)
             st = backend.call("step", state.coef, state.intercept, epoch, pos, end, n)
             pos = end
             if st.count == 0:
                 continue
-            gamma = sched.value(state.schedule, state.t + 1.0)
-            eta = scaled_step(gamma, st.count, config.delta, max_step)
+            # Diversity at the current model, from the statistics the step brought anyway.
+            mean_sq, grad_sq = batch_diversity(st, pen, state.coef, n, plan.scale, config.fit_intercept)
+            sstate = smoother.update(sstate, mean_sq=mean_sq, grad_sq=grad_sq)
+            ndelta = smoother.value(sstate)
+            target = scaled_step(sched.value(state.schedule, state.t + 1.0), st.count, config.delta, plan.max_step)
+            wstate, eta = warmup.update(wstate, target=target)
+            step = eta * precond
             grad = st.grad_coef / st.count + pen.smooth_grad(state.coef)
-            state.coef = pen.prox(state.coef - eta * grad, eta)
+            state.coef = pen.prox(state.coef - step * grad, step)
             if config.fit_intercept:
                 state.intercept = state.intercept - eta * (st.grad_intercept / st.count)
             state.t += st.count
@@ -201,9 +279,10 @@ def train(
                     state.avg_intercept += (state.intercept - state.avg_intercept) / k
                 state.n_avg += 1
             rows.append(
-                (state.step, epoch, state.t, st.count, math.nan, eta, st.loss / st.count,
-                 time.perf_counter() - t0)
+                (state.step, epoch, state.t, st.count, ndelta / n, config.delta * ndelta + 1.0, eta,
+                 st.loss / st.count, time.perf_counter() - t0)
             )
+            bstate = batches.update(bstate, ndelta=ndelta)
         state.epoch += 1
         epochs_run += 1
         coef, intercept = state.model()
@@ -211,8 +290,7 @@ def train(
         if not math.isfinite(objective):
             raise FloatingPointError(
                 f"The training objective became {objective} in epoch {epoch}: the step size is too "
-                "large for this data. Scale the features (e.g. StandardScaler), lower eta0 or use "
-                "learning_rate='optimal'."
+                "large for this data. Lower eta0, or use learning_rate='auto'."
             )
         score = math.nan
         if config.early_stopping:
@@ -221,10 +299,11 @@ def train(
         if on_epoch is not None:
             on_epoch({
                 "epoch": state.epoch, "objective": objective, "validation_score": score,
-                "batch_size": B, "learning_rate": rows[-1][5] if rows else math.nan,
+                "batch_size": rows[-1][3] if rows else math.nan,
+                "learning_rate": rows[-1][6] if rows else math.nan,
                 "time": time.perf_counter() - t0, "steps": state.step,
             })
-        logger.debug("epoch %d: objective %.6g, B %d", state.epoch, objective, B)
+        logger.debug("epoch %d: objective %.6g, B %d", state.epoch, objective, bstate.size)
         if config.tol is None:
             continue
         # scikit-learn's rule: n_iter_no_change epochs without an improvement of tol.
@@ -241,7 +320,7 @@ def train(
                 converged = True
                 break
             state.schedule, no_improve = nxt, 0
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS[:8])
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS[:9])
     history["objective"] = np.nan
     history["validation_score"] = np.nan
     if len(history):
@@ -250,6 +329,7 @@ def train(
             obj, sc = epoch_rows[int(history.at[i, "step"])]
             history.at[i, "objective"] = obj
             history.at[i, "validation_score"] = sc
-    for col in ("step", "epoch"):
+    for col in ("step", "epoch", "batch_size"):
         history[col] = history[col].astype(np.int64)
-    return TrainResult(state, epochs_run, converged, history, B, objective)
+    last_batch = int(history["batch_size"].iloc[-1]) if len(history) else bstate.size
+    return TrainResult(state, epochs_run, converged, history, last_batch, objective)

@@ -21,7 +21,7 @@ import numpy as np
 from array_api_compat import array_namespace
 
 from ..losses import Loss
-from ..statistics import GradStats, gradient_statistics, is_sparse, margins, row_sq_norms
+from ..statistics import GradStats, Maximum, gradient_statistics, is_sparse, margins, row_sq_norms
 
 __all__ = ["ShardSet", "TargetSpec", "prepare_shard"]
 
@@ -239,12 +239,43 @@ class ShardSet:
                 if a is None:
                     continue
                 nbytes += (a.data.nbytes + a.indices.nbytes + a.indptr.nbytes) if is_sparse(a) else a.nbytes
+        work = sum((s.X.nnz if is_sparse(s.X) else s.X.shape[0] * s.X.shape[1]) for s in self.shards)
         return {
+            "work": work,  # stored values of X: multiply-adds of one pass, per output
             "index": [s.index for s in self.shards],
             "n_train": [s.n for s in self.shards],
             "n_val": [0 if s.X_val is None else s.X_val.shape[0] for s in self.shards],
             "nbytes": nbytes,
         }
+
+    def column_sq_sums(self) -> np.ndarray:
+        """``[sum_i x_i1^2, ..., sum_i x_id^2, count]`` over the training rows (one pass)."""
+        out = None
+        for s in self.shards:
+            X = s.X
+            if is_sparse(X):
+                col = np.asarray(X.multiply(X).sum(axis=0)).ravel()
+            else:
+                xp = array_namespace(X)
+                col = np.asarray(xp.sum(X * X, axis=0), dtype=np.float64)
+            part = np.concatenate([np.asarray(col, dtype=np.float64), [float(s.n)]])
+            out = part if out is None else out + part
+        return out
+
+    def set_scale(self, scale: np.ndarray | None) -> Maximum:
+        """Measure the row norms in the coordinates ``x_j / scale_j`` (None: unscaled).
+
+        The norms feed the per-sample squared gradient norms of the diversity estimate, which
+        must be taken in the coordinates the optimizer works in. Returns the largest squared
+        row norm (with the intercept's 1), which bounds the per-sample smoothness.
+        """
+        inv = None if scale is None else 1.0 / np.asarray(scale, dtype=np.float64) ** 2
+        largest = 0.0
+        for s in self.shards:
+            s.norms = _aligned(row_sq_norms(s.X, inv))
+            if s.n:
+                largest = max(largest, float(s.norms.max()))
+        return Maximum(largest + (1.0 if self.fit_intercept else 0.0))
 
     # -- the step -----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 
 from dasksgd import SGDClassifier, SGDRegressor
 from dasksgd.datasets import make_classification
-from dasksgd.engine import ClusterBackend, LocalBackend, TargetSpec, TrainConfig, TrainState, train
+from dasksgd.engine import ClusterBackend, LocalBackend, Plan, TargetSpec, TrainConfig, TrainState, train
 from dasksgd.losses import get_loss
 from dasksgd.penalties import get_penalty
 from dasksgd.schedules import LearningRate
@@ -32,12 +32,15 @@ def _config(B=256):
                        batch_size=B, max_iter=3, tol=None)
 
 
+PLAN = Plan(scale=None, max_step=1.0, gamma=1.0, overhead=0.0, row_cost=1.0, b_min=1)
+
+
 def test_both_workers_compute_and_match_in_process(client):
     X, y, Xd, yd = _data()
     spec = TargetSpec(np.array([0, 1]))
     backend = ClusterBackend(client, Xd, yd, None, spec, get_loss("log_loss"), seed=5)
     try:
-        result = train(backend, _config(), TrainState(np.zeros((6, 1)), np.zeros(1)), max_step=1.0)
+        result = train(backend, _config(), TrainState(np.zeros((6, 1)), np.zeros(1)), plan=PLAN)
         infos = backend.info()
     finally:
         backend.close()
@@ -50,7 +53,7 @@ def test_both_workers_compute_and_match_in_process(client):
     # The same shards in this process give the same model up to the order of the sums.
     parts = [(X[i:i + 500], y[i:i + 500], None) for i in range(0, 4000, 500)]
     local = LocalBackend(parts, spec, get_loss("log_loss"), seed=5)
-    ref = train(local, _config(), TrainState(np.zeros((6, 1)), np.zeros(1)), max_step=1.0)
+    ref = train(local, _config(), TrainState(np.zeros((6, 1)), np.zeros(1)), plan=PLAN)
     np.testing.assert_allclose(result.state.coef, ref.state.coef, rtol=1e-10)
 
 
