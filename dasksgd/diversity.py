@@ -40,7 +40,7 @@ __all__ = [
 
 
 def diversity_terms(
-    stats: GradStats, penalty: Penalty, coef: np.ndarray, scale: Any = None, fit_intercept: bool = True
+    stats: GradStats, penalty: Penalty, coef: np.ndarray, precond: Any = None, fit_intercept: bool = True
 ) -> tuple[float, float]:
     """``(sum_i ||g_i||^2, ||sum_i g_i||^2)`` over the rows summarized by ``stats``.
 
@@ -52,17 +52,17 @@ def diversity_terms(
         The penalty; its (sub)gradient ``p`` is added to every per-sample gradient.
     coef : ndarray of shape (d, K)
         The model's coefficients.
-    scale : ndarray of shape (d,), optional
-        Per-feature scales of a diagonal preconditioner: the gradients are measured in the
-        coordinates ``w_j * scale_j`` (``stats.sqnorm`` must then use the scaled row norms).
+    precond : Preconditioner, optional
+        Measure the gradients in the optimizer's coordinates (standardized features);
+        ``stats.sqnorm`` must then come from the row norms in those coordinates.
     fit_intercept : bool
         Whether the intercept is a parameter (its gradient counts in the norms).
     """
     p = penalty.subgradient(coef)
     G = stats.grad_coef
-    if scale is not None:
-        s = np.asarray(scale).reshape(-1, 1)
-        p, G = p / s, G / s
+    if precond is not None:
+        p = p / precond.scale[:, None]
+        G = precond.gradient(G, stats.grad_intercept) if fit_intercept else G / precond.scale[:, None]
     n = stats.count
     sq = stats.sqnorm + 2.0 * float(np.sum(G * p)) + n * float(np.sum(p * p))
     total = G + n * p
@@ -77,7 +77,7 @@ def batch_diversity(
     penalty: Penalty,
     coef: np.ndarray,
     n_total: float,
-    scale: Any = None,
+    precond: Any = None,
     fit_intercept: bool = True,
 ) -> tuple[float, float]:
     """Unbiased pieces of ``n * Delta(w)`` from one batch drawn without replacement.
@@ -90,7 +90,7 @@ def batch_diversity(
     gradient is below the noise level of the batch. ``n * Delta`` is ``mean_sq / grad_sq``.
     """
     m = stats.count
-    sq, norm2 = diversity_terms(stats, penalty, coef, scale, fit_intercept)
+    sq, norm2 = diversity_terms(stats, penalty, coef, precond, fit_intercept)
     mean_sq = sq / m
     if m < 2:
         return mean_sq, math.nan

@@ -111,24 +111,33 @@ def is_sparse(X: Any) -> bool:
     return hasattr(X, "tocsr") and hasattr(X, "nnz")
 
 
-def row_sq_norms(X: Any, inv_scale2: Any = None, block: int = 65536) -> Any:
+def row_sq_norms(X: Any, inv_scale2: Any = None, mean: Any = None, block: int = 65536) -> Any:
     """Squared Euclidean norm of every row of ``X`` (dense or sparse CSR).
 
-    With ``inv_scale2`` (shape ``(d,)``), the norm of the row in the coordinates
-    ``x_j / scale_j``: ``sum_j x_ij^2 * inv_scale2_j``. Dense input is processed in blocks of
-    rows so that no temporary the size of ``X`` is made.
+    With ``inv_scale2`` and ``mean`` (shape ``(d,)``), the norm of the row in the coordinates
+    ``(x_j - mean_j) / scale_j``. Sparse input is never densified (the shift is expanded);
+    dense input is processed in blocks of rows so that no temporary the size of ``X`` is made.
     """
     if is_sparse(X):
-        sq = X.multiply(X)
         xp = array_namespace(X.data)
-        out = sq.sum(axis=1) if inv_scale2 is None else sq @ inv_scale2
+        if inv_scale2 is None:
+            out = X.multiply(X).sum(axis=1)
+        else:
+            out = X.multiply(X) @ inv_scale2
+            if mean is not None:
+                out = out - 2.0 * (X @ (mean * inv_scale2)) + float(np.sum(mean * mean * inv_scale2))
         return xp.reshape(xp.asarray(out), (-1,))
     xp = array_namespace(X)
     parts = []
+    if inv_scale2 is not None:
+        inv_scale2 = xp.asarray(inv_scale2, dtype=X.dtype)
+        mean = None if mean is None else xp.asarray(mean, dtype=X.dtype)
     for a in range(0, X.shape[0], block):
         Xb = X[a : a + block]
+        if mean is not None:
+            Xb = Xb - mean
         sq = Xb * Xb
-        parts.append(xp.sum(sq, axis=1) if inv_scale2 is None else sq @ xp.asarray(inv_scale2, dtype=X.dtype))
+        parts.append(xp.sum(sq, axis=1) if inv_scale2 is None else sq @ inv_scale2)
     if not parts:
         return xp.zeros(0, dtype=X.dtype)
     return parts[0] if len(parts) == 1 else xp.concat(parts)

@@ -142,3 +142,34 @@ def test_smoother():
     assert sm.value(s) == math.inf  # gradient below the noise level
     with pytest.raises(ValueError):
         DiversitySmoother(beta=1.0)
+
+
+def test_batch_policy_follows_the_rule_with_hysteresis():
+    from dasksgd.diversity import DiversityBatchSize, FixedBatchSize
+
+    p = DiversityBatchSize(delta=1.0, b_min=100, b_max=10_000)
+    s = p.init()
+    assert s.size == 100
+    assert p.update(s, ndelta=110.0).size == 100  # below the floor
+    s = p.update(s, ndelta=999.0)
+    assert s.size == 1000 and s.changes == 1
+    assert p.update(s, ndelta=1100.0).size == 1000  # +10%: not worth a change
+    assert p.update(s, ndelta=1300.0).size == 1301
+    assert p.update(s, ndelta=600.0).size == 1000  # -40%: kept
+    assert p.update(s, ndelta=300.0).size == 301  # halved: follows
+    assert p.update(s, ndelta=math.inf).size == 10_000  # below the noise level: the cap
+    assert p.update(s, ndelta=math.nan) == s
+    assert p.update(BatchStateLike(9000), ndelta=9500.0).size == 9000
+    assert p.update(BatchStateLike(9000), ndelta=1e9).size == 10_000  # the cap, even if close
+    f = FixedBatchSize(50, 20)
+    assert f.init().size == 20 and f.update(f.init(), ndelta=1e6).size == 20
+    with pytest.raises(ValueError):
+        DiversityBatchSize(0.0, 1, 10)
+    with pytest.raises(ValueError):
+        DiversityBatchSize(1.0, 20, 10)
+
+
+def BatchStateLike(size):
+    from dasksgd.diversity import BatchState
+
+    return BatchState(size)

@@ -23,6 +23,7 @@ import pandas as pd
 from ..diversity import DiversityBatchSize, DiversitySmoother, FixedBatchSize, batch_diversity
 from ..losses import Loss
 from ..penalties import Penalty
+from ..preconditioning import Preconditioner
 from ..schedules import LearningRate, ScheduleState, Warmup, scaled_step, smoothness
 
 __all__ = [
@@ -62,10 +63,9 @@ class Plan:
 
     Attributes
     ----------
-    scale : ndarray of shape (d,) or None
-        Root mean square of every feature column (1 for empty columns): the optimizer works in
-        the coordinates ``w_j * scale_j``, i.e. on standardized-by-scale features. None without
-        preconditioning.
+    precond : Preconditioner
+        Column means and scales: the optimizer works on standardized features (identity
+        without ``precondition``).
     max_step : float
         ``1 / L``, the full-batch step limit of the mean objective (in those coordinates).
     gamma : float
@@ -78,7 +78,7 @@ class Plan:
         Smallest batch that amortizes the overhead: ``overhead / row_cost`` rows.
     """
 
-    scale: np.ndarray | None
+    precond: Preconditioner
     max_step: float
     gamma: float
     overhead: float
@@ -142,27 +142,28 @@ def make_plan(
     Costs one pass for the column scales and up to ``iters`` requests over about ``sample``
     rows for the power iteration on ``Xt' S Xt / n`` (in the scaled coordinates).
     """
-    scale = None
+    fi = bool(config.fit_intercept)
     if config.precondition:
-        sums = backend.call("column_sq_sums")
-        rms = np.sqrt(sums[:-1] / max(sums[-1], 1.0))
-        scale = np.where(np.isfinite(rms) & (rms > 0), rms, 1.0)
-    largest_row = backend.call("set_scale", scale).value
-    loss, l2 = config.loss, config.penalty.l2_strength
-    l2_scaled = l2 / float(np.min(scale) ** 2) if (scale is not None and l2) else l2
-    gamma = 1.0 / (loss.curvature * largest_row + l2_scaled) if largest_row or l2_scaled else 1.0
+        sums = backend.call("column_sums")
+        d = n_features
+        ridge = config.penalty.l2_strength / config.loss.curvature
+        precond = Preconditioner.from_sums(sums[:d], sums[d : 2 * d], sums[-1], center=fi, ridge=ridge)
+    else:
+        precond = Preconditioner.identity(n_features)
+    largest_row = backend.call("set_scale", precond.inv_scale2, precond.mean if fi else None).value
+    loss = config.loss
+    # The l2 penalty in the optimizer's coordinates: alpha / s_j^2 on coordinate j.
+    l2 = config.penalty.l2_strength * float(np.max(precond.inv_scale2))
+    gamma = 1.0 / (loss.curvature * largest_row + l2) if (largest_row or l2) else 1.0
+
     stride = max(1, backend.n_train // sample)
-    fi = int(config.fit_intercept)
-    inv = np.ones(n_features + fi)
-    if scale is not None:
-        inv[:n_features] = 1.0 / scale
-    v = np.random.default_rng(seed).standard_normal(n_features + fi)
+    v = np.random.default_rng(seed).standard_normal(n_features + int(fi))
     v /= np.linalg.norm(v)
     lam = 0.0
     for _ in range(iters):
-        out = backend.call("gram_matvec", v * inv, stride)
+        out = backend.call("gram_matvec", precond.raw_direction(v, fi), stride)
         rows = max(out[-1], 1.0)
-        av = out[:-1] * inv / rows
+        av = precond.gram_from_raw(out[:-1], fi) / rows
         new = float(np.linalg.norm(av))
         if new == 0.0:
             break
@@ -171,12 +172,12 @@ def make_plan(
         lam = new
         if converged:
             break
-    L = smoothness(lam, loss, l2_scaled)
+    L = smoothness(lam, loss, l2)
     # The floor of "auto": the batch whose arithmetic costs as much as the step's fixed overhead.
     # A cost model, not a timing, so that two fits of the same data are bit-for-bit identical.
     row_cost = ROW_COST * backend.work_per_row * n_outputs / backend.n_workers
     b_min = int(min(max(math.ceil(backend.step_overhead / row_cost), 1), backend.n_train))
-    return Plan(scale, 1.0 / L if L > 0 else math.inf, gamma, backend.step_overhead, row_cost, b_min)
+    return Plan(precond, 1.0 / L if L > 0 else math.inf, gamma, backend.step_overhead, row_cost, b_min)
 
 
 def _objective(backend: Any, config: TrainConfig, coef: np.ndarray, intercept: np.ndarray) -> float:
@@ -238,8 +239,7 @@ def train(
     sched = config.schedule
     if sched.kind == "auto":
         sched = replace(sched, eta0=plan.gamma)
-    # The diagonal preconditioner: a step of eta in the scaled coordinates is eta / scale^2 here.
-    precond = 1.0 if plan.scale is None else (1.0 / plan.scale**2)[:, None]
+    precond = plan.precond
     batches, smoother, warmup = _batch_policy(config, plan, n), DiversitySmoother(), Warmup(config.warmup_steps)
     bstate, sstate, wstate = batches.init(), smoother.init(), warmup.init()
     max_iter = config.max_iter if max_iter is None else max_iter
@@ -258,16 +258,15 @@ def train(
             if st.count == 0:
                 continue
             # Diversity at the current model, from the statistics the step brought anyway.
-            mean_sq, grad_sq = batch_diversity(st, pen, state.coef, n, plan.scale, config.fit_intercept)
+            mean_sq, grad_sq = batch_diversity(st, pen, state.coef, n, precond, config.fit_intercept)
             sstate = smoother.update(sstate, mean_sq=mean_sq, grad_sq=grad_sq)
             ndelta = smoother.value(sstate)
             target = scaled_step(sched.value(state.schedule, state.t + 1.0), st.count, config.delta, plan.max_step)
             wstate, eta = warmup.update(wstate, target=target)
-            step = eta * precond
-            grad = st.grad_coef / st.count + pen.smooth_grad(state.coef)
-            state.coef = pen.prox(state.coef - step * grad, step)
-            if config.fit_intercept:
-                state.intercept = state.intercept - eta * (st.grad_intercept / st.count)
+            state.coef, state.intercept = precond.step(
+                state.coef, state.intercept, st.grad_coef / st.count, st.grad_intercept / st.count,
+                eta, pen, config.fit_intercept,
+            )
             state.t += st.count
             state.step += 1
             if config.average_start is not None and state.t >= config.average_start:

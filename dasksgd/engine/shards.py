@@ -248,31 +248,31 @@ class ShardSet:
             "nbytes": nbytes,
         }
 
-    def column_sq_sums(self) -> np.ndarray:
-        """``[sum_i x_i1^2, ..., sum_i x_id^2, count]`` over the training rows (one pass)."""
+    def column_sums(self) -> np.ndarray:
+        """``[sum_i x_i, sum_i x_i^2 (per column), count]`` over the training rows (one pass)."""
         out = None
         for s in self.shards:
             X = s.X
             if is_sparse(X):
-                col = np.asarray(X.multiply(X).sum(axis=0)).ravel()
+                col = np.asarray(X.sum(axis=0)).ravel()
+                sq = np.asarray(X.multiply(X).sum(axis=0)).ravel()
             else:
                 xp = array_namespace(X)
-                col = np.asarray(xp.sum(X * X, axis=0), dtype=np.float64)
-            part = np.concatenate([np.asarray(col, dtype=np.float64), [float(s.n)]])
+                col, sq = xp.sum(X, axis=0), xp.sum(X * X, axis=0)
+            part = np.concatenate([np.asarray(col, dtype=np.float64), np.asarray(sq, dtype=np.float64), [float(s.n)]])
             out = part if out is None else out + part
         return out
 
-    def set_scale(self, scale: np.ndarray | None) -> Maximum:
-        """Measure the row norms in the coordinates ``x_j / scale_j`` (None: unscaled).
+    def set_scale(self, inv_scale2: np.ndarray, mean: np.ndarray) -> Maximum:
+        """Measure the row norms in the coordinates ``(x_j - mean_j) / scale_j``.
 
         The norms feed the per-sample squared gradient norms of the diversity estimate, which
         must be taken in the coordinates the optimizer works in. Returns the largest squared
         row norm (with the intercept's 1), which bounds the per-sample smoothness.
         """
-        inv = None if scale is None else 1.0 / np.asarray(scale, dtype=np.float64) ** 2
         largest = 0.0
         for s in self.shards:
-            s.norms = _aligned(row_sq_norms(s.X, inv))
+            s.norms = _aligned(row_sq_norms(s.X, inv_scale2, mean))
             if s.n:
                 largest = max(largest, float(s.norms.max()))
         return Maximum(largest + (1.0 if self.fit_intercept else 0.0))

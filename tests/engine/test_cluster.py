@@ -13,6 +13,7 @@ from dasksgd import SGDClassifier, SGDRegressor
 from dasksgd.datasets import make_classification
 from dasksgd.engine import ClusterBackend, LocalBackend, Plan, TargetSpec, TrainConfig, TrainState, train
 from dasksgd.losses import get_loss
+from dasksgd.preconditioning import Preconditioner
 from dasksgd.penalties import get_penalty
 from dasksgd.schedules import LearningRate
 
@@ -32,7 +33,7 @@ def _config(B=256):
                        batch_size=B, max_iter=3, tol=None)
 
 
-PLAN = Plan(scale=None, max_step=1.0, gamma=1.0, overhead=0.0, row_cost=1.0, b_min=1)
+PLAN = Plan(precond=Preconditioner.identity(6), max_step=1.0, gamma=1.0, overhead=0.0, row_cost=1.0, b_min=1)
 
 
 def test_both_workers_compute_and_match_in_process(client):

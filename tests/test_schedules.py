@@ -1,0 +1,61 @@
+import math
+
+import numpy as np
+import pytest
+
+from dasksgd.losses import get_loss
+from dasksgd.schedules import LearningRate, Warmup, scaled_step, smoothness
+
+
+def test_scikit_learn_schedules():
+    loss = get_loss("hinge")
+    assert LearningRate("constant", 0.1, 0.5, 1e-4, loss).value(LearningRate("constant", 0.1, 0.5, 1e-4, loss).init(), 50) == 0.1
+    inv = LearningRate("invscaling", 0.2, 0.5, 1e-4, loss)
+    assert inv.value(inv.init(), 16) == pytest.approx(0.05)
+    opt = LearningRate("optimal", 0.0, 0.5, 1e-2, loss)
+    # Bottou's t0: the first step is that of a typical weight sqrt(1/sqrt(alpha)) (= sklearn).
+    typw = math.sqrt(1.0 / math.sqrt(1e-2))
+    assert opt.value(opt.init(), 1) == pytest.approx(typw)
+    assert opt.value(opt.init(), 101) == pytest.approx(1.0 / (1e-2 * (1.0 / (typw * 1e-2) + 100)))
+
+
+def test_adaptive_decays_then_stops():
+    lr = LearningRate("adaptive", 1.0, 0.5, 1e-4, get_loss("log_loss"))
+    s = lr.init()
+    values = []
+    while s is not None:
+        values.append(lr.value(s, 1))
+        s = lr.on_plateau(s)
+    assert values[:3] == [1.0, 0.2, pytest.approx(0.04)]
+    assert values[-1] > 1e-6 and values[-1] / 5 <= 1e-6
+    assert LearningRate("constant", 1.0, 0.5, 1e-4, get_loss("log_loss")).on_plateau(lr.init()) is None
+
+
+def test_schedule_validation():
+    with pytest.raises(ValueError, match="alpha must be > 0 since learning_rate is 'optimal'"):
+        LearningRate("optimal", 0.0, 0.5, 0.0, get_loss("log_loss"))
+    with pytest.raises(ValueError, match="eta0 must be > 0"):
+        LearningRate("invscaling", 0.0, 0.5, 0.1, get_loss("log_loss"))
+
+
+def test_scaled_step_is_linear_until_the_cap():
+    assert scaled_step(0.01, 100, 1.0, 10.0) == pytest.approx(0.5)
+    assert scaled_step(0.01, 10_000, 1.0, 10.0) == 10.0
+    assert smoothness(4.0, get_loss("log_loss"), 0.5) == pytest.approx(1.5)
+
+
+def test_warmup_ramps_jumps_linearly():
+    w = Warmup(steps=4, threshold=1.5)
+    s, eta = w.update(w.init(), target=1.0)
+    assert eta == 1.0  # the first step is taken as asked
+    seq = []
+    for _ in range(6):
+        s, eta = w.update(s, target=9.0)
+        seq.append(eta)
+    np.testing.assert_allclose(seq, [3.0, 5.0, 7.0, 9.0, 9.0, 9.0])
+    s, eta = w.update(s, target=2.0)  # a fall applies at once
+    assert eta == 2.0
+    s, eta = w.update(s, target=2.5)  # a small rise too
+    assert eta == 2.5
+    with pytest.raises(ValueError):
+        Warmup(steps=0)
