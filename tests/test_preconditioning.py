@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from dasksgd.losses import get_loss
+from dasksgd.penalties import get_penalty
+from dasksgd.preconditioning import Preconditioner
+from dasksgd.statistics import gradient_statistics, row_sq_norms
+
+RNG = np.random.default_rng(5)
+X = RNG.standard_normal((200, 3)) * [0.1, 5.0, 50.0] + [3.0, -1.0, 100.0]
+Y = np.where(RNG.random((200, 1)) < 0.5, -1.0, 1.0)
+LOSS = get_loss("log_loss")
+
+
+def _pc(ridge=0.0):
+    return Preconditioner.from_sums(X.sum(0), (X**2).sum(0), 200, center=True, ridge=ridge)
+
+
+def test_from_sums_is_mean_and_std():
+    pc = _pc()
+    np.testing.assert_allclose(pc.mean, X.mean(0))
+    np.testing.assert_allclose(pc.scale, X.std(0))
+    np.testing.assert_allclose(_pc(0.5).scale, np.sqrt(X.var(0) + 0.5))
+    flat = Preconditioner.from_sums(np.array([6.0]), np.array([12.0]), 3, center=True)
+    assert flat.scale[0] == 1.0  # constant column: left alone
+
+
+@pytest.mark.parametrize("penalty", ["l2", "l1", "elasticnet"])
+def test_step_is_gradient_step_on_standardized_features(penalty):
+    pc = _pc()
+    pen = get_penalty(penalty, 0.05, 0.5)
+    w, b = RNG.standard_normal((3, 1)) * 0.01, np.array([0.2])
+    st = gradient_statistics(X, Y, w, b, LOSS)
+    new_w, new_b = pc.step(w, b, st.grad_coef / 200, st.grad_intercept / 200, 0.3, pen, True)
+
+    # The same step done by hand on Z = (X - mu)/s with wt = s*w, bt = b + mu.w; the penalty
+    # alpha R(w) = alpha R(wt / s).
+    Z = (X - pc.mean) / pc.scale
+    wt, bt = w * pc.scale[:, None], b + pc.mean @ w
+    stz = gradient_statistics(Z, Y, wt, bt, LOSS)
+    assert stz.loss == pytest.approx(st.loss)  # same margins
+    g = stz.grad_coef / 200 + pen.smooth_grad(wt / pc.scale[:, None]) / pc.scale[:, None]
+    thr = 0.3 * pen.l1_strength / pc.scale[:, None]  # prox of c1 * sum |wt_j| / s_j
+    v = wt - 0.3 * g
+    wt2 = np.sign(v) * np.maximum(np.abs(v) - thr, 0.0)
+    bt2 = bt - 0.3 * stz.grad_intercept / 200
+    np.testing.assert_allclose(new_w, wt2 / pc.scale[:, None], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(new_b, bt2 - pc.mean @ (wt2 / pc.scale[:, None]), rtol=1e-12)
+
+
+def test_gram_round_trip():
+    pc = _pc()
+    v = RNG.standard_normal(4)
+    raw = pc.raw_direction(v, True)
+    Xt = np.column_stack([X, np.ones(200)])
+    u = Xt @ raw
+    Z = np.column_stack([(X - pc.mean) / pc.scale, np.ones(200)])
+    np.testing.assert_allclose(u, Z @ v, rtol=1e-10)  # same margins
+    out = np.concatenate([X.T @ u, [u.sum()]])
+    np.testing.assert_allclose(pc.gram_from_raw(out, True), Z.T @ (Z @ v), rtol=1e-8)
+
+
+def test_centered_row_norms_dense_and_sparse():
+    pc = _pc()
+    Xs = X.copy()
+    Xs[np.abs(Xs) < 2] = 0.0
+    expected = np.sum(((Xs - pc.mean) / pc.scale) ** 2, axis=1)
+    np.testing.assert_allclose(row_sq_norms(Xs, pc.inv_scale2, pc.mean, block=7), expected, rtol=1e-10)
+    np.testing.assert_allclose(row_sq_norms(sp.csr_matrix(Xs), pc.inv_scale2, pc.mean), expected, rtol=1e-8)
