@@ -128,9 +128,11 @@ class TrainResult:
     objective: float
 
 
-#: Seconds per multiply-add of a gradient step on one core (a pass over 2M x 100 float64 in
-#: 117 ms on two cores, see DESIGN.md), used by the cost model of the smallest batch.
-ROW_COST = 1.2e-9
+#: Seconds per stored value of X of a gradient step on one core, as measured by
+#: benchmarks/batch_size_tradeoff.py on the 2-core development machine (about 6 ns: the two
+#: matrix-vector products, the loss, and the epoch's shuffle; a fused kernel would do ~1 ns).
+#: Used by the cost model of the smallest batch of batch_size="auto".
+ROW_COST = 5e-9
 
 
 def make_plan(
