@@ -58,8 +58,9 @@ def _demo(args: argparse.Namespace) -> int:
         s = 2.0 * yn - 1.0
         f_star = float(np.mean(np.logaddexp(0.0, -s * z)) + 0.5 * args.alpha * np.sum(ref.coef_**2))
         print("Summary:")
-        print(f"  time {elapsed:.2f} s, {clf.n_iter_} epochs, {len(clf.history_)} steps of B={clf.batch_size_}"
-              f" on {clf.n_workers_} workers")
+        h = clf.history_
+        print(f"  time {elapsed:.2f} s, {clf.n_iter_} epochs, {len(h)} steps on {clf.n_workers_} workers; "
+              f"batch size {h['batch_size'].iloc[0]} -> {clf.batch_size_}")
         print(f"  training accuracy {accuracy:.4f}")
         print(f"  objective {objective:.6f}, optimum {f_star:.6f} (newton-cholesky), "
               f"relative gap {(objective - f_star) / f_star:.2e}")
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--n-features", type=int, default=50)
     demo.add_argument("--chunk-rows", type=int, default=25_000)
     demo.add_argument("--workers", type=int, default=2)
-    demo.add_argument("--batch-size", type=int, default=4096)
+    demo.add_argument("--batch-size", type=lambda v: v if v == "auto" else int(v), default="auto",
+                      help='rows per step, or "auto" (from the gradient diversity; the default)')
     demo.add_argument("--epochs", type=int, default=20)
     demo.add_argument("--alpha", type=float, default=1e-4)
     demo.add_argument("--seed", type=int, default=0)

@@ -97,6 +97,13 @@ class Preconditioner:
         """Coefficient block of a gradient in the optimizer's coordinates (intercept unchanged)."""
         return (grad_coef - self.mean[:, None] * grad_intercept[None, :]) / self.scale[:, None]
 
+    def metric(self, a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
+        """Inner product of two model differences ``(coef, intercept)`` in the optimizer's
+        coordinates (``wt = s w``, ``bt = b + mu . w``)."""
+        s2 = (self.scale**2)[:, None]
+        out = float(np.sum(s2 * a[0] * b[0]))
+        return out + float(np.sum((a[1] + self.mean @ a[0]) * (b[1] + self.mean @ b[0])))
+
     # -- the update ---------------------------------------------------------------------
 
     def step(

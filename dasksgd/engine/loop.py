@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ..acceleration import Momentum, MomentumState
 from ..diversity import DiversityBatchSize, DiversitySmoother, FixedBatchSize, batch_diversity
 from ..losses import Loss
 from ..penalties import Penalty
@@ -53,8 +54,9 @@ class TrainConfig:
     n_iter_no_change: int = 5
     early_stopping: bool = False
     average_start: float | None = None  # samples before averaging starts; None: no averaging
-    precondition: bool = True  # diagonal preconditioner: inverse column root mean squares
+    precondition: bool = True  # diagonal preconditioner: centered, Jacobi-scaled features
     warmup_steps: int = 5
+    accelerate: bool = True  # Nesterov momentum with restarts on full-batch steps
 
 
 @dataclass(frozen=True)
@@ -99,10 +101,12 @@ class TrainState:
     avg_coef: np.ndarray | None = None
     avg_intercept: np.ndarray | None = None
     n_avg: int = 0
+    momentum: MomentumState = field(default_factory=MomentumState)
 
     def copy(self) -> "TrainState":
         return replace(
             self,
+            momentum=MomentumState(*(a.copy() if isinstance(a, np.ndarray) else a for a in self.momentum)),
             coef=self.coef.copy(),
             intercept=self.intercept.copy(),
             avg_coef=None if self.avg_coef is None else self.avg_coef.copy(),
@@ -110,9 +114,12 @@ class TrainState:
         )
 
     def model(self) -> tuple[np.ndarray, np.ndarray]:
-        """The model to report: the average when averaging has started, else the iterate."""
+        """The model to report: the average when averaging has started, else the iterate (not
+        the extrapolated point that momentum evaluates the gradient at)."""
         if self.n_avg > 0:
             return self.avg_coef, self.avg_intercept
+        if self.momentum.coef is not None:
+            return self.momentum.coef, self.momentum.intercept
         return self.coef, self.intercept
 
 
@@ -243,6 +250,7 @@ def train(
         sched = replace(sched, eta0=plan.gamma)
     precond = plan.precond
     batches, smoother, warmup = _batch_policy(config, plan, n), DiversitySmoother(), Warmup(config.warmup_steps)
+    momentum = Momentum(config.accelerate)
     bstate, sstate, wstate = batches.init(), smoother.init(), warmup.init()
     max_iter = config.max_iter if max_iter is None else max_iter
     t0 = time.perf_counter()
@@ -255,6 +263,10 @@ def train(
         pos = 0
         while pos < n:
             end = min(pos + bstate.size, n)
+            if n - end < bstate.size // 2:
+                # A tail shorter than half a batch joins this step rather than making a small,
+                # noisy step of its own at full step size.
+                end = n
             st = backend.call("step", state.coef, state.intercept, epoch, pos, end, n)
             pos = end
             if st.count == 0:
@@ -265,19 +277,21 @@ def train(
             ndelta = smoother.value(sstate)
             target = scaled_step(sched.value(state.schedule, state.t + 1.0), st.count, config.delta, plan.max_step)
             wstate, eta = warmup.update(wstate, target=target)
-            state.coef, state.intercept = precond.step(
-                state.coef, state.intercept, st.grad_coef / st.count, st.grad_intercept / st.count,
-                eta, pen, config.fit_intercept,
+            point = (state.coef, state.intercept)
+            new = precond.step(*point, st.grad_coef / st.count, st.grad_intercept / st.count, eta, pen,
+                               config.fit_intercept)
+            state.momentum, (state.coef, state.intercept) = momentum.update(
+                state.momentum, point=point, new=new, full_batch=st.count == n, metric=precond.metric,
             )
             state.t += st.count
             state.step += 1
             if config.average_start is not None and state.t >= config.average_start:
                 if state.n_avg == 0:
-                    state.avg_coef, state.avg_intercept = state.coef.copy(), state.intercept.copy()
+                    state.avg_coef, state.avg_intercept = new[0].copy(), new[1].copy()
                 else:
                     k = state.n_avg + 1
-                    state.avg_coef += (state.coef - state.avg_coef) / k
-                    state.avg_intercept += (state.intercept - state.avg_intercept) / k
+                    state.avg_coef += (new[0] - state.avg_coef) / k
+                    state.avg_intercept += (new[1] - state.avg_intercept) / k
                 state.n_avg += 1
             rows.append(
                 (state.step, epoch, state.t, st.count, ndelta / n, config.delta * ndelta + 1.0, eta,
@@ -300,7 +314,7 @@ def train(
         if on_epoch is not None:
             on_epoch({
                 "epoch": state.epoch, "objective": objective, "validation_score": score,
-                "batch_size": rows[-1][3] if rows else math.nan,
+                "batch_size": bstate.size,
                 "learning_rate": rows[-1][6] if rows else math.nan,
                 "time": time.perf_counter() - t0, "steps": state.step,
             })

@@ -1,0 +1,68 @@
+"""batch_size="auto" and learning_rate="auto": the defaults converge without tuning."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+
+from dasksgd import SGDClassifier
+
+ALPHA = 1e-4
+
+
+def _problem(spread):
+    X, y = make_classification(20_000, 10, n_informative=6, n_redundant=0, random_state=0)
+    X = X * 10.0 ** np.random.default_rng(1).uniform(-spread, spread, 10) + spread * 50.0
+    n = len(y)
+    ref = LogisticRegression(C=1 / (ALPHA * n), solver="newton-cholesky", tol=1e-12, max_iter=200).fit(X, y)
+    return X, y, _objective(X, y, ref.coef_, ref.intercept_[0])
+
+
+def _objective(X, y, coef, b):
+    z = X @ coef.ravel() + b
+    return np.mean(np.logaddexp(0, -(2 * y - 1) * z)) + 0.5 * ALPHA * np.sum(coef**2)
+
+
+@pytest.mark.parametrize("spread", [0.0, 1.5])  # standardized, and scales over three decades
+def test_defaults_reach_high_accuracy(spread):
+    X, y, f_star = _problem(spread)
+    est = SGDClassifier(alpha=ALPHA, max_iter=30, tol=None, random_state=0).fit(X, y)
+    gap = (_objective(X, y, est.coef_, est.intercept_[0]) - f_star) / f_star
+    assert 0 <= gap < 1e-5
+    h = est.history_
+    # The batch grows from the floor towards full-batch descent as the gradient shrinks.
+    assert h["batch_size"].iloc[0] < h["batch_size"].iloc[-1] == len(y)
+    assert h["diversity"].iloc[-10:].mean() > 10 * h["diversity"].iloc[:3].mean()
+
+
+def test_auto_beats_every_fixed_batch_per_pass():
+    """On a logistic-model problem, fixed batches stall at the noise floor of their step; auto
+    grows the batch as the gradient shrinks and keeps converging."""
+    from dasksgd.datasets import make_classification as make_logistic
+
+    Xd, yd = make_logistic(50_000, 20, chunks=50_000, random_state=3)
+    X, y = Xd.compute(), yd.compute()
+    alpha = 1e-5
+    ref = LogisticRegression(C=1 / (alpha * len(y)), solver="newton-cholesky", tol=1e-12).fit(X, y)
+
+    def objective(c, b):
+        return np.mean(np.logaddexp(0, -(2 * y - 1) * (X @ c.ravel() + b))) + 0.5 * alpha * np.sum(c**2)
+
+    f_star = objective(ref.coef_, ref.intercept_[0])
+    gaps = {}
+    for B in (512, 2048, 8192, 50_000, "auto"):
+        est = SGDClassifier(alpha=alpha, batch_size=B, max_iter=12, tol=None, random_state=0).fit(X, y)
+        gaps[B] = (objective(est.coef_, est.intercept_[0]) - f_star) / f_star
+    assert gaps["auto"] < min(g for b, g in gaps.items() if b != "auto")
+
+
+def test_sklearn_default_schedule_does_not_get_there():
+    """The reason for all this: scikit-learn's default per-sample schedule stays far off."""
+    from sklearn.linear_model import SGDClassifier as SkSGD
+
+    X, y, f_star = _problem(1.5)
+    sk = SkSGD(alpha=ALPHA, max_iter=30, tol=None, random_state=0).fit(X, y)
+    ours = SGDClassifier(alpha=ALPHA, max_iter=30, tol=None, random_state=0).fit(X, y)
+    gap_sk = (_objective(X, y, sk.coef_, sk.intercept_[0]) - f_star) / f_star
+    gap_ours = (_objective(X, y, ours.coef_, ours.intercept_[0]) - f_star) / f_star
+    assert gap_ours < gap_sk / 1000
