@@ -97,3 +97,17 @@ PARITY = [
     ("squared_epsilon_insensitive", "l2", True, ALPHA, 1e-8),
     ("epsilon_insensitive", "l2", False, ALPHA, 3e-3),  # non-smooth
 ]
+
+
+def random_problem(rng, loss_name, K, n, d):
+    """Random rows, targets as the loss sees them ((n, K): +-1 one-vs-rest or real), and a
+    random model (W of shape (d, K), b of shape (K,))."""
+    from dasksgd.losses import CLASSIFICATION_LOSSES
+
+    X = rng.standard_normal((n, d))
+    if loss_name in CLASSIFICATION_LOSSES:
+        Y = -np.ones((n, K))
+        Y[np.arange(n), rng.integers(0, K, n)] = 1.0
+    else:
+        Y = rng.standard_normal((n, K))
+    return X, Y, rng.standard_normal((d, K)), rng.standard_normal(K)

@@ -2,6 +2,7 @@ import math
 
 import dask.array as da
 import numpy as np
+from references import random_problem
 import pytest
 
 from dasksgd import gradient_diversity
@@ -36,13 +37,7 @@ def _per_sample_gradients(name, penalty, alpha, X, Y, W, b, fit_intercept, l1_ra
 
 
 def _problem(name, K, n=25, d=4):
-    X = RNG.standard_normal((n, d))
-    if name in CLASSIFICATION_LOSSES:
-        Y = -np.ones((n, K))
-        Y[np.arange(n), RNG.integers(0, K, n)] = 1.0
-    else:
-        Y = RNG.standard_normal((n, K))
-    return X, Y, RNG.standard_normal((d, K)), RNG.standard_normal(K)
+    return random_problem(RNG, name, K, n, d)
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))

@@ -1,4 +1,5 @@
 import numpy as np
+from references import random_problem
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
@@ -12,15 +13,7 @@ RNG = np.random.default_rng(42)
 
 
 def _problem(name, K, n=37, d=5):
-    X = RNG.standard_normal((n, d))
-    if name in CLASSIFICATION_LOSSES:
-        Y = -np.ones((n, K))
-        Y[np.arange(n), RNG.integers(0, K, n)] = 1.0
-    else:
-        Y = RNG.standard_normal((n, K))
-    W = RNG.standard_normal((d, K))
-    b = RNG.standard_normal(K)
-    return X, Y, W, b
+    return random_problem(RNG, name, K, n, d)
 
 
 def _brute_force(loss, X, Y, W, b, sw, fit_intercept):
