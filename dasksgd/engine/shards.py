@@ -6,10 +6,12 @@ shards. Shards are validated and prepared (targets encoded, weights folded, row 
 validation rows split off) once, when they are loaded.
 
 A step covers a window ``[start, end)`` of the epoch's ``total`` training rows; shard ``j`` with
-``n_j`` rows takes its rows ``[n_j * start // total, n_j * end // total)``, so a batch is split
-across shards in proportion to their sizes and every row is used exactly once per epoch. With
-``shuffle``, each shard permutes its rows once at the start of each epoch (a seeded permutation
-keyed by the shard's global index), and steps take contiguous runs of rows: a slice, not a gather.
+``n_j`` rows takes its rows ``[n_j * start // total, n_j * end // total)`` of its epoch order, so
+a batch is split across shards in proportion to their sizes and every row is used exactly once per
+epoch. With ``shuffle``, each shard permutes its rows once when it is loaded, and at every epoch
+permutes the order of its blocks of rows (a few MB each; seeded permutations keyed by the
+shard's global index): a step reads contiguous runs of rows, never gathers, and no epoch copies
+the data (a gather of every row costs about five passes of arithmetic).
 """
 
 from __future__ import annotations
@@ -59,13 +61,34 @@ class _Shard:
     X_val: Any = None
     Y_val: Any = None
     sw_val: Any = None
+    block: int = 0  # rows per block
+    order: Any = None  # this epoch's order of the blocks
+    cum: Any = None  # row offsets of the blocks in that order
 
     @property
     def n(self) -> int:
         return self.X.shape[0]
 
+    def runs(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        """Physical row ranges holding rows ``[lo, hi)`` of this epoch's order, in that order."""
+        if lo == 0 and hi == self.n:
+            return [(0, self.n)]  # the whole shard: the order of a sum's terms is all that changes
+        i0 = int(np.searchsorted(self.cum, lo, side="right")) - 1
+        i1 = int(np.searchsorted(self.cum, hi, side="left"))
+        out: list[tuple[int, int]] = []
+        for i in range(i0, i1):
+            base = int(self.order[i]) * self.block - int(self.cum[i])
+            a, e = max(lo, int(self.cum[i])) + base, min(hi, int(self.cum[i + 1])) + base
+            if out and out[-1][1] == a:
+                out[-1] = (out[-1][0], e)
+            else:
+                out.append((a, e))
+        return out
+
 
 _ALIGN = 64
+#: Bytes of X per block of rows: the unit an epoch's shuffle reorders.
+BLOCK_BYTES = 4 << 20
 
 
 def _aligned(a: Any, perm: np.ndarray | None = None) -> Any:
@@ -228,6 +251,14 @@ class ShardSet:
         self.shuffle = shuffle
         self.seed = seed
         self._epoch: int | None = None
+        for s in self.shards:
+            if shuffle and s.n > 1:
+                # Once per fit: rows in random order; epochs then only reorder blocks.
+                perm = np.random.default_rng([seed, s.index, 1]).permutation(s.n)
+                s.X, s.Y, s.norms = _aligned(s.X, perm), _aligned(s.Y, perm), _aligned(s.norms, perm)
+                s.sw = None if s.sw is None else _aligned(s.sw, perm)
+            width = max(int(s.X.shape[1]) * s.X.dtype.itemsize, 1)
+            s.block = int(min(max(BLOCK_BYTES // width, 256), 65536))
 
     # -- facts --------------------------------------------------------------------------
 
@@ -285,19 +316,18 @@ class ShardSet:
         return xp.asarray(coef, dtype=X.dtype), xp.asarray(intercept, dtype=X.dtype)
 
     def set_epoch(self, epoch: int) -> None:
-        """Permute every shard's training rows for ``epoch`` (once; later calls are no-ops)."""
+        """Order every shard's blocks for ``epoch`` (once; later calls are no-ops)."""
         if epoch == self._epoch:
             return
         self._epoch = epoch
-        if not self.shuffle:
-            return
         for s in self.shards:
-            perm = np.random.default_rng([self.seed, epoch, s.index]).permutation(s.n)
-            s.X = _aligned(s.X, perm)
-            s.Y = _aligned(s.Y, perm)
-            s.norms = _aligned(s.norms, perm)
-            if s.sw is not None:
-                s.sw = _aligned(s.sw, perm)
+            n_blocks = -(-s.n // s.block)
+            if self.shuffle:
+                s.order = np.random.default_rng([self.seed, epoch, s.index]).permutation(n_blocks)
+            else:
+                s.order = np.arange(n_blocks)
+            sizes = np.minimum(s.block, s.n - s.order * s.block)
+            s.cum = np.concatenate([[0], np.cumsum(sizes)])
 
     def step(
         self, coef: np.ndarray, intercept: np.ndarray, epoch: int, start: int, end: int, total: int
@@ -313,17 +343,18 @@ class ShardSet:
             lo, hi = s.n * start // total, s.n * end // total
             if hi <= lo:
                 continue
-            st = gradient_statistics(
-                s.X[lo:hi],
-                s.Y[lo:hi],
-                W,
-                b,
-                self.loss,
-                sample_weight=None if s.sw is None else s.sw[lo:hi],
-                row_norms=s.norms[lo:hi],
-                fit_intercept=self.fit_intercept,
-            )
-            out = st if out is None else out + st
+            for a, e in s.runs(lo, hi):
+                st = gradient_statistics(
+                    s.X[a:e],
+                    s.Y[a:e],
+                    W,
+                    b,
+                    self.loss,
+                    sample_weight=None if s.sw is None else s.sw[a:e],
+                    row_norms=s.norms[a:e],
+                    fit_intercept=self.fit_intercept,
+                )
+                out = st if out is None else out + st
         if out is None:
             out = GradStats.zeros(coef.shape[0], coef.shape[1])
         return out

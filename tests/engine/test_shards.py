@@ -20,9 +20,12 @@ def _shardset(sizes, shuffle=True, seed=0, d=3):
 
 @pytest.mark.parametrize("B", [1, 7, 50, 1000])
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_epoch_uses_every_row_once(B, shuffle):
+@pytest.mark.parametrize("block", [3, 16, 4096])
+def test_epoch_uses_every_row_once(B, shuffle, block):
     sizes = [40, 17, 100, 3]
     ss = _shardset(sizes, shuffle=shuffle)
+    for s in ss.shards:
+        s.block = block
     n = sum(sizes)
     # The gradient of 0.5 (z - y)^2 at w = 0, b = 0 with y replaced: use the rows themselves.
     seen = []
@@ -39,14 +42,31 @@ def test_epoch_uses_every_row_once(B, shuffle):
     assert sum(seen) == pytest.approx(n * (n - 1) / 2)  # every row id exactly once
 
 
+def _row_ids_by_step(ss, epoch, B, n):
+    """Row ids (column 0) each step of an epoch used, via y = row id and the intercept gradient."""
+    ids = []
+    for s in ss.shards:
+        s.Y = s.X[:, :1].copy()
+    for pos in range(0, n, B):
+        st = ss.step(np.zeros((3, 1)), np.zeros(1), epoch, pos, min(pos + B, n), n)
+        ids.append(-st.grad_intercept[0])
+    return ids
+
+
 def test_shuffle_is_seeded_and_changes_per_epoch():
     a, b = _shardset([30, 30], seed=1), _shardset([30, 30], seed=1)
-    a.set_epoch(0), b.set_epoch(0)
-    np.testing.assert_array_equal(a.shards[0].X, b.shards[0].X)
-    first = a.shards[0].X[:, 0].copy()
-    a.set_epoch(1)
-    assert not np.array_equal(first, a.shards[0].X[:, 0])
-    assert sorted(a.shards[0].X[:, 0]) == sorted(first)
+    for ss in (a, b):
+        for s in ss.shards:
+            s.block = 4  # several blocks per shard, so that epochs reorder them
+    ids_a0, ids_b0 = _row_ids_by_step(a, 0, 6, 60), _row_ids_by_step(b, 0, 6, 60)
+    assert ids_a0 == ids_b0  # same seed, same batches
+    ids_a1 = _row_ids_by_step(a, 1, 6, 60)
+    assert ids_a1 != ids_a0  # another epoch, other batches
+    assert sum(ids_a1) == sum(ids_a0) == 60 * 59 / 2  # every row once per epoch
+    # Loading shuffles the rows themselves once; the data a user gave are untouched.
+    assert not np.array_equal(a.shards[0].X[:, 0], np.arange(30))
+    c = _shardset([30, 30], shuffle=False)
+    assert np.array_equal(c.shards[0].X[:, 0], np.arange(30))
 
 
 def test_full_pass_equals_direct_computation():
