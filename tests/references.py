@@ -85,17 +85,17 @@ def reference(name, penalty, X, y, fit_intercept, alpha=ALPHA):
 
 PARITY = [
     # loss, penalty, fit_intercept, alpha, tolerance on the relative objective gap
-    ("log_loss", "l2", True, ALPHA, 1e-8),
+    ("log_loss", "l2", True, ALPHA, 1e-10),
     # The curvature bound of these two is tight, so 1/L steps need a better-conditioned problem.
-    ("squared_hinge", "l2", True, 0.05, 1e-7),
-    ("modified_huber", "l2", True, 0.05, 1e-7),
-    ("hinge", "l2", False, ALPHA, 3e-3),  # non-smooth: subgradient steps
+    ("squared_hinge", "l2", True, 0.05, 1e-10),
+    ("modified_huber", "l2", True, 0.05, 1e-10),
+    ("hinge", "l2", False, ALPHA, 1e-3),  # non-smooth: subgradient steps
     ("squared_error", "l2", True, ALPHA, 1e-10),
     ("squared_error", "l1", True, ALPHA, 1e-10),
     ("squared_error", "elasticnet", True, ALPHA, 1e-10),
-    ("huber", "l2", True, ALPHA, 1e-8),
-    ("squared_epsilon_insensitive", "l2", True, ALPHA, 1e-8),
-    ("epsilon_insensitive", "l2", False, ALPHA, 3e-3),  # non-smooth
+    ("huber", "l2", True, ALPHA, 1e-10),
+    ("squared_epsilon_insensitive", "l2", True, ALPHA, 1e-10),
+    ("epsilon_insensitive", "l2", False, ALPHA, 1e-3),  # non-smooth
 ]
 
 
