@@ -8,6 +8,7 @@ data or on the workers of the default :class:`distributed.Client` for dask colle
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from numbers import Integral, Real
 from typing import Any
@@ -170,8 +171,11 @@ class _BaseSGD(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         return X, y, sample_weight
 
-    def _train(self, X, y, sample_weight, spec, *, partial: bool) -> None:
-        """Fit from the current state (partial) or from scratch, then set the fitted attributes."""
+    def _train(self, X, y, sample_weight, spec, *, partial: bool, start: float) -> None:
+        """Fit from the current state (partial) or from scratch, then set the fitted attributes.
+
+        ``start`` is when the public call began: the history's times count from it.
+        """
         config = self._config(X.shape[0])
         rng = check_random_state(self.random_state)
         if partial and hasattr(self, "_seed"):
@@ -192,7 +196,7 @@ class _BaseSGD(BaseEstimator):
             plan = make_plan(backend, config, n_features, n_outputs=K, seed=seed)
             result = train(
                 backend, config, state, plan=plan, max_iter=1 if partial else None,
-                on_epoch=self._on_epoch if self.verbose else None,
+                on_epoch=self._on_epoch if self.verbose else None, start_time=start,
             )
             n_workers = backend.n_workers
         finally:
@@ -470,6 +474,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self : SGDClassifier
             The fitted estimator.
         """
+        start = time.perf_counter()
         self._validate_params()
         X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=True)
         classes = self._classes(y)
@@ -478,7 +483,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
                 f"The number of classes has to be greater than one; got {len(classes)} class"
             )
         spec = TargetSpec(classes, self._class_weight(classes, y))
-        self._train(X, y, sample_weight, spec, partial=False)
+        self._train(X, y, sample_weight, spec, partial=False, start=start)
         self.classes_ = classes
         return self
 
@@ -501,6 +506,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self : SGDClassifier
             The updated estimator.
         """
+        start = time.perf_counter()
         first = not hasattr(self, "classes_")
         if first:
             self._validate_params()
@@ -526,7 +532,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         if not inputs.is_dask_collection(y):
             check_classification_targets(y)
         spec = TargetSpec(all_classes, self._class_weight(all_classes, y))
-        self._train(X, y, sample_weight, spec, partial=True)
+        self._train(X, y, sample_weight, spec, partial=True, start=start)
         self.classes_ = all_classes
         return self
 
@@ -818,9 +824,10 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self : SGDRegressor
             The fitted estimator.
         """
+        start = time.perf_counter()
         self._validate_params()
         X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=True)
-        self._train(X, y, sample_weight, TargetSpec(), partial=False)
+        self._train(X, y, sample_weight, TargetSpec(), partial=False, start=start)
         return self
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SGDRegressor":
@@ -840,11 +847,12 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self : SGDRegressor
             The updated estimator.
         """
+        start = time.perf_counter()
         first = not hasattr(self, "coef_")
         if first:
             self._validate_params()
         X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=first)
-        self._train(X, y, sample_weight, TargetSpec(), partial=True)
+        self._train(X, y, sample_weight, TargetSpec(), partial=True, start=start)
         return self
 
     def _set_model(self, coef: np.ndarray, intercept: np.ndarray) -> None:

@@ -216,6 +216,7 @@ def train(
     plan: Plan,
     max_iter: int | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    start_time: float | None = None,
 ) -> TrainResult:
     """Run epochs of synchronous mini-batch SGD from ``state``.
 
@@ -233,6 +234,9 @@ def train(
         Epochs to run; ``config.max_iter`` by default.
     on_epoch : callable, optional
         Called with a dict (epoch, objective, batch_size, learning_rate, time) after each epoch.
+    start_time : float, optional
+        ``time.perf_counter()`` when the fit started (loading included); the history's times
+        count from it. Default: now.
 
     Returns
     -------
@@ -253,7 +257,7 @@ def train(
     momentum = Momentum(config.accelerate)
     bstate, sstate, wstate = batches.init(), smoother.init(), warmup.init()
     max_iter = config.max_iter if max_iter is None else max_iter
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if start_time is None else start_time
     rows: list[tuple] = []
     epoch_rows: dict[int, tuple[float, float]] = {}
     best, no_improve, converged, objective = None, 0, False, math.nan
