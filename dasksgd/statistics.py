@@ -127,6 +127,8 @@ def row_sq_norms(X: Any, inv_scale2: Any = None, mean: Any = None, block: int = 
             if mean is not None:
                 out = out - 2.0 * (X @ (mean * inv_scale2)) + float(np.sum(mean * mean * inv_scale2))
         return xp.reshape(xp.asarray(out), (-1,))
+    if isinstance(X, np.ndarray):
+        return _row_sq_norms_numpy(X, inv_scale2, mean, block)
     xp = array_namespace(X)
     parts = []
     if inv_scale2 is not None:
@@ -141,6 +143,27 @@ def row_sq_norms(X: Any, inv_scale2: Any = None, mean: Any = None, block: int = 
     if not parts:
         return xp.zeros(0, dtype=X.dtype)
     return parts[0] if len(parts) == 1 else xp.concat(parts)
+
+
+def _row_sq_norms_numpy(X: np.ndarray, inv_scale2: Any, mean: Any, block: int) -> np.ndarray:
+    """numpy fast path: one read of X, through a cache-sized buffer, no temporary of X's size."""
+    if inv_scale2 is None:
+        return np.einsum("ij,ij->i", X, X)
+    out = np.empty(X.shape[0], dtype=X.dtype)
+    sinv = np.sqrt(np.asarray(inv_scale2, dtype=X.dtype))
+    shift = None if mean is None else np.asarray(mean, dtype=X.dtype)
+    rows = max(1, min(block, (1 << 21) // max(X[:1].nbytes, 1)))
+    buf = np.empty((rows, X.shape[1]), dtype=X.dtype)
+    for a in range(0, X.shape[0], rows):
+        b = min(a + rows, X.shape[0])
+        t = buf[: b - a]
+        if shift is None:
+            np.multiply(X[a:b], sinv, out=t)
+        else:
+            np.subtract(X[a:b], shift, out=t)
+            t *= sinv
+        out[a:b] = np.einsum("ij,ij->i", t, t)
+    return out
 
 
 def margins(X: Any, coef: Any, intercept: Any) -> Any:
