@@ -135,6 +135,34 @@ class TrainResult:
     objective: float
 
 
+#: Arithmetic over overhead of a step at the smallest "auto" batch.
+FLOOR_RATIO = 4.0
+
+#: Up to this many coefficients, L comes from the sample's Gram matrix (one request);
+#: above it, from a power iteration (one request per iteration).
+GRAM_FEATURES = 1024
+
+
+def _power_iteration(backend: Any, precond: Preconditioner, k: int, fi: bool, stride: int, iters: int,
+                     seed: int) -> float:
+    """Largest eigenvalue of the sample's scaled Gram matrix by power iteration."""
+    v = np.random.default_rng(seed).standard_normal(k)
+    v /= np.linalg.norm(v)
+    lam = 0.0
+    for _ in range(iters):
+        out = backend.call("gram_matvec", precond.raw_direction(v, fi), stride)
+        av = precond.gram_from_raw(out[:-1], fi) / max(out[-1], 1.0)
+        new = float(np.linalg.norm(av))
+        if new == 0.0:
+            break
+        v = av / new
+        converged = abs(new - lam) <= 1e-3 * new
+        lam = new
+        if converged:
+            break
+    return lam
+
+
 #: Seconds per stored value of X of a gradient step on one core, as measured by
 #: benchmarks/batch_size_tradeoff.py on the 2-core development machine (about 6 ns: the two
 #: matrix-vector products, the loss, and the epoch's shuffle; a fused kernel would do ~1 ns).
@@ -166,26 +194,22 @@ def make_plan(
     gamma = 1.0 / (loss.curvature * largest_row + l2) if (largest_row or l2) else 1.0
 
     stride = max(1, backend.n_train // sample)
-    v = np.random.default_rng(seed).standard_normal(n_features + int(fi))
-    v /= np.linalg.norm(v)
-    lam = 0.0
-    for _ in range(iters):
-        out = backend.call("gram_matvec", precond.raw_direction(v, fi), stride)
-        rows = max(out[-1], 1.0)
-        av = precond.gram_from_raw(out[:-1], fi) / rows
-        new = float(np.linalg.norm(av))
-        if new == 0.0:
-            break
-        v = av / new
-        converged = abs(new - lam) <= 1e-3 * new
-        lam = new
-        if converged:
-            break
+    k = n_features + int(fi)
+    if k <= GRAM_FEATURES:
+        # Few features: the sample's Gram matrix in one request, its top eigenvalue exactly.
+        out = backend.call("gram", stride)
+        G = out[:-1].reshape(k, k) / max(out[-1], 1.0)
+        A = np.column_stack([precond.raw_direction(e, fi) for e in np.eye(k)])
+        lam = float(np.linalg.eigvalsh(A.T @ G @ A)[-1])
+    else:
+        lam = _power_iteration(backend, precond, k, fi, stride, iters, seed)
     L = smoothness(lam, loss, l2)
-    # The floor of "auto": the batch whose arithmetic costs as much as the step's fixed overhead.
-    # A cost model, not a timing, so that two fits of the same data are bit-for-bit identical.
+    # The floor of "auto": the batch whose arithmetic costs a quarter of the step's fixed
+    # overhead (a pass then costs at most 5x its arithmetic; below the floor the overhead would
+    # dominate while the diversity rule says nothing is gained). A cost model, not a timing, so
+    # that two fits of the same data are bit-for-bit identical.
     row_cost = ROW_COST * backend.work_per_row * n_outputs / backend.n_workers
-    b_min = int(min(max(math.ceil(backend.step_overhead / row_cost), 1), backend.n_train))
+    b_min = int(min(max(math.ceil(backend.step_overhead / (FLOOR_RATIO * row_cost)), 1), backend.n_train))
     return Plan(precond, 1.0 / L if L > 0 else math.inf, gamma, backend.step_overhead, row_cost, b_min)
 
 

@@ -419,6 +419,25 @@ class ShardSet:
             out += np.asarray([float(p) for p in part])
         return out
 
+    def gram(self, stride: int) -> np.ndarray:
+        """``[Xt' S Xt (flattened), count]`` over every ``stride``-th training row, ``Xt`` with a
+        column of ones when the model has an intercept (for few features: the whole spectrum of
+        the sample in one request, instead of a power iteration)."""
+        out = None
+        for s in self.shards:
+            X = s.X[::stride]
+            if X.shape[0] == 0:
+                continue
+            if is_sparse(X):
+                X = X.toarray()
+            X = np.asarray(X, dtype=np.float64)
+            if self.fit_intercept:
+                X = np.column_stack([X, np.ones(X.shape[0])])
+            Xw = X if s.sw is None else X * np.asarray(s.sw[::stride], dtype=np.float64)[:, None]
+            part = np.concatenate([(X.T @ Xw).ravel(), [float(X.shape[0])]])
+            out = part if out is None else out + part
+        return out
+
     def gram_matvec(self, v: np.ndarray, stride: int) -> np.ndarray:
         """``[Xt' S Xt v, count]`` over every ``stride``-th training row (for power iteration).
 
