@@ -117,25 +117,9 @@ def _empty_aligned(shape: tuple, dtype: Any) -> np.ndarray:
     return buf[off : off + nbytes].view(dtype).reshape(shape)
 
 
-def _aligned(a: Any, perm: np.ndarray | None = None) -> Any:
-    """A copy of numpy array ``a`` (rows taken in ``perm`` order if given) whose buffer starts on
-    a 64-byte boundary.
-
-    Vectorized sums and BLAS kernels split their work by the alignment of the buffer, so the
-    rounding of a result can depend on where the allocator put the array; aligning every shard
-    makes a fit bit-for-bit reproducible. Other array types (sparse, cupy) are left to their
-    own allocator.
-    """
-    if not isinstance(a, np.ndarray):
-        return a if perm is None else a[perm]
+def _copy_aligned(a: np.ndarray) -> np.ndarray:
     out = _empty_aligned(a.shape, a.dtype)
-    if perm is None:
-        out[...] = a
-        return out
-    # Fancy indexing in cache-sized runs of rows: about twice as fast as np.take(out=...).
-    step = max(1, BUFFER_BYTES // max(a[:1].nbytes, 1))
-    for i in range(0, a.shape[0], step):
-        out[i : i + step] = a[perm[i : i + step]]
+    out[...] = a
     return out
 
 
@@ -207,6 +191,10 @@ def prepare_shard(
     if X.dtype != dtype:
         X = X.astype(dtype)
     columns = None
+    if isinstance(X, np.ndarray) and not (X.flags.aligned and X.flags.c_contiguous):
+        # Chunks that travelled between workers can arrive at any byte offset of a frame;
+        # arithmetic on misaligned doubles is several times slower (and rounds differently).
+        X = _copy_aligned(X)
     if isinstance(X, np.ndarray):
         # One pass gives what the preconditioner needs and, through its total, the check for
         # non-finite values (the exact, allocating check runs only when something is off).
@@ -257,8 +245,7 @@ def prepare_shard(
             columns = (columns[0] - Xv.sum(axis=0, dtype=np.float64),
                        columns[1] - np.einsum("ij,ij->j", Xv, Xv, dtype=np.float64))
     shard.columns = columns
-    # Row norms come with the optimizer's coordinates (ShardSet.set_scale); the aligned,
-    # shuffled copy of the rows is made once by the ShardSet.
+    # Row norms come with the optimizer's coordinates (ShardSet.set_scale).
     return shard
 
 
@@ -281,7 +268,7 @@ class ShardSet:
     fit_intercept : bool
         Whether the model has an intercept.
     shuffle : bool
-        Permute each shard's rows at the start of every epoch.
+        Permute the order of each shard's groups of rows at the start of every epoch.
     seed : int
         Seed of the permutations.
     """
@@ -356,7 +343,7 @@ class ShardSet:
         """
         largest = 0.0
         for s in self.shards:
-            s.norms = _aligned(row_sq_norms(s.X, inv_scale2, mean))
+            s.norms = row_sq_norms(s.X, inv_scale2, mean)
             if s.n:
                 largest = max(largest, float(s.norms.max()))
         return Maximum(largest + (1.0 if self.fit_intercept else 0.0))
