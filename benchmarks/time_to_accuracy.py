@@ -142,13 +142,8 @@ def main() -> None:
 
         if "sklearn" not in skip:
             results["sklearn SGD (defaults)"] = run_sklearn_sgd(Xn, yn, alpha, args.sklearn_default_epochs, prefixes=False)
-            grid = [
-                dict(learning_rate="constant", eta0=1e-4, average=True),
-                dict(learning_rate="constant", eta0=1e-3, average=True),
-                dict(learning_rate="constant", eta0=1e-5, average=True),
-                dict(learning_rate="optimal", average=True),
-                dict(learning_rate="invscaling", eta0=1e-2, average=True),
-            ]
+            grid = [dict(learning_rate="constant", eta0=e, average=True) for e in (1e-4, 1e-3, 1e-2, 3e-2)]
+            grid += [dict(learning_rate="optimal", average=True), dict(learning_rate="invscaling", eta0=1e-1)]
             tuned = {str(g): run_sklearn_sgd(Xn, yn, alpha, 4, **g) for g in grid}
             # The best of the grid at each target: the envelope of its points.
             results["sklearn SGD (best of tuned grid)"] = [p for pts in tuned.values() for p in pts]

@@ -173,3 +173,15 @@ def test_scale_and_plan_against_numpy(gram_features, monkeypatch):
     # The row norms the diversity uses are now those of the scaled rows.
     norms = np.concatenate([s.norms for s in backend.shardset.shards])
     np.testing.assert_allclose(np.sort(norms), np.sort(np.sum(Z**2, axis=1)), rtol=1e-10)
+
+
+def test_misaligned_chunks_are_realigned():
+    """A chunk received from another worker can start at any byte of a frame."""
+    X0 = np.random.default_rng(0).standard_normal((50, 3))
+    raw = np.zeros(X0.nbytes + 8, dtype=np.uint8)
+    X = raw[3 : 3 + X0.nbytes].view(np.float64).reshape(50, 3)
+    X[...] = X0
+    assert not X.flags.aligned
+    s = prepare_shard(0, X, np.zeros(50), None, TargetSpec())
+    assert s.X.flags.aligned and s.X.ctypes.data % 64 == 0
+    np.testing.assert_array_equal(s.X, X0)
