@@ -253,6 +253,8 @@ def _index(parts: list[tuple[int, int]]) -> Any:
     """A slice for one run, an index array for several."""
     if len(parts) == 1:
         return slice(*parts[0])
+    if not parts:
+        return np.zeros(0, dtype=np.intp)
     return np.concatenate([np.arange(a, e) for a, e in parts])
 
 
@@ -291,7 +293,10 @@ class ShardSet:
         self._buffer: np.ndarray | None = None
         for s in self.shards:
             s.norms = None
-            width = max(int(s.X.shape[1]) * s.X.dtype.itemsize, 1)
+            if is_sparse(s.X):  # bytes per row: stored values and their column indices
+                width = max(int(s.X.nnz * (s.X.dtype.itemsize + 4) / max(s.n, 1)), 1)
+            else:
+                width = max(int(s.X.shape[1]) * s.X.dtype.itemsize, 1)
             # Groups of ~256 KB, but at least 64 of them per shard so that small data shuffle too.
             s.block = int(max(1, min(GROUP_BYTES // width, 4096, -(-s.n // 64))))
 
@@ -416,8 +421,9 @@ class ShardSet:
         the work buffer (so one product covers many scattered groups), long ones are used in
         place; other arrays (sparse, cupy) are sliced per run."""
         if not isinstance(s.X, np.ndarray):
-            for a, e in runs:
-                yield s.X[a:e], slice(a, e)
+            # Sparse (or device) rows: one row gather per step, proportional to the stored values.
+            idx = _index(runs)
+            yield s.X[idx], idx
             return
         buf = self._work(s.X)
         cap, k, parts = buf.shape[0], 0, []
