@@ -449,10 +449,12 @@ class ShardSet:
     def full(self, coef: np.ndarray, intercept: np.ndarray) -> GradStats:
         """Statistics over every training row (the full objective and gradient)."""
         out = None
+        if not self.shards:
+            return GradStats.zeros(coef.shape[0], coef.shape[1])
+        W, b = self._model(self.shards[0], coef, intercept)  # once: one dtype and device
         for s in self.shards:
             if s.n == 0:
                 continue
-            W, b = self._model(s, coef, intercept)
             st = self._stats(s, [(0, s.n)], W, b)
             out = st if out is None else out + st
         return out if out is not None else GradStats.zeros(coef.shape[0], coef.shape[1])
