@@ -11,6 +11,8 @@ loss            ``sum_i s_i loss(y_i, z_i)``               scalar
 grad_coef       ``sum_i x_i D_i``                           ``(d, K)``
 grad_intercept  ``sum_i D_i``                               ``(K,)``
 sqnorm          ``sum_i ||D_i||^2 ||xt_i||^2``              scalar
+probe_loss      ``sum_i s_i loss(y_i, z'_i)`` at a second  scalar
+                model (the probe), 0 without one
 ==============  =========================================  ==============
 
 ``sqnorm`` is the sum over the rows of the squared norms of the per-sample *loss* gradients,
@@ -19,6 +21,12 @@ gradient ``p`` the full per-sample squared norm adds ``2 <x_i D_i, p> + ||p||^2`
 rows follows from ``grad_coef`` alone. Every field is a sum, so :meth:`GradStats.__add__` is
 associative and the same record serves the tree reduce, the in-process path and the gradient
 diversity estimate. A new statistic is one more field.
+
+The probe lets a step also report the objective of another model in the same pass over the
+rows (the loop asks for the loss of the last epoch's model with the next full-batch step,
+instead of a pass of its own): its margins come from the same product, one more column of
+``W``. Dense numpy rows are processed in cache-sized blocks, so that both products (margins,
+then gradient) read each block from memory once.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from array_api_compat import array_namespace
 
 from .losses import Loss
 
-__all__ = ["GradStats", "Maximum", "gradient_statistics", "margins", "row_sq_norms", "is_sparse"]
+__all__ = ["GradStats", "Maximum", "gradient_statistics", "loss_sum", "margins", "row_sq_norms", "is_sparse"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class GradStats:
         Sum of the per-sample loss gradients with respect to the intercepts.
     sqnorm : float
         Sum of the squared norms of the per-sample loss gradients (coefficients and intercept).
+    probe_loss : float
+        Weighted sum of the loss at the probe model, when one was given (else 0).
     """
 
     count: float
@@ -57,6 +67,7 @@ class GradStats:
     grad_coef: Any
     grad_intercept: Any
     sqnorm: float
+    probe_loss: float = 0.0
 
     def __add__(self, other: "GradStats") -> "GradStats":
         if not isinstance(other, GradStats):
@@ -84,6 +95,7 @@ class GradStats:
             grad_coef=_to_numpy(self.grad_coef),
             grad_intercept=_to_numpy(self.grad_intercept),
             sqnorm=float(self.sqnorm),
+            probe_loss=float(self.probe_loss),
         )
 
 
@@ -171,6 +183,13 @@ def margins(X: Any, coef: Any, intercept: Any) -> Any:
     return X @ coef + intercept
 
 
+#: Bytes of X per block of the dense numpy kernel: the block stays in the core's cache (L2 is
+#: 2 MB per core on the development machine) between the margin product and the gradient
+#: product, so a pass reads X from memory once. Measured on 1M x 100 float64 rows, one core:
+#: two whole-array products and the loss 151 ms, in 1 MB blocks 110 ms.
+BLOCK_BYTES = 1 << 20
+
+
 def gradient_statistics(
     X: Any,
     Y: Any,
@@ -181,6 +200,7 @@ def gradient_statistics(
     sample_weight: Any = None,
     row_norms: Any = None,
     fit_intercept: bool = True,
+    probe: tuple[Any, Any] | None = None,
 ) -> GradStats:
     """Gradient statistics of the rows of ``X`` at the model ``(coef, intercept)``.
 
@@ -203,29 +223,74 @@ def gradient_statistics(
         (``sqnorm`` is NaN without it).
     fit_intercept : bool
         Whether ``xt_i`` carries the constant 1 (it counts in ``sqnorm``).
+    probe : (coef, intercept), optional
+        A second model, like the first; its weighted loss sum is ``probe_loss``.
 
     Returns
     -------
     GradStats
     """
+    K = coef.shape[1]
+    if probe is not None:
+        xp = array_namespace(coef)
+        coef = xp.concat([coef, probe[0]], axis=1)
+        intercept = xp.concat([intercept, probe[1]])
+    n = X.shape[0]
+    width = X[:1].nbytes if isinstance(X, np.ndarray) else 0
+    if not width or n * width <= 2 * BLOCK_BYTES:
+        return GradStats(float(n), *_sums(X, Y, coef, intercept, loss, sample_weight, row_norms,
+                                          fit_intercept, K)).to_numpy()
+    rows = max(1, BLOCK_BYTES // width)
+    total = None
+    for a in range(0, n, rows):
+        sl = slice(a, a + rows)
+        part = _sums(X[sl], Y[sl], coef, intercept, loss, None if sample_weight is None else sample_weight[sl],
+                     None if row_norms is None else row_norms[sl], fit_intercept, K)
+        if total is None:  # float64 accumulators: float32 blocks add up without drift
+            total = [np.asarray(v, dtype=np.float64) for v in part]
+        else:
+            for acc, v in zip(total, part):
+                acc += v
+    return GradStats(float(n), *total).to_numpy()
+
+
+def loss_sum(X: Any, Y: Any, coef: Any, intercept: Any, loss: Loss, *, sample_weight: Any = None) -> float:
+    """``sum_i s_i loss(y_i, x_i W + b)`` (all outputs), without the gradient's second product;
+    dense numpy rows in cache-sized blocks, accumulated in float64."""
+    n = X.shape[0]
+    width = X[:1].nbytes if isinstance(X, np.ndarray) else 0
+    rows = max(1, BLOCK_BYTES // width) if width else max(n, 1)
+    total = 0.0
+    for a in range(0, n, rows):
+        # Sparse and device arrays in one piece: slicing a CSR matrix copies it.
+        sl = slice(a, a + rows)
+        Xb, Yb = (X, Y) if rows >= n else (X[sl], Y[sl])
+        L = loss.loss(Yb, margins(Xb, coef, intercept))
+        xp = array_namespace(L)
+        if sample_weight is not None:
+            L = L * xp.reshape(sample_weight if rows >= n else sample_weight[sl], (-1, 1))
+        total += float(xp.sum(L))
+    return total
+
+
+def _sums(X, Y, coef, intercept, loss, sample_weight, row_norms, fit_intercept, K):
+    """``(loss, grad_coef, grad_intercept, sqnorm, probe_loss)`` of the rows of X; ``coef`` has
+    the probe's columns after the first ``K``."""
     Z = margins(X, coef, intercept)
     xp = array_namespace(Z)
-    D = loss.dloss(Y, Z)
-    L = loss.loss(Y, Z)
+    Lp = None
+    if Z.shape[1] > K:
+        Z, Lp = Z[:, :K], loss.loss(Y, Z[:, K:])
+    L, D = loss.value_and_deriv(Y, Z)
     if sample_weight is not None:
         w = xp.reshape(sample_weight, (-1, 1))
         D = D * w
         L = L * w
+        Lp = None if Lp is None else Lp * w
+    probe_loss = 0.0 if Lp is None else xp.sum(Lp)
     grad_coef = X.T @ D
     if row_norms is None:
         sqnorm = float("nan")
     else:
-        d2 = xp.sum(D * D, axis=1)
-        sqnorm = xp.sum((row_norms + (1.0 if fit_intercept else 0.0)) * d2)
-    return GradStats(
-        count=float(Z.shape[0]),
-        loss=xp.sum(L),
-        grad_coef=grad_coef,
-        grad_intercept=xp.sum(D, axis=0),
-        sqnorm=sqnorm,
-    ).to_numpy()
+        sqnorm = xp.sum((row_norms + (1.0 if fit_intercept else 0.0)) * xp.sum(D * D, axis=1))
+    return xp.sum(L), grad_coef, xp.sum(D, axis=0), sqnorm, probe_loss

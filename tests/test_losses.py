@@ -109,3 +109,14 @@ def test_curvature_bounds_second_derivative():
         h = 1e-4
         second = (loss.dloss(y, z + h) - loss.dloss(y, z - h)) / (2 * h)
         assert np.all(second <= loss.curvature + 1e-6), name
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_value_and_deriv_is_loss_and_dloss(name):
+    rng = np.random.default_rng(3)
+    z = np.concatenate([rng.standard_normal(50) * 5, [0.0, 1.0, -1.0, 40.0, -40.0, 800.0, -800.0]])
+    y = np.where(rng.random(z.shape) < 0.5, 1.0, -1.0) if name in CLASSIFICATION_LOSSES else rng.standard_normal(z.shape)
+    loss = get_loss(name, 0.3)
+    value, deriv = loss.value_and_deriv(y, z)
+    np.testing.assert_array_equal(value, loss.loss(y, z))
+    np.testing.assert_array_equal(deriv, loss.dloss(y, z))

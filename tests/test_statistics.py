@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dasksgd.losses import CLASSIFICATION_LOSSES, LOSSES, get_loss
-from dasksgd.statistics import GradStats, gradient_statistics, row_sq_norms
+from dasksgd import statistics
+from dasksgd.statistics import GradStats, gradient_statistics, loss_sum, row_sq_norms
 
 RNG = np.random.default_rng(42)
 
@@ -43,7 +44,10 @@ def _brute_force(loss, X, Y, W, b, sw, fit_intercept):
 @pytest.mark.parametrize("K", [1, 3])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("fit_intercept", [False, True])
-def test_against_per_sample_gradients(name, K, weighted, fit_intercept):
+@pytest.mark.parametrize("block_bytes", [None, 200])
+def test_against_per_sample_gradients(name, K, weighted, fit_intercept, block_bytes, monkeypatch):
+    if block_bytes is not None:  # blocks of 5 rows: the cache-blocked path of large arrays
+        monkeypatch.setattr(statistics, "BLOCK_BYTES", block_bytes)
     loss = get_loss(name, 0.2)
     X, Y, W, b = _problem(name, K)
     sw = RNG.uniform(0.1, 3.0, X.shape[0]) if weighted else None
@@ -69,6 +73,44 @@ def test_sparse_equals_dense(name):
     np.testing.assert_allclose(sparse.grad_intercept, dense.grad_intercept, rtol=1e-12)
     assert sparse.sqnorm == pytest.approx(dense.sqnorm, rel=1e-12)
     assert sparse.loss == pytest.approx(dense.loss, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("block_bytes", [None, 200])
+def test_probe_loss_and_loss_sum(name, weighted, block_bytes, monkeypatch):
+    if block_bytes is not None:
+        monkeypatch.setattr(statistics, "BLOCK_BYTES", block_bytes)
+    loss = get_loss(name, 0.2)
+    X, Y, W, b = _problem(name, 2)
+    W2, b2 = W + RNG.standard_normal(W.shape), b - 0.3
+    sw = RNG.uniform(0.1, 3.0, X.shape[0]) if weighted else np.ones(X.shape[0])
+    expected = sum(sw[i] * float(np.sum(loss.loss(Y[i], X[i] @ W2 + b2))) for i in range(X.shape[0]))
+    st_ = gradient_statistics(X, Y, W, b, loss, sample_weight=sw if weighted else None, probe=(W2, b2))
+    plain = gradient_statistics(X, Y, W, b, loss, sample_weight=sw if weighted else None)
+    assert st_.probe_loss == pytest.approx(expected, rel=1e-12)
+    assert plain.probe_loss == 0.0
+    # The probe does not change the statistics of the model itself.
+    np.testing.assert_allclose(st_.grad_coef, plain.grad_coef, rtol=1e-13, atol=1e-15)
+    assert st_.loss == pytest.approx(plain.loss, rel=1e-13)
+    assert loss_sum(X, Y, W2, b2, loss, sample_weight=sw if weighted else None) == pytest.approx(expected, rel=1e-12)
+    Xs = sp.csr_matrix(X)
+    assert loss_sum(Xs, Y, W2, b2, loss, sample_weight=sw if weighted else None) == pytest.approx(expected, rel=1e-12)
+
+
+def test_float32_blocks_accumulate_in_float64(monkeypatch):
+    # 200k float32 rows in 10k blocks of 20: float32 running sums would drift by ~1e-5 relative.
+    monkeypatch.setattr(statistics, "BLOCK_BYTES", 320)
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((200_000, 4)).astype(np.float32)
+    Y = np.where(rng.random((200_000, 1)) < 0.5, 1.0, -1.0).astype(np.float32)
+    W, b = (rng.standard_normal((4, 1)) * 0.3).astype(np.float32), np.full(1, 0.1, dtype=np.float32)
+    loss = get_loss("log_loss")
+    st32 = gradient_statistics(X, Y, W, b, loss)
+    ref = gradient_statistics(X.astype(np.float64), Y.astype(np.float64), W.astype(np.float64), b.astype(np.float64), loss)
+    assert st32.loss == pytest.approx(ref.loss, rel=1e-6)
+    np.testing.assert_allclose(st32.grad_coef, ref.grad_coef, rtol=1e-5)
+    assert loss_sum(X, Y, W, b, loss) == pytest.approx(ref.loss, rel=1e-6)
 
 
 def test_split_rows_sum_to_whole():

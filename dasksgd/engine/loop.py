@@ -214,8 +214,8 @@ def make_plan(
 
 
 def _objective(backend: Any, config: TrainConfig, coef: np.ndarray, intercept: np.ndarray) -> float:
-    full = backend.call("full", coef, intercept)
-    return full.loss / max(full.count, 1.0) + config.penalty.value(coef)
+    count, total = backend.call("objective", coef, intercept)
+    return total / max(count, 1.0) + config.penalty.value(coef)
 
 
 def _validation_score(backend: Any, config: TrainConfig, coef: np.ndarray, intercept: np.ndarray) -> float:
@@ -224,6 +224,14 @@ def _validation_score(backend: Any, config: TrainConfig, coef: np.ndarray, inter
         return a / w
     var = syy - sy * sy / w
     return 1.0 - a / var if var > 0 else 0.0
+
+
+def _batch_end(pos: int, size: int, n: int) -> int:
+    """End of the step that starts at row ``pos`` of an epoch of ``n`` rows with batches of
+    ``size``: a tail shorter than half a batch joins the step rather than making a small, noisy
+    step of its own at full step size."""
+    end = min(pos + size, n)
+    return n if n - end < size // 2 else end
 
 
 def _batch_policy(config: TrainConfig, plan: Plan, n: int):
@@ -286,16 +294,68 @@ def train(
     epoch_rows: dict[int, tuple[float, float]] = {}
     best, no_improve, converged, objective = None, 0, False, math.nan
     epochs_run = 0
-    for _ in range(max_iter):
+
+    def end_epoch(epoch: int, at_step: int, value: float, coef: np.ndarray, intercept: np.ndarray) -> bool:
+        """Record an epoch's objective, apply the stopping rules; True when the fit is done."""
+        nonlocal best, no_improve, converged, objective
+        objective = value
+        if not math.isfinite(objective):
+            raise FloatingPointError(
+                f"The training objective became {objective} in epoch {epoch}: the step size is too "
+                "large for this data. Lower eta0, or use learning_rate='auto'."
+            )
+        score = math.nan
+        if config.early_stopping:
+            score = _validation_score(backend, config, coef, intercept)
+        epoch_rows[at_step] = (objective, score)
+        if on_epoch is not None:
+            on_epoch({
+                "epoch": epoch + 1, "objective": objective, "validation_score": score,
+                "batch_size": bstate.size,
+                "learning_rate": rows[-1][6] if rows else math.nan,
+                "time": time.perf_counter() - t0, "steps": at_step,
+            })
+        logger.debug("epoch %d: objective %.6g, B %d", epoch + 1, objective, bstate.size)
+        if config.tol is None:
+            return False
+        # scikit-learn's rule: n_iter_no_change epochs without an improvement of tol.
+        if config.early_stopping:
+            improved = best is None or score >= best + config.tol
+            best = score if best is None else max(best, score)
+        else:
+            improved = best is None or objective <= best - config.tol
+            best = objective if best is None else min(best, objective)
+        no_improve = 0 if improved else no_improve + 1
+        if no_improve >= config.n_iter_no_change:
+            nxt = sched.on_plateau(state.schedule)
+            if nxt is None:
+                converged = True
+                return True
+            state.schedule, no_improve = nxt, 0
+        return False
+
+    # An epoch whose objective rides on the next step: when that step is a full pass anyway, the
+    # loss of the epoch's model comes from the same pass (one more column of margins) instead of
+    # a pass of its own. (epoch, step, coef, intercept)
+    pending: tuple | None = None
+    done = False
+    for it in range(max_iter):
         epoch = state.epoch
         pos = 0
         while pos < n:
-            end = min(pos + bstate.size, n)
-            if n - end < bstate.size // 2:
-                # A tail shorter than half a batch joins this step rather than making a small,
-                # noisy step of its own at full step size.
-                end = n
-            st = backend.call("step", state.coef, state.intercept, epoch, pos, end, n)
+            end = _batch_end(pos, bstate.size, n)
+            probe = None
+            if pending is not None and not (np.array_equal(pending[2], state.coef)
+                                            and np.array_equal(pending[3], state.intercept)):
+                probe = (pending[2], pending[3])
+            st = backend.call("step", state.coef, state.intercept, epoch, pos, end, n, probe)
+            if pending is not None:
+                p_epoch, p_step, p_coef, p_intercept = pending
+                pending = None
+                value = (st.loss if probe is None else st.probe_loss) / n + pen.value(p_coef)
+                if end_epoch(p_epoch, p_step, value, p_coef, p_intercept):
+                    done = True  # this step is not taken: the model stays the epoch's
+                    break
             pos = end
             if st.count == 0:
                 continue
@@ -326,43 +386,16 @@ def train(
                  st.loss / st.count, time.perf_counter() - t0)
             )
             bstate = batches.update(bstate, ndelta=ndelta)
+        if done:
+            break
         state.epoch += 1
         epochs_run += 1
         coef, intercept = state.model()
-        objective = _objective(backend, config, coef, intercept)
-        if not math.isfinite(objective):
-            raise FloatingPointError(
-                f"The training objective became {objective} in epoch {epoch}: the step size is too "
-                "large for this data. Lower eta0, or use learning_rate='auto'."
-            )
-        score = math.nan
-        if config.early_stopping:
-            score = _validation_score(backend, config, coef, intercept)
-        epoch_rows[state.step] = (objective, score)
-        if on_epoch is not None:
-            on_epoch({
-                "epoch": state.epoch, "objective": objective, "validation_score": score,
-                "batch_size": bstate.size,
-                "learning_rate": rows[-1][6] if rows else math.nan,
-                "time": time.perf_counter() - t0, "steps": state.step,
-            })
-        logger.debug("epoch %d: objective %.6g, B %d", state.epoch, objective, bstate.size)
-        if config.tol is None:
+        if it + 1 < max_iter and not config.early_stopping and _batch_end(0, bstate.size, n) == n:
+            pending = (epoch, state.step, coef.copy(), intercept.copy())
             continue
-        # scikit-learn's rule: n_iter_no_change epochs without an improvement of tol.
-        if config.early_stopping:
-            improved = best is None or score >= best + config.tol
-            best = score if best is None else max(best, score)
-        else:
-            improved = best is None or objective <= best - config.tol
-            best = objective if best is None else min(best, objective)
-        no_improve = 0 if improved else no_improve + 1
-        if no_improve >= config.n_iter_no_change:
-            nxt = sched.on_plateau(state.schedule)
-            if nxt is None:
-                converged = True
-                break
-            state.schedule, no_improve = nxt, 0
+        if end_epoch(epoch, state.step, _objective(backend, config, coef, intercept), coef, intercept):
+            break
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS[:9])
     history["objective"] = np.nan
     history["validation_score"] = np.nan

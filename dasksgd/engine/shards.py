@@ -30,7 +30,7 @@ import numpy as np
 from array_api_compat import array_namespace
 
 from ..losses import Loss
-from ..statistics import GradStats, Maximum, gradient_statistics, is_sparse, margins, row_sq_norms
+from ..statistics import GradStats, Maximum, gradient_statistics, is_sparse, loss_sum, margins, row_sq_norms
 
 __all__ = ["ShardSet", "TargetSpec", "prepare_shard"]
 
@@ -375,20 +375,24 @@ class ShardSet:
             s.cum = np.concatenate([[0], np.cumsum(sizes)])
 
     def step(
-        self, coef: np.ndarray, intercept: np.ndarray, epoch: int, start: int, end: int, total: int
+        self, coef: np.ndarray, intercept: np.ndarray, epoch: int, start: int, end: int, total: int,
+        probe: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> GradStats:
-        """Statistics of this process's share of the batch ``[start, end)`` of ``total`` rows."""
+        """Statistics of this process's share of the batch ``[start, end)`` of ``total`` rows
+        (and the loss at ``probe``, another model, in the same pass)."""
         self.set_epoch(epoch)
         out = None
         if not self.shards:
             return GradStats.zeros(coef.shape[0], coef.shape[1])
         # Every shard of a process shares a dtype and device: convert the model once.
         W, b = self._model(self.shards[0], coef, intercept)
+        if probe is not None:
+            probe = self._model(self.shards[0], *probe)
         for s in self.shards:
             lo, hi = s.n * start // total, s.n * end // total
             if hi <= lo:
                 continue
-            st = self._stats(s, s.runs(lo, hi), W, b)
+            st = self._stats(s, s.runs(lo, hi), W, b, probe)
             out = st if out is None else out + st
         if out is None:
             out = GradStats.zeros(coef.shape[0], coef.shape[1])
@@ -403,7 +407,7 @@ class ShardSet:
             buf = self._buffer = _empty_aligned((rows, X.shape[1]), X.dtype)
         return buf
 
-    def _stats(self, s: _Shard, runs: list[tuple[int, int]], W: Any, b: Any) -> GradStats:
+    def _stats(self, s: _Shard, runs: list[tuple[int, int]], W: Any, b: Any, probe: Any = None) -> GradStats:
         """Statistics of the rows in ``runs`` (in order), through the work buffer."""
         out = None
         for X, idx in self._pieces(s, runs):
@@ -412,6 +416,7 @@ class ShardSet:
                 sample_weight=None if s.sw is None else s.sw[idx],
                 row_norms=None if s.norms is None else s.norms[idx],
                 fit_intercept=self.fit_intercept,
+                probe=probe,
             )
             out = st if out is None else out + st
         return out
@@ -458,6 +463,17 @@ class ShardSet:
             st = self._stats(s, [(0, s.n)], W, b)
             out = st if out is None else out + st
         return out if out is not None else GradStats.zeros(coef.shape[0], coef.shape[1])
+
+    def objective(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """``[rows, sum of the weighted loss]`` over every training row (one product, no gradient)."""
+        out = np.zeros(2)
+        if not self.shards:
+            return out
+        W, b = self._model(self.shards[0], coef, intercept)
+        for s in self.shards:
+            if s.n:
+                out += [float(s.n), loss_sum(s.X, s.Y, W, b, self.loss, sample_weight=s.sw)]
+        return out
 
     def validation(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """Sums for a validation score: ``[weight, correct]`` (classification, accuracy) or

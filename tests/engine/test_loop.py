@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+from dasksgd.engine.local import LocalBackend
+from dasksgd.engine.loop import TrainConfig, TrainState, _batch_end, make_plan, train
+from dasksgd.engine.shards import TargetSpec
+from dasksgd.losses import get_loss
+from dasksgd.penalties import get_penalty
+from dasksgd.schedules import LearningRate
+
+
+def _objective(X, y, coef, intercept, alpha):
+    z = X @ coef[:, 0] + intercept[0]
+    u = np.where(y == 1, 1.0, -1.0) * z
+    return float(np.mean(np.logaddexp(0.0, -u)) + 0.5 * alpha * np.sum(coef**2))
+
+
+def _fit(X, y, epochs, batch_size, accelerate, alpha=1e-3):
+    loss = get_loss("log_loss")
+    config = TrainConfig(
+        loss=loss, penalty=get_penalty("l2", alpha, 0.15), schedule=LearningRate("auto", 0.0, 0.5, alpha, loss),
+        batch_size=batch_size, max_iter=epochs, tol=None, accelerate=accelerate,
+    )
+    backend = LocalBackend([(X[:300], y[:300], None), (X[300:], y[300:], None)],
+                           TargetSpec(classes=np.array([0, 1])), loss, seed=3)
+    plan = make_plan(backend, config, X.shape[1], seed=3)
+    state = TrainState(coef=np.zeros((X.shape[1], 1)), intercept=np.zeros(1))
+    return train(backend, config, state, plan=plan)
+
+
+@pytest.mark.parametrize("accelerate", [True, False])
+@pytest.mark.parametrize("batch_size", [700, 64])
+def test_epoch_objective_is_the_objective_of_the_epoch_model(accelerate, batch_size):
+    # Full-batch epochs take their objective from the next step's pass (a probe model), the
+    # last epoch and mini-batch epochs from a pass of their own: all must be the objective of
+    # the model the epoch ended with, which a fit stopped after that epoch returns.
+    X, y = make_classification(700, 6, random_state=0)
+    alpha = 1e-3
+    long = _fit(X, y, 5, batch_size, accelerate, alpha)
+    reported = long.history.dropna(subset=["objective"])["objective"].to_numpy()
+    assert len(reported) == 5
+    for k in range(1, 6):
+        short = _fit(X, y, k, batch_size, accelerate, alpha)
+        coef, intercept = short.state.model()
+        direct = _objective(X, y, coef, intercept, alpha)
+        assert reported[k - 1] == pytest.approx(direct, rel=1e-12, abs=1e-14)
+    coef, intercept = long.state.model()
+    assert long.objective == pytest.approx(_objective(X, y, coef, intercept, alpha), rel=1e-12)
+
+
+def test_stopping_on_a_deferred_objective_keeps_the_epoch_model():
+    # tol stops the fit when the objective of a full-batch epoch arrives with the next step: that
+    # step is not taken, so the model is the one whose objective was judged.
+    X, y = make_classification(700, 6, random_state=1)
+    loss = get_loss("log_loss")
+    config = TrainConfig(
+        loss=loss, penalty=get_penalty("l2", 1e-2, 0.15), schedule=LearningRate("auto", 0.0, 0.5, 1e-2, loss),
+        batch_size=700, max_iter=200, tol=1e-4, n_iter_no_change=2,
+    )
+    backend = LocalBackend([(X, y, None)], TargetSpec(classes=np.array([0, 1])), loss, seed=0)
+    plan = make_plan(backend, config, X.shape[1])
+    res = train(backend, config, TrainState(coef=np.zeros((6, 1)), intercept=np.zeros(1)), plan=plan)
+    assert res.converged and res.n_iter < 200
+    assert res.history["step"].iloc[-1] == res.state.step == res.n_iter  # one full-batch step per epoch
+    coef, intercept = res.state.model()
+    assert res.objective == pytest.approx(_objective(X, y, coef, intercept, 1e-2), rel=1e-12)
+
+
+@pytest.mark.parametrize(("pos", "size", "n", "end"), [
+    (0, 10, 100, 10), (90, 10, 100, 100), (86, 10, 100, 100), (85, 10, 100, 95), (0, 70, 100, 100),
+    (0, 60, 100, 60), (0, 1000, 100, 100),
+])
+def test_batch_end_merges_short_tails(pos, size, n, end):
+    assert _batch_end(pos, size, n) == end
