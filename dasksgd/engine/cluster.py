@@ -1,12 +1,15 @@
 """The cluster backend: shards resident on Dask workers, one actor per worker, a tree reduce.
 
 Loading uses the task graph for what it is good at: the row chunks of the (already persisted)
-dask arrays are the shards; each worker gets a contiguous block of shards (chosen to match where
-the chunks already are, so little or nothing moves) and one :class:`ShardHolder` actor built from
-them, which validates and prepares them once. From then on a step is one actor call per worker:
-the model goes down the reduction tree (:mod:`.tree`), every worker sums the statistics of its
-own shards in order, adds its children's sums and passes the result up; the client only sees the
-sums of the top of the tree. No data moves after loading and nothing is gathered to the client.
+dask arrays are the shards; every shard stays on a worker that already holds it (unless that
+would unbalance the rows, :func:`assign_shards`) and each worker gets one :class:`ShardHolder`
+actor built from its shards, which validates and prepares them once. From then on a step is one
+actor call per worker: the model goes down the reduction tree (:mod:`.tree`), every worker
+computes its own shards' statistics, adds its children's and passes the result up; the client
+only sees what the top of the tree sends. Small results (the usual case: ``d K`` coefficients
+per shard) travel per shard and are summed in shard order at the client, so the result does not
+depend on where the chunks were; large ones are summed on the way. No data moves after loading
+and nothing is gathered to the client.
 
 Measured on a 2-core machine (``benchmarks/step_overhead.py``): a task per shard per step through
 the scheduler costs 20-90 ms of bookkeeping; an actor call per worker costs ~3 ms.
@@ -22,9 +25,9 @@ from dask.base import tokenize
 
 from ..losses import Loss
 from .shards import ShardSet, TargetSpec, prepare_shard
-from .tree import build_tree
+from .tree import ByShard, build_tree
 
-__all__ = ["ClusterBackend", "ShardHolder", "assign_blocks"]
+__all__ = ["ClusterBackend", "ShardHolder", "assign_shards"]
 
 
 class ShardHolder:
@@ -42,12 +45,14 @@ class ShardHolder:
         shuffle: bool,
         seed: int,
         validation_fraction: float,
+        total_shards: int,
     ) -> None:
         shards = [
             prepare_shard(i, X, y, sw, spec, validation_fraction=validation_fraction, seed=seed)
             for i, X, y, sw in zip(indices, xs, ys, sws)
         ]
-        self.shardset = ShardSet(shards, loss, fit_intercept=fit_intercept, shuffle=shuffle, seed=seed)
+        self.shardset = ShardSet(shards, loss, fit_intercept=fit_intercept, shuffle=shuffle, seed=seed,
+                                 total_shards=total_shards)
         self.calls: dict[str, int] = {}
 
     def info(self) -> dict:
@@ -70,12 +75,16 @@ class ShardHolder:
         return total
 
 
-def assign_blocks(sizes: list[int], holders: list[list[str]], workers: list[str]) -> list[tuple[str, list[int]]]:
-    """Cut shards into contiguous blocks, one per worker, and give each block a worker.
+def assign_shards(
+    sizes: list[int], holders: list[list[str]], workers: list[str], slack: float = 0.1
+) -> list[tuple[str, list[int]]]:
+    """Give every shard to one worker, leaving it where it is unless that unbalances the rows.
 
-    Blocks are balanced by rows; each block goes to the free worker that already holds most of
-    its rows, so loading moves as little data as possible. The reduction order depends only on
-    the blocks (shard order), not on which worker holds which block.
+    Shards are taken largest first (those no available worker holds last); each goes to the least loaded worker that already holds it,
+    unless that worker would then hold more than ``1 + slack`` times its fair share of the rows
+    (or no worker holds it), in which case it goes to the least loaded worker (one transfer).
+    Where the chunks are does not change the result: the sums of small results are taken in
+    shard order at the root (:class:`~.tree.ByShard`).
 
     Parameters
     ----------
@@ -85,32 +94,31 @@ def assign_blocks(sizes: list[int], holders: list[list[str]], workers: list[str]
         Workers holding each shard now.
     workers : list of str
         Available workers.
+    slack : float
+        Imbalance accepted to avoid moving a shard.
 
     Returns
     -------
-    list of (worker, shard indices), in shard order.
+    list of (worker, shard indices)
+        For each worker given shards, its shards in order; ordered by their first shard.
     """
-    n_blocks = min(len(workers), len(sizes))
-    bounds = np.cumsum(sizes)
-    total = bounds[-1] if len(bounds) else 0
-    blocks: list[list[int]] = [[] for _ in range(n_blocks)]
-    for i, end in enumerate(bounds):
-        mid = end - sizes[i] / 2.0
-        b = min(int(mid * n_blocks // max(total, 1)), n_blocks - 1)
-        blocks[b].append(i)
-    blocks = [b for b in blocks if b]
-    free = sorted(workers)
-    out = []
-    for block in blocks:
-        rows = {w: 0 for w in free}
-        for i in block:
-            for w in holders[i]:
-                if w in rows:
-                    rows[w] += sizes[i]
-        best = max(free, key=lambda w: (rows[w], -free.index(w)))
-        free.remove(best)
-        out.append((best, block))
-    return out
+    workers = sorted(workers)
+    rank = {w: i for i, w in enumerate(workers)}
+    fair = sum(sizes) / max(len(workers), 1)
+    load = dict.fromkeys(workers, 0)
+    given: dict[str, list[int]] = {w: [] for w in workers}
+    # Shards some worker holds first (they set where the rest go), largest first.
+    homeless = [not any(w in load for w in holders[i]) for i in range(len(sizes))]
+    for i in sorted(range(len(sizes)), key=lambda i: (homeless[i], -sizes[i], i)):
+        least = min(workers, key=lambda w: (load[w], rank[w]))
+        here = [w for w in holders[i] if w in load]
+        w = min(here, key=lambda w: (load[w], rank[w])) if here else least
+        if load[w] + sizes[i] > (1.0 + slack) * fair and load[least] < load[w]:
+            w = least
+        load[w] += sizes[i]
+        given[w].append(i)
+    out = [(w, sorted(ix)) for w, ix in given.items() if ix]
+    return sorted(out, key=lambda item: item[1][0])
 
 
 class ClusterBackend:
@@ -172,7 +180,7 @@ class ClusterBackend:
         workers = list(client.scheduler_info()["workers"])
         if not workers:
             raise RuntimeError("The Dask cluster has no workers; start some before fitting.")
-        plan = assign_blocks(sizes, holders, workers)
+        plan = assign_shards(sizes, holders, workers)
         token = tokenize(X.name, y.name, seed, id(self))
         futures = [
             client.submit(
@@ -187,6 +195,7 @@ class ClusterBackend:
                 shuffle,
                 seed,
                 validation_fraction,
+                len(sizes),
                 actor=True,
                 workers=[worker],
                 allow_other_workers=False,
@@ -219,7 +228,7 @@ class ClusterBackend:
         total = pending[0].result()
         for fut in pending[1:]:
             total = total + fut.result()
-        return total
+        return total.total() if isinstance(total, ByShard) else total
 
     def close(self) -> None:
         """Release the actors and the persisted shards."""

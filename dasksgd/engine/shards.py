@@ -30,6 +30,7 @@ import numpy as np
 from array_api_compat import array_namespace
 
 from ..losses import Loss
+from .tree import ByShard
 from ..statistics import GradStats, Maximum, gradient_statistics, is_sparse, loss_sum, margins, row_sq_norms
 
 __all__ = ["ShardSet", "TargetSpec", "prepare_shard"]
@@ -93,6 +94,11 @@ class _Shard:
                 out.append((a, e))
         return out
 
+
+#: Floats a request may send up the tree per shard, all shards together, to keep every shard's
+#: result apart (see :class:`ShardSet`): 512 KB per step, 16 MB for a request made once per fit.
+PER_SHARD_FLOATS = 1 << 16
+ONCE_FLOATS = 1 << 21
 
 _ALIGN = 64
 #: Bytes of X per group of rows: the unit an epoch's shuffle reorders.
@@ -273,6 +279,11 @@ class ShardSet:
         Permute the order of each shard's groups of rows at the start of every epoch.
     seed : int
         Seed of the permutations.
+    total_shards : int, optional
+        Shards of the whole fit, when this set holds some of them (a worker's): results small
+        enough come back per shard (:class:`~dasksgd.engine.tree.ByShard`), to be summed in
+        shard order at the root, so the sums do not depend on which worker holds which shard.
+        None: results are summed here, in shard order.
     """
 
     def __init__(
@@ -283,8 +294,10 @@ class ShardSet:
         fit_intercept: bool = True,
         shuffle: bool = True,
         seed: int = 0,
+        total_shards: int | None = None,
     ) -> None:
         self.shards = sorted(shards, key=lambda s: s.index)
+        self.total_shards = total_shards
         self.loss = loss
         self.fit_intercept = fit_intercept
         self.shuffle = shuffle
@@ -322,7 +335,7 @@ class ShardSet:
     def column_sums(self) -> np.ndarray:
         """``[sum_i x_i, sum_i x_i^2 (per column), count]`` over the training rows (measured at
         load for dense shards, else one pass)."""
-        out = None
+        parts = []
         for s in self.shards:
             X = s.X
             if s.columns is not None:
@@ -335,9 +348,9 @@ class ShardSet:
             else:
                 xp = array_namespace(X)
                 col, sq = xp.sum(X, axis=0), xp.sum(X * X, axis=0)
-            part = np.concatenate([np.asarray(col, dtype=np.float64), np.asarray(sq, dtype=np.float64), [float(s.n)]])
-            out = part if out is None else out + part
-        return out
+            parts.append((s.index, np.concatenate([np.asarray(col, dtype=np.float64), np.asarray(sq, dtype=np.float64),
+                                                   [float(s.n)]])))
+        return self._combine(parts, np.zeros(2 * self._n_features + 1), once=True)
 
     def set_scale(self, inv_scale2: np.ndarray, mean: np.ndarray) -> Maximum:
         """Measure the row norms in the coordinates ``(x_j - mean_j) / scale_j``.
@@ -351,7 +364,26 @@ class ShardSet:
             s.norms = row_sq_norms(s.X, inv_scale2, mean)
             if s.n:
                 largest = max(largest, float(s.norms.max()))
-        return Maximum(largest + (1.0 if self.fit_intercept else 0.0))
+        return Maximum(largest + (1.0 if self.fit_intercept else 0.0))  # a maximum has no order
+
+    # -- combining the shards' results --------------------------------------------------
+
+    @property
+    def _n_features(self) -> int:
+        return int(self.shards[0].X.shape[1]) if self.shards else 0
+
+    def _combine(self, parts: list[tuple[int, Any]], zero: Any, once: bool = False) -> Any:
+        """The shards' ``(index, result)`` pairs (in shard order): summed here, or kept apart per shard (see
+        ``total_shards``) when that costs at most ``PER_SHARD_FLOATS`` (``ONCE_FLOATS`` for a
+        request made once per fit) on the way to the root."""
+        if self.total_shards is not None:
+            size = zero.grad_coef.size + zero.grad_intercept.size + 5 if isinstance(zero, GradStats) else np.size(zero)
+            if size * self.total_shards <= (ONCE_FLOATS if once else PER_SHARD_FLOATS):
+                return ByShard(dict(parts), zero)
+        out = zero
+        for _, p in parts:
+            out = out + p
+        return out
 
     # -- the step -----------------------------------------------------------------------
 
@@ -381,22 +413,18 @@ class ShardSet:
         """Statistics of this process's share of the batch ``[start, end)`` of ``total`` rows
         (and the loss at ``probe``, another model, in the same pass)."""
         self.set_epoch(epoch)
-        out = None
+        zero, parts = GradStats.zeros(coef.shape[0], coef.shape[1]), []
         if not self.shards:
-            return GradStats.zeros(coef.shape[0], coef.shape[1])
+            return zero
         # Every shard of a process shares a dtype and device: convert the model once.
         W, b = self._model(self.shards[0], coef, intercept)
         if probe is not None:
             probe = self._model(self.shards[0], *probe)
         for s in self.shards:
             lo, hi = s.n * start // total, s.n * end // total
-            if hi <= lo:
-                continue
-            st = self._stats(s, s.runs(lo, hi), W, b, probe)
-            out = st if out is None else out + st
-        if out is None:
-            out = GradStats.zeros(coef.shape[0], coef.shape[1])
-        return out
+            if hi > lo:
+                parts.append((s.index, self._stats(s, s.runs(lo, hi), W, b, probe)))
+        return self._combine(parts, zero)
 
     def _work(self, X: Any) -> np.ndarray:
         """The reusable aligned work buffer, as rows shaped like ``X``'s."""
@@ -453,32 +481,28 @@ class ShardSet:
 
     def full(self, coef: np.ndarray, intercept: np.ndarray) -> GradStats:
         """Statistics over every training row (the full objective and gradient)."""
-        out = None
+        zero, parts = GradStats.zeros(coef.shape[0], coef.shape[1]), []
         if not self.shards:
-            return GradStats.zeros(coef.shape[0], coef.shape[1])
+            return zero
         W, b = self._model(self.shards[0], coef, intercept)  # once: one dtype and device
         for s in self.shards:
-            if s.n == 0:
-                continue
-            st = self._stats(s, [(0, s.n)], W, b)
-            out = st if out is None else out + st
-        return out if out is not None else GradStats.zeros(coef.shape[0], coef.shape[1])
+            if s.n:
+                parts.append((s.index, self._stats(s, [(0, s.n)], W, b)))
+        return self._combine(parts, zero)
 
     def objective(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """``[rows, sum of the weighted loss]`` over every training row (one product, no gradient)."""
-        out = np.zeros(2)
-        if not self.shards:
-            return out
-        W, b = self._model(self.shards[0], coef, intercept)
-        for s in self.shards:
-            if s.n:
-                out += [float(s.n), loss_sum(s.X, s.Y, W, b, self.loss, sample_weight=s.sw)]
-        return out
+        parts: list = []
+        if self.shards:
+            W, b = self._model(self.shards[0], coef, intercept)
+            parts = [(s.index, np.array([float(s.n), loss_sum(s.X, s.Y, W, b, self.loss, sample_weight=s.sw)]))
+                     for s in self.shards if s.n]
+        return self._combine(parts, np.zeros(2))
 
     def validation(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """Sums for a validation score: ``[weight, correct]`` (classification, accuracy) or
         ``[weight, sse, sum_y, sum_y2]`` (regression, R^2), over the validation rows."""
-        out = np.zeros(4)
+        parts = []
         for s in self.shards:
             if s.X_val is None or s.X_val.shape[0] == 0:
                 continue
@@ -495,14 +519,15 @@ class ShardSet:
             else:
                 y, r = s.Y_val[:, 0], Z[:, 0] - s.Y_val[:, 0]
                 part = [xp.sum(w), xp.sum(w * r * r), xp.sum(w * y), xp.sum(w * y * y)]
-            out += np.asarray([float(p) for p in part])
-        return out
+            parts.append((s.index, np.asarray([float(p) for p in part])))
+        return self._combine(parts, np.zeros(4))
 
     def gram(self, stride: int) -> np.ndarray:
         """``[Xt' S Xt (flattened), count]`` over every ``stride``-th training row, ``Xt`` with a
         column of ones when the model has an intercept (for few features: the whole spectrum of
         the sample in one request, instead of a power iteration)."""
-        out = None
+        k = self._n_features + int(self.fit_intercept)
+        parts = []
         for s in self.shards:
             X = s.X[::stride]
             if X.shape[0] == 0:
@@ -513,9 +538,8 @@ class ShardSet:
             if self.fit_intercept:
                 X = np.column_stack([X, np.ones(X.shape[0])])
             Xw = X if s.sw is None else X * np.asarray(s.sw[::stride], dtype=np.float64)[:, None]
-            part = np.concatenate([(X.T @ Xw).ravel(), [float(X.shape[0])]])
-            out = part if out is None else out + part
-        return out
+            parts.append((s.index, np.concatenate([(X.T @ Xw).ravel(), [float(X.shape[0])]])))
+        return self._combine(parts, np.zeros(k * k + 1), once=True)
 
     def gram_matvec(self, v: np.ndarray, stride: int) -> np.ndarray:
         """``[Xt' S Xt v, count]`` over every ``stride``-th training row (for power iteration).
@@ -523,7 +547,7 @@ class ShardSet:
         ``Xt`` is ``X`` with a column of ones when the model has an intercept; ``v`` has
         ``d + fit_intercept`` entries.
         """
-        out = np.zeros(v.shape[0] + 1)
+        out = []
         for s in self.shards:
             X = s.X[::stride]
             if X.shape[0] == 0:
@@ -540,5 +564,5 @@ class ShardSet:
             if self.fit_intercept:
                 parts.append([float(xp.sum(u))])
             parts.append([float(X.shape[0])])
-            out += np.concatenate(parts)
-        return out
+            out.append((s.index, np.concatenate(parts)))
+        return self._combine(out, np.zeros(v.shape[0] + 1))

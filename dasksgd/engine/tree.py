@@ -1,19 +1,52 @@
-"""The shape of the reduction tree over the workers.
+"""The shape of the reduction tree over the workers, and per-shard results.
 
-The client is the root (it applies the update); below it, the workers ordered by the shards they
-hold. Each node computes its own shards' statistics, adds those of its children in order, and
+The client is the root (it applies the update); below it, the workers ordered by their first
+shard. Each node computes its own shards' results, adds those of its children in order, and
 passes the sum up: with ``P`` workers and fan-in ``f`` a step needs ``log_f P`` hops and no node
-receives more than ``f`` partial sums. The order of every sum is fixed by the shape alone, so a
-run is reproducible whatever order the partial sums arrive in.
+receives more than ``f`` partial results. When results are small they are not summed on the way
+but kept per shard (:class:`ByShard`) and summed at the root in shard order: then the order of
+every sum is fixed by the shards alone, whichever worker holds which shard and whatever order the
+partial results arrive in.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
-__all__ = ["build_tree", "tree_order"]
+__all__ = ["ByShard", "build_tree", "tree_order"]
 
 Tree = list  # list of (node, subtree) pairs
+
+
+@dataclass(frozen=True)
+class ByShard:
+    """Results kept apart per shard on their way up the tree; :meth:`total` sums them in shard
+    order. The sum then has the same order (and the same bits) whichever worker holds which
+    shard: workers keep the chunks where Dask put them, and a fit is still reproducible.
+
+    Attributes
+    ----------
+    parts : dict
+        Result of each shard, by the shard's global index.
+    zero : object
+        The neutral element (the total of no shards).
+    """
+
+    parts: dict
+    zero: Any
+
+    def __add__(self, other: "ByShard") -> "ByShard":
+        if not isinstance(other, ByShard):
+            return NotImplemented
+        return ByShard({**self.parts, **other.parts}, self.zero)
+
+    def total(self) -> Any:
+        """The sum of the parts in shard order, starting from ``zero``."""
+        out = self.zero
+        for key in sorted(self.parts):
+            out = out + self.parts[key]
+        return out
 
 
 def build_tree(nodes: Sequence[Any], fan_in: int) -> Tree:

@@ -12,6 +12,7 @@ import pytest
 from dasksgd import SGDClassifier, SGDRegressor
 from dasksgd.datasets import make_classification
 from dasksgd.engine import ClusterBackend, LocalBackend, Plan, TargetSpec, TrainConfig, TrainState, train
+from dasksgd.engine.cluster import assign_shards
 from dasksgd.losses import get_loss
 from dasksgd.preconditioning import Preconditioner
 from dasksgd.penalties import get_penalty
@@ -51,11 +52,12 @@ def test_both_workers_compute_and_match_in_process(client):
     assert sorted(sum((i["index"] for i in infos), [])) == list(range(8))  # each shard on one worker
     assert sum(sum(i["n_train"]) for i in infos) == 4000
 
-    # The same shards in this process give the same model up to the order of the sums.
+    # The same shards in this process give the same model, bit for bit: small results are summed
+    # in shard order at the root, as in process.
     parts = [(X[i:i + 500], y[i:i + 500], None) for i in range(0, 4000, 500)]
     local = LocalBackend(parts, spec, get_loss("log_loss"), seed=5)
     ref = train(local, _config(), TrainState(np.zeros((6, 1)), np.zeros(1)), plan=PLAN)
-    np.testing.assert_allclose(result.state.coef, ref.state.coef, rtol=1e-10)
+    np.testing.assert_array_equal(result.state.coef, ref.state.coef)
 
 
 def test_deeper_tree_over_three_workers():
@@ -78,6 +80,56 @@ def test_deeper_tree_over_three_workers():
         finally:
             flat.close()
             deep.close()
+
+
+@pytest.mark.parametrize(("where", "expected"), [
+    (["a", "b", "a", "b", "b", "a", "a", "b"], ["a", "b", "a", "b", "b", "a", "a", "b"]),  # balanced: nothing moves
+    (["a"] * 8, ["a"] * 4 + ["b"] * 4),  # all on one worker: half moves
+    (["a", "a", "a", "a", "a", "b", "b", "b"], ["a"] * 4 + ["b"] * 4),  # 5/3: one moves
+    (["gone"] * 4 + ["a"] * 4, ["b"] * 4 + ["a"] * 4),  # holder left: to the least loaded
+])
+def test_assign_shards_keeps_chunks_in_place_when_balanced(where, expected):
+    plan = assign_shards([100] * 8, [[w] for w in where], ["b", "a"])
+    owner = {i: w for w, ix in plan for i in ix}
+    assert [owner[i] for i in range(8)] == expected
+    assert [ix for _, ix in plan] == sorted(ix for _, ix in plan)  # ordered by first shard
+
+
+def test_assign_shards_balances_uneven_shards():
+    sizes = [500, 100, 100, 100, 100, 100]
+    plan = assign_shards(sizes, [["a"]] * 6, ["a", "b"])
+    loads = sorted(sum(sizes[i] for i in ix) for _, ix in plan)
+    assert loads == [500, 500]
+
+
+def _placed(client, X, chunks, workers):
+    """X as a dask array whose row chunk i lives on workers[i] (scattered there)."""
+    parts = []
+    for i, w in enumerate(workers):
+        block = X[i * chunks:(i + 1) * chunks]
+        fut = client.scatter(block, workers=[w])
+        parts.append(da.from_delayed(fut, shape=block.shape, dtype=block.dtype))
+    return da.concatenate(parts)
+
+
+def test_result_does_not_depend_on_where_the_chunks_are(client):
+    X, y, _, _ = _data()
+    w0, w1 = sorted(client.scheduler_info()["workers"])
+    fits = []
+    for placement in ([w0, w1] * 4, [w1] * 4 + [w0] * 4, [w0] * 8):
+        Xd, yd = _placed(client, X, 500, placement), _placed(client, y, 500, placement)
+        Xd, yd = client.persist([Xd, yd])
+        from distributed import futures_of, wait
+
+        wait([Xd, yd])
+        who = client.who_has(futures_of(Xd))
+        assert [who[k][0] for k in sorted(who, key=lambda k: k[1])] == placement
+        est = SGDClassifier(batch_size=300, max_iter=3, tol=None, random_state=7).fit(Xd, yd)
+        fits.append(est)
+    for est in fits[1:]:
+        np.testing.assert_array_equal(est.coef_, fits[0].coef_)
+        np.testing.assert_array_equal(est.intercept_, fits[0].intercept_)
+    assert all(est.n_workers_ == 2 for est in fits)
 
 
 def test_fit_is_reproducible_and_predictions_lazy(client):
