@@ -65,22 +65,23 @@ class Loss:
     def smooth(self) -> bool:
         return self.name not in _NON_SMOOTH
 
-    def loss(self, y: Any, z: Any) -> Any:
-        """Elementwise loss of margin ``z`` for target ``y``."""
-        xp = array_namespace(y, z)
+    def loss(self, y: Any, z: Any, xp: Any = None) -> Any:
+        """Elementwise loss of margin ``z`` for target ``y`` (``xp``: their array namespace,
+        when the caller knows it)."""
+        xp = array_namespace(y, z) if xp is None else xp
         return _VALUE[self.name](xp, y, z, self.epsilon)
 
-    def dloss(self, y: Any, z: Any) -> Any:
+    def dloss(self, y: Any, z: Any, xp: Any = None) -> Any:
         """Elementwise derivative of the loss with respect to the margin ``z``."""
-        xp = array_namespace(y, z)
+        xp = array_namespace(y, z) if xp is None else xp
         return _DERIV[self.name](xp, y, z, self.epsilon)
 
-    def value_and_deriv(self, y: Any, z: Any) -> tuple[Any, Any]:
+    def value_and_deriv(self, y: Any, z: Any, xp: Any = None) -> tuple[Any, Any]:
         """``(loss(y, z), dloss(y, z))``, sharing the work the two have in common.
 
         Equal, bit for bit, to calling :meth:`loss` and :meth:`dloss`.
         """
-        xp = array_namespace(y, z)
+        xp = array_namespace(y, z) if xp is None else xp
         both = _BOTH.get(self.name)
         if both is not None:
             return both(xp, y, z, self.epsilon)

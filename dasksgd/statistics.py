@@ -230,22 +230,18 @@ def gradient_statistics(
     -------
     GradStats
     """
-    K = coef.shape[1]
-    if probe is not None:
-        xp = array_namespace(coef)
-        coef = xp.concat([coef, probe[0]], axis=1)
-        intercept = xp.concat([intercept, probe[1]])
     n = X.shape[0]
+    xp = array_namespace(coef)
     width = X[:1].nbytes if isinstance(X, np.ndarray) else 0
     if not width or n * width <= 2 * BLOCK_BYTES:
         return GradStats(float(n), *_sums(X, Y, coef, intercept, loss, sample_weight, row_norms,
-                                          fit_intercept, K)).to_numpy()
+                                          fit_intercept, probe, xp)).to_numpy()
     rows = max(1, BLOCK_BYTES // width)
     total = None
     for a in range(0, n, rows):
         sl = slice(a, a + rows)
         part = _sums(X[sl], Y[sl], coef, intercept, loss, None if sample_weight is None else sample_weight[sl],
-                     None if row_norms is None else row_norms[sl], fit_intercept, K)
+                     None if row_norms is None else row_norms[sl], fit_intercept, probe, xp)
         if total is None:  # float64 accumulators: float32 blocks add up without drift
             total = [np.asarray(v, dtype=np.float64) for v in part]
         else:
@@ -273,15 +269,13 @@ def loss_sum(X: Any, Y: Any, coef: Any, intercept: Any, loss: Loss, *, sample_we
     return total
 
 
-def _sums(X, Y, coef, intercept, loss, sample_weight, row_norms, fit_intercept, K):
-    """``(loss, grad_coef, grad_intercept, sqnorm, probe_loss)`` of the rows of X; ``coef`` has
-    the probe's columns after the first ``K``."""
-    Z = margins(X, coef, intercept)
-    xp = array_namespace(Z)
-    Lp = None
-    if Z.shape[1] > K:
-        Z, Lp = Z[:, :K], loss.loss(Y, Z[:, K:])
-    L, D = loss.value_and_deriv(Y, Z)
+def _sums(X, Y, coef, intercept, loss, sample_weight, row_norms, fit_intercept, probe, xp):
+    """``(loss, grad_coef, grad_intercept, sqnorm, probe_loss)`` of the rows of ``X``."""
+    Z = X @ coef + intercept
+    L, D = loss.value_and_deriv(Y, Z, xp=xp)
+    # The probe's margins in a product of their own: with the block in cache it costs little,
+    # and BLAS's matrix-vector kernel is ~2x faster here than a matrix product with 2 columns.
+    Lp = None if probe is None else loss.loss(Y, X @ probe[0] + probe[1], xp=xp)
     if sample_weight is not None:
         w = xp.reshape(sample_weight, (-1, 1))
         D = D * w
