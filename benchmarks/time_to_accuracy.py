@@ -16,7 +16,15 @@ scikit-learn contenders get it in memory in this process. Contenders:
 A contender's time to a gap is the first timed point at or below it. Objective evaluations are
 not timed, except dasksgd's own per-epoch objective pass, which is part of its fit.
 
-    python benchmarks/time_to_accuracy.py [--n 2000000] [--d 100] [--dtype float64] [--skip dask-ml]
+    python benchmarks/time_to_accuracy.py [--problem binary] [--n 2000000] [--d 100] [--dtype float64] [--skip dask-ml]
+
+Problems (``--problem``): ``binary`` (dense, logistic), ``sparse`` (CSR with ``--nnz`` stored values
+per row, logistic; f* from a long L-BFGS run, since a second-order solver on 100k features does
+not fit here), ``multiclass`` (``--classes`` classes, one-vs-rest logistic: the objective is the
+sum of the per-class binary objectives, which scikit-learn's SGDClassifier also minimizes; the
+full-batch peer is OneVsRest(LogisticRegression)), ``regression`` (squared error + l2, f* in
+closed form; the full-batch peer is scikit-learn's Ridge). dask-ml's LogisticRegression takes
+binary dense problems only; its LinearRegression serves the regression problem.
 
 Writes a markdown table (and, with matplotlib, a plot of gap against time) to
 ``benchmarks/results/``.
@@ -36,9 +44,18 @@ import numpy as np
 TARGETS = (1e-2, 1e-3, 1e-4, 1e-6)
 
 
-def objective(X, y01, coef, intercept, alpha):
-    z = X @ np.ravel(coef).astype(X.dtype) + float(np.ravel(intercept)[0])
-    return float(np.mean(np.logaddexp(0.0, -(2.0 * y01 - 1.0) * z)) + 0.5 * alpha * np.sum(np.square(coef, dtype=np.float64)))
+def objective(X, y, coef, intercept, alpha, classes=None):
+    """Mean loss + alpha/2 ||coef||^2: logistic one-vs-rest over ``classes`` (None: squared error)."""
+    coef = np.asarray(coef, dtype=np.float64).reshape(-1, X.shape[1])  # (K, d), as scikit-learn stores it
+    Z = np.asarray(X @ coef.T.astype(X.dtype), dtype=np.float64) + np.ravel(intercept)
+    penalty = 0.5 * alpha * float(np.sum(np.square(coef)))
+    if classes is None:
+        return float(0.5 * np.mean(np.square(y - Z[:, 0]))) + penalty
+    if len(classes) == 2:
+        S = np.where(y == classes[1], 1.0, -1.0)[:, None]
+    else:
+        S = np.where(y[:, None] == np.asarray(classes)[None, :], 1.0, -1.0)
+    return float(np.sum(np.mean(np.logaddexp(0.0, -S * Z), axis=0))) + penalty
 
 
 def first_time(points, f_star, target):
@@ -48,34 +65,46 @@ def first_time(points, f_star, target):
     return math.inf
 
 
-def run_dasksgd(X, y, alpha, epochs, batch_size):
-    from dasksgd import SGDClassifier
+def run_dasksgd(X, y, alpha, epochs, batch_size, regression=False):
+    from dasksgd import SGDClassifier, SGDRegressor
 
-    est = SGDClassifier(alpha=alpha, batch_size=batch_size, max_iter=epochs, tol=None, random_state=0)
+    Est = SGDRegressor if regression else SGDClassifier
+    est = Est(alpha=alpha, batch_size=batch_size, max_iter=epochs, tol=None, random_state=0)
     est.fit(X, y)
     ends = est.history_.dropna(subset=["objective"])
     return list(zip(ends["time"], ends["objective"]))
 
 
-def run_sklearn_sgd(Xn, yn, alpha, epochs, prefixes=True, **params):
-    from sklearn.linear_model import SGDClassifier
+def run_sklearn_sgd(Xn, yn, alpha, epochs, classes, prefixes=True, **params):
+    from sklearn.linear_model import SGDClassifier, SGDRegressor
+
+    def make():
+        if classes is None:
+            return SGDRegressor(alpha=alpha, random_state=0, **params)
+        return SGDClassifier(alpha=alpha, random_state=0, **params)
+
+    def feed(est, X, y):
+        if classes is None:
+            est.partial_fit(X, y)
+        else:
+            est.partial_fit(X, y, classes=classes)
 
     points = []
     n = len(yn)
     if prefixes:
         for frac in (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2):
             m = int(n * frac)
-            est = SGDClassifier(alpha=alpha, random_state=0, **params)
+            est = make()
             t0 = time.perf_counter()
-            est.partial_fit(Xn[:m], yn[:m], classes=[0, 1])
-            points.append((time.perf_counter() - t0, objective(Xn, yn, est.coef_, est.intercept_, alpha)))
-    est = SGDClassifier(alpha=alpha, random_state=0, **params)
+            feed(est, Xn[:m], yn[:m])
+            points.append((time.perf_counter() - t0, objective(Xn, yn, est.coef_, est.intercept_, alpha, classes)))
+    est = make()
     total = 0.0
     for _ in range(epochs):
         t0 = time.perf_counter()
-        est.partial_fit(Xn, yn, classes=[0, 1])
+        feed(est, Xn, yn)
         total += time.perf_counter() - t0
-        points.append((total, objective(Xn, yn, est.coef_, est.intercept_, alpha)))
+        points.append((total, objective(Xn, yn, est.coef_, est.intercept_, alpha, classes)))
     return points
 
 
@@ -96,10 +125,44 @@ def run_doubling(fit, evaluate, start=2, limit=256, budget=120.0):
     return points
 
 
+def _f_star(problem, Xn, yn, alpha, classes):
+    """The reference optimum: (f*, seconds, how)."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.multiclass import OneVsRestClassifier
+
+    n = Xn.shape[0]
+    t0 = time.perf_counter()
+    if problem == "regression":
+        ref, how = Ridge(alpha=alpha * n, solver="cholesky").fit(Xn, yn), "closed form (Ridge, cholesky)"
+    elif problem == "sparse":
+        # No second-order solver fits 100k features here: a long L-BFGS run at tight tolerance.
+        ref = LogisticRegression(C=1.0 / (alpha * n), solver="lbfgs", tol=1e-14, max_iter=3000).fit(Xn, yn)
+        how = f"L-BFGS, {int(np.max(ref.n_iter_))} iterations"
+    else:
+        one = LogisticRegression(C=1.0 / (alpha * n), solver="newton-cholesky", tol=1e-12, max_iter=200)
+        Xf = Xn.astype(np.float64)
+        ref = OneVsRestClassifier(one).fit(Xf, yn) if problem == "multiclass" else one.fit(Xf, yn)
+        how = "newton-cholesky" + (" per class" if problem == "multiclass" else "")
+    coef, intercept = _coefs(ref)
+    Xd = Xn if problem == "sparse" else Xn.astype(np.float64)
+    return objective(Xd, yn, coef, intercept, alpha, classes), time.perf_counter() - t0, how
+
+
+def _coefs(model):
+    """(coef, intercept) of a linear model or of a one-vs-rest wrapper of binary ones."""
+    if hasattr(model, "estimators_") and not hasattr(model, "coef_"):
+        return (np.vstack([e.coef_ for e in model.estimators_]),
+                np.hstack([e.intercept_ for e in model.estimators_]))
+    return model.coef_, model.intercept_
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problem", default="binary", choices=["binary", "sparse", "multiclass", "regression"])
     parser.add_argument("--n", type=int, default=2_000_000)
     parser.add_argument("--d", type=int, default=100)
+    parser.add_argument("--nnz", type=int, default=50, help="stored values per row (sparse)")
+    parser.add_argument("--classes", type=int, default=5, help="classes (multiclass)")
     parser.add_argument("--chunk-rows", type=int, default=250_000)
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--alpha", type=float, default=1e-5)
@@ -110,30 +173,42 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
 
     from distributed import Client, LocalCluster, wait
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.multiclass import OneVsRestClassifier
 
-    from dasksgd.datasets import make_classification
+    from dasksgd.datasets import make_classification, make_regression
 
     dtype = np.dtype(args.dtype)
+    problem = args.problem
+    regression = problem == "regression"
     results: dict[str, list] = {}
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:
-        X, y = make_classification(args.n, args.d, chunks=args.chunk_rows, random_state=0, dtype=dtype)
+        common = dict(chunks=args.chunk_rows, random_state=0, dtype=dtype)
+        if regression:
+            X, y = make_regression(args.n, args.d, **common)
+        else:
+            X, y = make_classification(
+                args.n, args.d, n_classes=args.classes if problem == "multiclass" else 2,
+                density=args.nnz / args.d if problem == "sparse" else None, **common,
+            )
         X, y = client.persist([X, y])
         wait([X, y])
         Xn, yn = X.compute(), y.compute()
+        if problem == "sparse":
+            Xn = Xn.tocsr()
+        classes = None if regression else list(np.unique(yn))
         n, alpha = args.n, args.alpha
-        t0 = time.perf_counter()
-        ref = LogisticRegression(C=1.0 / (alpha * n), solver="newton-cholesky", tol=1e-12, max_iter=200)
-        ref.fit(Xn.astype(np.float64), yn)
-        ref_time = time.perf_counter() - t0
-        f_star = objective(Xn.astype(np.float64), yn, ref.coef_, ref.intercept_, alpha)
-        print(f"f* = {f_star:.10f} ({ref_time:.1f} s)", flush=True)
+        f_star, ref_time, ref_how = _f_star(problem, Xn, yn, alpha, classes)
+        print(f"f* = {f_star:.10f} ({ref_how}, {ref_time:.1f} s)", flush=True)
 
-        results["dasksgd (defaults)"] = run_dasksgd(X, y, alpha, args.epochs, "auto")
+        def evaluate(model):
+            return objective(Xn, yn, *_coefs(model), alpha, classes)
+
+        results["dasksgd (defaults)"] = run_dasksgd(X, y, alpha, args.epochs, "auto", regression)
         best = None
         for B in (16_000, 64_000, 256_000, n):
-            pts = run_dasksgd(X, y, alpha, args.epochs, B)
+            pts = run_dasksgd(X, y, alpha, args.epochs, B, regression)
             key = min(first_time(pts, f_star, 1e-3), first_time(pts, f_star, 1e-2) + 1e6)
             if best is None or key < best[0]:
                 best = (key, B, pts)
@@ -141,50 +216,70 @@ def main() -> None:
         print("dasksgd done", flush=True)
 
         if "sklearn" not in skip:
-            results["sklearn SGD (defaults)"] = run_sklearn_sgd(Xn, yn, alpha, args.sklearn_default_epochs, prefixes=False)
+            name = "SGDRegressor" if regression else "SGDClassifier"
+            results[f"sklearn {name} (defaults)"] = run_sklearn_sgd(Xn, yn, alpha, args.sklearn_default_epochs,
+                                                                    classes, prefixes=False)
             grid = [dict(learning_rate="constant", eta0=e, average=True) for e in (1e-4, 1e-3, 1e-2, 3e-2)]
-            grid += [dict(learning_rate="optimal", average=True), dict(learning_rate="invscaling", eta0=1e-1)]
-            tuned = {str(g): run_sklearn_sgd(Xn, yn, alpha, 4, **g) for g in grid}
+            grid += [dict(learning_rate="invscaling", eta0=1e-2 if regression else 1e-1)]
+            if not regression:
+                grid += [dict(learning_rate="optimal", average=True)]
+            tuned = {str(g): run_sklearn_sgd(Xn, yn, alpha, 4, classes, **g) for g in grid}
             # The best of the grid at each target: the envelope of its points.
-            results["sklearn SGD (best of tuned grid)"] = [p for pts in tuned.values() for p in pts]
+            results[f"sklearn {name} (best of tuned grid)"] = [p for pts in tuned.values() for p in pts]
             print("sklearn SGD done", flush=True)
         if "lbfgs" not in skip:
-            results["sklearn LogisticRegression (lbfgs)"] = run_doubling(
-                lambda it: LogisticRegression(C=1.0 / (alpha * n), solver="lbfgs", tol=1e-12, max_iter=it).fit(Xn, yn),
-                lambda m: objective(Xn, yn, m.coef_, m.intercept_, alpha), start=4, limit=1024,
-            )
-            print("lbfgs done", flush=True)
-        if "dask-ml" not in skip:
+            if regression:
+                t0 = time.perf_counter()
+                ridge = Ridge(alpha=alpha * n, solver="cholesky").fit(Xn, yn)
+                results["sklearn Ridge (cholesky)"] = [(time.perf_counter() - t0, evaluate(ridge))]
+            else:
+                def lbfgs(it):
+                    one = LogisticRegression(C=1.0 / (alpha * n), solver="lbfgs", tol=1e-12, max_iter=it)
+                    return OneVsRestClassifier(one).fit(Xn, yn) if problem == "multiclass" else one.fit(Xn, yn)
+
+                label = "OneVsRest(LogisticRegression lbfgs)" if problem == "multiclass" else "LogisticRegression (lbfgs)"
+                results[f"sklearn {label}"] = run_doubling(lbfgs, evaluate, start=4, limit=1024)
+            print("full-batch peer done", flush=True)
+        if "dask-ml" not in skip and problem in ("binary", "regression"):
             try:
+                from dask_ml.linear_model import LinearRegression as DaskLinR
                 from dask_ml.linear_model import LogisticRegression as DaskLR
                 from dask_ml.wrappers import Incremental
             except ImportError:
                 print("dask-ml not installed: skipped")
             else:
+                Model = DaskLinR if regression else DaskLR
                 for solver, start in (("lbfgs", 4), ("gradient_descent", 8), ("admm", 1)):
-                    results[f"dask-ml LogisticRegression ({solver})"] = run_doubling(
+                    results[f"dask-ml {Model.__name__} ({solver})"] = run_doubling(
                         # dask-glm sums the loss: lamduh = 1/C = n * alpha matches alpha on the mean.
-                        lambda it, s=solver: DaskLR(solver=s, C=1.0 / (alpha * n), max_iter=it, tol=1e-12).fit(X, y),
-                        lambda m: objective(Xn, yn, m.coef_, m.intercept_, alpha), start=start, budget=90.0,
+                        lambda it, s=solver: Model(solver=s, C=1.0 / (alpha * n), max_iter=it, tol=1e-12).fit(X, y),
+                        evaluate, start=start, budget=90.0,
                     )
                     print(f"dask-ml {solver} done", flush=True)
                 from sklearn.linear_model import SGDClassifier as SkSGD
+                from sklearn.linear_model import SGDRegressor as SkSGDR
 
-                inc = Incremental(SkSGD(alpha=alpha, random_state=0))
+                inc = Incremental(SkSGDR(alpha=alpha, random_state=0) if regression else SkSGD(alpha=alpha, random_state=0))
                 pts, total = [], 0.0
                 for _ in range(4):
                     t0 = time.perf_counter()
-                    inc.partial_fit(X, y, classes=[0, 1])
+                    if regression:
+                        inc.partial_fit(X, y)
+                    else:
+                        inc.partial_fit(X, y, classes=classes)
                     total += time.perf_counter() - t0
-                    m = inc.estimator_
-                    pts.append((total, objective(Xn, yn, m.coef_, m.intercept_, alpha)))
-                results["dask-ml Incremental(SGDClassifier)"] = pts
+                    pts.append((total, evaluate(inc.estimator_)))
+                results[f"dask-ml Incremental({type(inc.estimator).__name__})"] = pts
 
     lines = [
         f"Machine: {platform.machine()} {platform.processor() or ''} (2 cores), Python {platform.python_version()}; "
         "dask contenders on a LocalCluster of 2 worker processes x 1 thread, scikit-learn in the client process.",
-        f"Problem: dasksgd.datasets.make_classification n={args.n}, d={args.d}, {args.dtype}; logistic loss, "
-        f"alpha={alpha}; f* = {f_star:.10f} (newton-cholesky, {ref_time:.1f} s).",
+        f"Problem ({problem}): dasksgd.datasets.{'make_regression' if regression else 'make_classification'} "
+        f"n={args.n}, d={args.d}, {args.dtype}"
+        + (f", {args.nnz} stored values per row (CSR)" if problem == "sparse" else "")
+        + (f", {args.classes} classes" if problem == "multiclass" else "")
+        + f"; {'squared error' if regression else 'logistic loss'}, alpha={alpha}; "
+        f"f* = {f_star:.10f} ({ref_how}, {ref_time:.1f} s).",
         "",
         "| contender | s to 1e-2 | s to 1e-3 | s to 1e-4 | s to 1e-6 | best gap seen (at s) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -199,7 +294,8 @@ def main() -> None:
     print(text)
     out = pathlib.Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
-    stem = f"time_to_accuracy_n{args.n}_d{args.d}_{args.dtype}"
+    tag = "" if problem == "binary" else f"{problem}_"
+    stem = f"time_to_accuracy_{tag}n{args.n}_d{args.d}_{args.dtype}"
     (out / f"{stem}.md").write_text(text + "\n")
     import json
 
