@@ -22,6 +22,7 @@ import time
 import warnings
 
 import numpy as np
+from common import gather_local
 
 TARGETS = (1e-2, 1e-3, 1e-4)
 
@@ -57,7 +58,7 @@ def main() -> None:
                       dashboard_address=None) as cluster, Client(cluster) as client:
         X, y = make_classification(args.n, args.d, chunks=args.chunk_rows, scale_spread=args.spread, random_state=0)
         X, y = client.persist([X, y])
-        Xn, yn = X.compute(), y.compute()
+        Xn, yn = gather_local(client, X), gather_local(client, y)
         t0 = time.perf_counter()
         ref = LogisticRegression(C=1.0 / (args.alpha * args.n), solver="newton-cholesky", tol=1e-12,
                                  max_iter=200).fit(Xn, yn)

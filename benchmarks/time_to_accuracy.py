@@ -40,6 +40,7 @@ import time
 import warnings
 
 import numpy as np
+from common import gather_local
 
 TARGETS = (1e-2, 1e-3, 1e-4, 1e-6)
 
@@ -194,13 +195,12 @@ def main() -> None:
             )
         X, y = client.persist([X, y])
         wait([X, y])
-        Xn, yn = X.compute(), y.compute()
-        if problem == "sparse":
-            Xn = Xn.tocsr()
+        Xn, yn = gather_local(client, X), gather_local(client, y)
+        placement = sorted(len(v) for v in client.has_what().values())
         classes = None if regression else list(np.unique(yn))
         n, alpha = args.n, args.alpha
         f_star, ref_time, ref_how = _f_star(problem, Xn, yn, alpha, classes)
-        print(f"f* = {f_star:.10f} ({ref_how}, {ref_time:.1f} s)", flush=True)
+        print(f"f* = {f_star:.10f} ({ref_how}, {ref_time:.1f} s); keys per worker {placement}", flush=True)
 
         def evaluate(model):
             return objective(Xn, yn, *_coefs(model), alpha, classes)
