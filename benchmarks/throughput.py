@@ -6,10 +6,11 @@ In one run, on data persisted on a LocalCluster (worker processes x 1 thread):
   and logistic gradient computed block by block in 1 MB row blocks (each block read from memory
   once): the least a gradient pass can cost here;
 - **dasksgd**: seconds per epoch of a full-batch fit (``batch_size=n``; one step per epoch, the
-  epoch's objective computed in the same pass), the median over epochs 2..;
-- **memory**: each worker's peak resident set during that fit (its high-water mark reset
-  just before, through ``/proc/self/clear_refs``; Linux only) against the bytes of the shards it
-  holds;
+  epoch's objective computed in the same pass), the median over epochs 2..; and one gradient
+  pass alone (the engine's ``step`` request over all rows, no objective, timed at the client);
+- **memory**: each worker's peak resident set during a fit (its high-water mark reset just
+  before, through ``/proc/self/clear_refs``; Linux only) against the bytes of the shards it
+  holds: for the first fit on fresh workers and for a second fit;
 - **scaling**: the same fit on a 1-worker cluster, seconds per epoch over the 2-worker time.
 
     python benchmarks/throughput.py [--n 2000000] [--d 100] [--dtype float64]
@@ -92,13 +93,31 @@ def measure(n_workers: int, n: int, d: int, dtype: str, chunk_rows: int, epochs:
                         for w, pairs in per_worker.items()]
                 times.append(max(client.gather(futs)))
             out["floor"] = min(times)
-        client.run(_reset_peak)
-        before = client.run(_rss)
-        est = SGDClassifier(alpha=1e-5, batch_size=n, max_iter=epochs, tol=None, random_state=0).fit(X, y)
-        after = client.run(_rss)
+        out["rss"] = []
+        for _ in range(2):  # the first fit on fresh workers, then a second one
+            client.run(_reset_peak)
+            before = client.run(_rss)
+            est = SGDClassifier(alpha=1e-5, batch_size=n, max_iter=epochs, tol=None, random_state=0).fit(X, y)
+            after = client.run(_rss)
+            out["rss"].append({w: (before[w][0], after[w][1]) for w in after})
         ends = est.history_.dropna(subset=["objective"])["time"].to_numpy()
         out["per_pass"] = float(np.median(np.diff(ends)[1:]))
-        out["rss"] = {w: (before[w][0], after[w][1]) for w in after}
+        if n_workers > 1:
+            from dasksgd.engine import ClusterBackend, TargetSpec
+            from dasksgd.losses import get_loss
+
+            backend = ClusterBackend(client, X, y, None, TargetSpec(np.array([0, 1])), get_loss("log_loss"))
+            try:
+                backend.call("set_scale", np.ones(d), np.zeros(d))
+                W, b = np.full((d, 1), 0.01), np.zeros(1)
+                times = []
+                for _ in range(7):
+                    t0 = time.perf_counter()
+                    backend.call("step", W, b, 0, 0, n, n)
+                    times.append(time.perf_counter() - t0)
+                out["gradient_pass"] = float(np.median(times))
+            finally:
+                backend.close()
         item = np.dtype(dtype).itemsize
         out["shard_bytes"] = n * (d + 1) * item / n_workers  # X and y per worker (balanced)
         return out
@@ -127,15 +146,18 @@ def main() -> None:
         f"| floor: fused numpy pass, both workers at once (s) | {two['floor']:.3f} |",
         f"| dasksgd, 2 workers: s per full-batch epoch | {two['per_pass']:.3f} |",
         f"| dasksgd / floor | {two['per_pass'] / two['floor']:.2f} |",
+        f"| dasksgd gradient pass alone (engine step over all rows, no objective) (s) | {two['gradient_pass']:.3f} |",
+        f"| gradient pass / floor | {two['gradient_pass'] / two['floor']:.2f} |",
         f"| dasksgd, 1 worker: s per full-batch epoch | {one['per_pass']:.3f} |",
         f"| speed-up 1 -> 2 workers | {one['per_pass'] / two['per_pass']:.2f} |",
     ]
-    for i, (w, (rss0, peak)) in enumerate(sorted(two["rss"].items())):
-        lines.append(
-            f"| worker {i}: RSS before fit / peak during fit / shard bytes (MB) | "
-            f"{rss0 / mb:.0f} / {peak / mb:.0f} / {two['shard_bytes'] / mb:.0f} "
-            f"(peak {peak / two['shard_bytes']:.2f}x shards) |"
-        )
+    for which, rss in zip(("first fit", "second fit"), two["rss"]):
+        for i, (w, (rss0, peak)) in enumerate(sorted(rss.items())):
+            lines.append(
+                f"| {which}, worker {i}: RSS before / peak during / shard bytes (MB) | "
+                f"{rss0 / mb:.0f} / {peak / mb:.0f} / {two['shard_bytes'] / mb:.0f} "
+                f"(peak {peak / two['shard_bytes']:.2f}x shards) |"
+            )
     text = "\n".join(lines)
     print(text)
     out = pathlib.Path(__file__).resolve().parent / "results"

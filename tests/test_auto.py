@@ -28,7 +28,7 @@ def test_defaults_reach_high_accuracy(spread):
     X, y, f_star = _problem(spread)
     est = SGDClassifier(alpha=ALPHA, max_iter=30, tol=None, random_state=0).fit(X, y)
     gap = (_objective(X, y, est.coef_, est.intercept_[0]) - f_star) / f_star
-    assert 0 <= gap < 1e-5
+    assert -1e-12 <= gap < 1e-5  # (the full-batch phase may reach f* to rounding)
     h = est.history_
     # The batch grows from the floor towards full-batch descent as the gradient shrinks.
     assert h["batch_size"].iloc[0] < h["batch_size"].iloc[-1] == len(y)

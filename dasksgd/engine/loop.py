@@ -25,6 +25,7 @@ from ..diversity import DiversityBatchSize, DiversitySmoother, FixedBatchSize, b
 from ..losses import Loss
 from ..penalties import Penalty
 from ..preconditioning import Preconditioner
+from ..quasi_newton import QuasiNewton, QuasiNewtonState
 from ..schedules import LearningRate, ScheduleState, Warmup, scaled_step, smoothness
 
 __all__ = [
@@ -56,7 +57,7 @@ class TrainConfig:
     average_start: float | None = None  # samples before averaging starts; None: no averaging
     precondition: bool = True  # diagonal preconditioner: centered, Jacobi-scaled features
     warmup_steps: int = 5
-    accelerate: bool = True  # Nesterov momentum with restarts on full-batch steps
+    accelerate: bool = True  # full-batch steps: L-BFGS (smooth problems) or momentum with restarts
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ class TrainState:
     avg_intercept: np.ndarray | None = None
     n_avg: int = 0
     momentum: MomentumState = field(default_factory=MomentumState)
+    quasi: QuasiNewtonState = field(default_factory=QuasiNewtonState)
+    accepted: tuple | None = None  # the quasi-Newton phase's accepted point: the model
 
     def copy(self) -> "TrainState":
         return replace(
@@ -118,6 +121,8 @@ class TrainState:
         the extrapolated point that momentum evaluates the gradient at)."""
         if self.n_avg > 0:
             return self.avg_coef, self.avg_intercept
+        if self.accepted is not None:
+            return self.accepted
         if self.momentum.coef is not None:
             return self.momentum.coef, self.momentum.intercept
         return self.coef, self.intercept
@@ -226,6 +231,38 @@ def _validation_score(backend: Any, config: TrainConfig, coef: np.ndarray, inter
     return 1.0 - a / var if var > 0 else 0.0
 
 
+def _quasi_newton(config: TrainConfig, plan: Plan) -> QuasiNewton | None:
+    """L-BFGS for the full-batch phase when the problem is smooth (else None: momentum)."""
+    if not (config.accelerate and config.loss.smooth and config.penalty.l1_strength == 0.0
+            and config.average_start is None):
+        return None
+    precond, fi = plan.precond, config.fit_intercept
+    d = precond.scale.shape[0]
+
+    def metric_inverse(v: np.ndarray) -> np.ndarray:
+        # P v: the preconditioned step direction of a gradient v (see Preconditioner.step).
+        K = v.shape[0] // (d + int(fi))
+        gc = v[: d * K].reshape(d, K)
+        if not fi:
+            return (precond.inv_scale2[:, None] * gc).ravel()
+        gb = v[d * K :]
+        dc = precond.inv_scale2[:, None] * (gc - precond.mean[:, None] * gb[None, :])
+        return np.concatenate([dc.ravel(), gb - precond.mean @ dc])
+
+    return QuasiNewton(metric_inverse, plan.max_step if math.isfinite(plan.max_step) else plan.gamma)
+
+
+def _flat(coef: np.ndarray, intercept: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    return np.concatenate([coef.ravel(), intercept]) if fit_intercept else coef.ravel().copy()
+
+
+def _unflat(v: np.ndarray, intercept: np.ndarray, fit_intercept: bool) -> tuple[np.ndarray, np.ndarray]:
+    K = intercept.shape[0]
+    if not fit_intercept:
+        return v.reshape(-1, K).copy(), intercept
+    return v[: v.shape[0] - K].reshape(-1, K).copy(), v[v.shape[0] - K :].copy()
+
+
 def _batch_end(pos: int, size: int, n: int) -> int:
     """End of the step that starts at row ``pos`` of an epoch of ``n`` rows with batches of
     ``size``: a tail shorter than half a batch joins the step rather than making a small, noisy
@@ -287,6 +324,8 @@ def train(
     precond = plan.precond
     batches, smoother, warmup = _batch_policy(config, plan, n), DiversitySmoother(), Warmup(config.warmup_steps)
     momentum = Momentum(config.accelerate)
+    quasi = _quasi_newton(config, plan)
+    fi = config.fit_intercept
     bstate, sstate, wstate = batches.init(), smoother.init(), warmup.init()
     max_iter = config.max_iter if max_iter is None else max_iter
     t0 = time.perf_counter() if start_time is None else start_time
@@ -366,11 +405,23 @@ def train(
             target = scaled_step(sched.value(state.schedule, state.t + 1.0), st.count, config.delta, plan.max_step)
             wstate, eta = warmup.update(wstate, target=target)
             point = (state.coef, state.intercept)
-            new = precond.step(*point, st.grad_coef / st.count, st.grad_intercept / st.count, eta, pen,
-                               config.fit_intercept)
-            state.momentum, (state.coef, state.intercept) = momentum.update(
-                state.momentum, point=point, new=new, full_batch=st.count == n, metric=precond.metric,
-            )
+            if quasi is not None and st.count == n:
+                # Full batch, smooth problem: L-BFGS; the objective and gradient at the point
+                # accept or reject the last trial and give the next one.
+                value = st.loss / n + pen.value(state.coef)
+                grad = _flat(st.grad_coef / n + pen.smooth_grad(state.coef), st.grad_intercept / n, fi)
+                state.quasi, nxt = quasi.update(state.quasi, _flat(*point, fi), value, grad)
+                state.accepted = _unflat(state.quasi.x, state.intercept, fi)
+                state.coef, state.intercept = _unflat(nxt, state.intercept, fi)
+                eta = state.quasi.t
+            else:
+                if state.accepted is not None:  # the batch shrank: back to stochastic steps
+                    state.quasi, state.accepted = QuasiNewtonState(), None
+                new = precond.step(*point, st.grad_coef / st.count, st.grad_intercept / st.count, eta, pen,
+                                   config.fit_intercept)
+                state.momentum, (state.coef, state.intercept) = momentum.update(
+                    state.momentum, point=point, new=new, full_batch=st.count == n, metric=precond.metric,
+                )
             state.t += st.count
             state.step += 1
             if config.average_start is not None and state.t >= config.average_start:
@@ -391,6 +442,12 @@ def train(
         state.epoch += 1
         epochs_run += 1
         coef, intercept = state.model()
+        if state.accepted is not None:
+            # Quasi-Newton phase: the model is the accepted point, whose objective its pass
+            # measured already.
+            if end_epoch(epoch, state.step, state.quasi.f, coef, intercept):
+                break
+            continue
         if it + 1 < max_iter and not config.early_stopping and _batch_end(0, bstate.size, n) == n:
             pending = (epoch, state.step, coef.copy(), intercept.copy())
             continue

@@ -1,0 +1,110 @@
+"""L-BFGS for the full-batch phase of smooth problems, one data pass per iteration.
+
+Once ``batch_size="auto"`` has grown the batch to the whole data, every step is an exact gradient
+of a deterministic objective, and a quasi-Newton method adapts to its actual curvature where
+momentum only knows the global bound ``L`` (for the logistic loss near the optimum the curvature
+is often several times below ``L``). Each pass over the data returns the objective and its
+gradient at the point it was asked for, which is all L-BFGS needs: the point handed to the next
+pass is a trial ``x + t p``; its result either passes the Armijo test (the trial is accepted and
+the curvature pair ``(s, y)`` joins the memory) or halves ``t`` (backtracking). Unit steps are
+accepted almost always, so an iteration costs one pass.
+
+The initial inverse Hessian is the preconditioner's metric (``P``, the inverse of the
+diagonal Jacobi scaling with the intercept decoupled; :class:`~dasksgd.preconditioning.Preconditioner`)
+times ``s'y / y'Py``, and the very first direction is the safe preconditioned gradient step
+``-eta P g`` with ``eta = 1/L``. Used only for smooth losses with a smooth penalty (l2 or none);
+l1 needs the proximal steps and keeps the momentum of :mod:`dasksgd.acceleration`.
+
+State is explicit (:class:`QuasiNewtonState`); nothing here knows where the data are.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+__all__ = ["QuasiNewton", "QuasiNewtonState"]
+
+
+class QuasiNewtonState(NamedTuple):
+    """The accepted point ``x`` (flat), its objective ``f`` and gradient ``g``, the direction
+    ``p`` and step ``t`` of the pending trial, and the memory of ``(s, y)`` pairs."""
+
+    x: Any = None
+    f: float = np.inf
+    g: Any = None
+    p: Any = None
+    t: float = 1.0
+    memory: tuple = ()
+    backtracks: int = 0
+
+
+class QuasiNewton:
+    """L-BFGS with Armijo backtracking over exact (full-batch) objective evaluations.
+
+    Parameters
+    ----------
+    precondition : callable
+        ``precondition(v) -> P v`` for a flat gradient ``v``: the initial inverse Hessian (up to
+        a scalar), symmetric positive definite.
+    first_step : float
+        ``eta`` of the first direction ``-eta P g`` (``1/L``).
+    memory : int
+        Curvature pairs kept.
+    c1 : float
+        Armijo constant: a trial is accepted when ``f(x + t p) <= f(x) + c1 t g'p``.
+    """
+
+    def __init__(self, precondition: Callable[[np.ndarray], np.ndarray], first_step: float, memory: int = 10,
+                 c1: float = 1e-4) -> None:
+        self.precondition = precondition
+        self.first_step = first_step
+        self.memory = memory
+        self.c1 = c1
+
+    def init(self) -> QuasiNewtonState:
+        return QuasiNewtonState()
+
+    def update(self, state: QuasiNewtonState, point: np.ndarray, f: float, g: np.ndarray) -> tuple[QuasiNewtonState, np.ndarray]:
+        """Take the objective ``f`` and gradient ``g`` at ``point`` (the last trial, or the first
+        full-batch point); return the new state and the next point to evaluate."""
+        if state.x is None:
+            return self._direction(QuasiNewtonState(point, f, g), first=True)
+        slope = float(state.g @ state.p)
+        if f <= state.f + self.c1 * state.t * slope:
+            s, y = point - state.x, g - state.g
+            memory = state.memory
+            if float(s @ y) > 1e-12 * float(np.sqrt((s @ s) * (y @ y))):  # keep H positive definite
+                memory = (memory + ((s, y),))[-self.memory :]
+            return self._direction(QuasiNewtonState(point, f, g, memory=memory, backtracks=state.backtracks))
+        t = 0.5 * state.t
+        if t < 1e-10:
+            # No decrease along p at any sane step (rounding at the optimum, or a bad memory):
+            # start over from the accepted point with a plain preconditioned step.
+            return self._direction(state._replace(memory=()), first=True)
+        return state._replace(t=t, backtracks=state.backtracks + 1), state.x + t * state.p
+
+    def _direction(self, state: QuasiNewtonState, first: bool = False) -> tuple[QuasiNewtonState, np.ndarray]:
+        """``p = -H g`` by the two-loop recursion; the next trial is ``x + p``."""
+        g = state.g
+        if first or not state.memory:
+            p = -self.first_step * self.precondition(g)
+        else:
+            q = g.copy()
+            alphas = []
+            for s, y in reversed(state.memory):
+                rho = 1.0 / float(s @ y)
+                a = rho * float(s @ q)
+                q -= a * y
+                alphas.append((rho, a))
+            s, y = state.memory[-1]
+            r = self.precondition(q)
+            r *= float(s @ y) / float(y @ self.precondition(y))
+            for (s, y), (rho, a) in zip(state.memory, reversed(alphas)):
+                b = rho * float(y @ r)
+                r += (a - b) * s
+            p = -r
+            if float(g @ p) >= 0.0:  # not a descent direction (should not happen): fall back
+                p = -self.first_step * self.precondition(g)
+        return state._replace(p=p, t=1.0), state.x + p
