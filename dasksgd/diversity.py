@@ -294,7 +294,8 @@ class DiversityBatchSize:
     The batch-size rule of Yin et al. (2018): up to that size a mini-batch step of ``B`` rows makes
     about ``B`` times the progress of one serial step. ``n * Delta`` is the smoothed estimate of
     :class:`DiversitySmoother`; ``inf`` (gradient below the noise level) sends ``B`` to
-    ``b_max``. ``B`` grows only when the rule asks for ``grow`` times more (or for the cap) and
+    ``b_max``, and so does a rule over ``b_max / 2`` (an exact full-batch step then replaces two
+    noisy half-batch ones, and the full-batch phase can take quasi-Newton steps). ``B`` grows only when the rule asks for ``grow`` times more (or for the cap) and
     shrinks only when it asks for ``shrink`` times less, so that estimation noise does not make it
     thrash.
 
@@ -327,7 +328,11 @@ class DiversityBatchSize:
         """The clipped rule for an estimate of ``n * Delta``."""
         if ndelta == math.inf:
             return self.b_max
-        return int(min(max(self.delta * ndelta + 1.0, self.b_min), self.b_max))
+        B = int(min(max(self.delta * ndelta + 1.0, self.b_min), self.b_max))
+        # More than half the data: take it whole. The step is then exact, which is what lets
+        # the full-batch phase take quasi-Newton steps (two noisy half-batch steps an epoch
+        # make less progress than one of those).
+        return self.b_max if 2 * B > self.b_max else B
 
     def update(self, state: BatchState, *, ndelta: float) -> BatchState:
         """The batch size after a new estimate of ``n * Delta`` (NaN keeps it)."""

@@ -154,7 +154,9 @@ def test_batch_policy_follows_the_rule_with_hysteresis():
     assert p.update(s, ndelta=300.0).size == 301  # halved: follows
     assert p.update(s, ndelta=math.inf).size == 10_000  # below the noise level: the cap
     assert p.update(s, ndelta=math.nan) == s
-    assert p.update(BatchStateLike(9000), ndelta=9500.0).size == 9000
+    assert p.update(BatchStateLike(3500), ndelta=3999.0).size == 3500  # +14%: kept
+    assert p.update(BatchStateLike(3500), ndelta=4999.0).size == 5000  # at most half the data: the rule
+    assert p.update(BatchStateLike(3500), ndelta=5000.0).size == 10_000  # over half: the whole data
     assert p.update(BatchStateLike(9000), ndelta=1e9).size == 10_000  # the cap, even if close
     f = FixedBatchSize(50, 20)
     assert f.init().size == 20 and f.update(f.init(), ndelta=1e6).size == 20
