@@ -330,6 +330,8 @@ class ShardSet:
             "n_train": [s.n for s in self.shards],
             "n_val": [0 if s.X_val is None else s.X_val.shape[0] for s in self.shards],
             "nbytes": nbytes,
+            "dtype": str(self.shards[0].X.dtype) if self.shards else None,
+            "buffer_dtype": None if self._buffer is None else str(self._buffer.dtype),
         }
 
     def column_sums(self) -> np.ndarray:

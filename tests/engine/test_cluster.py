@@ -245,3 +245,19 @@ def test_sparse_chunks(client):
     np.testing.assert_array_equal(pred.compute(), clf.predict(X))
     # The diversity estimate works on sparse rows too (no per-sample gradient is formed).
     assert (clf.history_["diversity"] > 0).all()
+
+
+def test_float32_shards_stay_float32_on_the_workers(client):
+    X, y, _, _ = _data(n=4000, d=6)
+    Xd = da.from_array(X.astype(np.float32), chunks=(500, 6))
+    yd = da.from_array(y, chunks=500)
+    backend = ClusterBackend(client, Xd, yd, None, TargetSpec(np.array([0, 1])), get_loss("log_loss"), seed=0)
+    try:
+        backend.call("set_scale", np.ones(6), np.zeros(6))
+        st = backend.call("step", np.full((6, 1), 0.1), np.zeros(1), 0, 0, 800, 4000)  # packs the work buffer
+        infos = backend.info()
+    finally:
+        backend.close()
+    assert st.count == 800
+    assert all(i["dtype"] == "float32" and i["buffer_dtype"] == "float32" for i in infos)
+    assert sum(i["nbytes"] for i in infos) == 4000 * 6 * 4  # held once, at 4 bytes a value
