@@ -1,14 +1,12 @@
 """The distributed training engine: shards, backends, the reduction tree and the loop.
 
 Nothing here knows scikit-learn; the estimators in :mod:`dasksgd.linear_model` are thin
-wrappers over :func:`train`.
+wrappers over :func:`train`. Names are imported on first use, so that a worker unpickling a
+:class:`ShardHolder` does not import the loop (and pandas with it).
 """
 
-from .cluster import ClusterBackend, ShardHolder
-from .local import LocalBackend
-from .loop import Plan, TrainConfig, TrainResult, TrainState, make_plan, train
-from .shards import ShardSet, TargetSpec
-from .tree import build_tree
+from importlib import import_module
+from typing import Any
 
 __all__ = [
     "ClusterBackend",
@@ -24,3 +22,22 @@ __all__ = [
     "Plan",
     "train",
 ]
+
+_WHERE = {
+    "ClusterBackend": ".cluster", "ShardHolder": ".cluster", "LocalBackend": ".local",
+    "Plan": ".loop", "TrainConfig": ".loop", "TrainResult": ".loop", "TrainState": ".loop",
+    "make_plan": ".loop", "train": ".loop", "ShardSet": ".shards", "TargetSpec": ".shards",
+    "build_tree": ".tree",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(import_module(_WHERE[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
