@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from dask.base import is_dask_collection
 
-__all__ = ["is_dask_collection", "as_dask_matrix", "as_dask_vector", "get_client"]
+__all__ = ["is_dask_collection", "as_dask_matrix", "as_dask_vector", "get_client", "persist", "label_counts"]
 
 
 def get_client() -> Any:
@@ -24,6 +24,39 @@ def get_client() -> Any:
         return default_client()
     except ValueError:
         return None
+
+
+def persist(*arrays: Any) -> tuple:
+    """Dask arrays persisted together on the current cluster (Nones and in-memory arrays pass
+    through). Together, so that tasks shared by ``X`` and ``y`` (a generator making both) run
+    once, and the classes can be read from ``y`` without computing it a second time for the fit."""
+    client = get_client()
+    if client is None or not any(is_dask_collection(a) for a in arrays):
+        return arrays
+    lazy = [a for a in arrays if is_dask_collection(a)]
+    done = iter(client.persist(lazy))
+    return tuple(next(done) if is_dask_collection(a) else a for a in arrays)
+
+
+def _unique_counts(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.unique(np.asarray(block), return_counts=True)
+
+
+def label_counts(y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values of ``y`` (numpy or dask) and how often each occurs.
+
+    For dask arrays each block is counted where it is (a task per block running
+    ``numpy.unique``) and the counts are merged here: workers need not import dask.array.
+    """
+    if not is_dask_collection(y):
+        return np.unique(np.asarray(y), return_counts=True)
+    import dask
+
+    parts = dask.compute(*[dask.delayed(_unique_counts, pure=True)(b) for b in y.to_delayed().ravel()])
+    values = np.concatenate([v for v, _ in parts])
+    counts = np.concatenate([c for _, c in parts])
+    classes, where = np.unique(values, return_inverse=True)
+    return classes, np.bincount(where.ravel(), weights=counts, minlength=len(classes))
 
 
 def as_dask_matrix(X: Any) -> tuple[Any, list[str] | None]:

@@ -433,9 +433,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 
     def _classes(self, y: Any) -> np.ndarray:
         if inputs.is_dask_collection(y):
-            import dask.array as da
-
-            return np.asarray(da.unique(y).compute())
+            return inputs.label_counts(y)[0]
         check_classification_targets(y)
         return np.unique(y)
 
@@ -445,10 +443,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             return None
         if cw == "balanced":
             if inputs.is_dask_collection(y):
-                import dask.array as da
-
-                _, counts = da.unique(y, return_counts=True)
-                counts = np.asarray(counts.compute(), dtype=np.float64)
+                found, n = inputs.label_counts(y)
+                counts = np.array([n[found == c].sum() for c in classes], dtype=np.float64)
             else:
                 counts = np.array([np.sum(y == c) for c in classes], dtype=np.float64)
             return counts.sum() / (len(classes) * counts)
@@ -477,6 +473,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         start = time.perf_counter()
         self._validate_params()
         X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=True)
+        X, y, sample_weight = inputs.persist(X, y, sample_weight)
         classes = self._classes(y)
         if len(classes) < 2:
             raise ValueError(
