@@ -259,10 +259,12 @@ def _add(a: GradStats, b: GradStats) -> GradStats:
 
 
 class BatchState(NamedTuple):
-    """State of a batch-size policy: the batch size of the next step and how often it changed."""
+    """State of a batch-size policy: the batch size of the next step, how often it changed, and
+    the smallest size it may take from now on (raised when an epoch stalls)."""
 
     size: int
     changes: int = 0
+    floor: int = 0
 
 
 class FixedBatchSize:
@@ -287,6 +289,10 @@ class FixedBatchSize:
     def update(self, state: BatchState, *, ndelta: float) -> BatchState:
         return state
 
+    def stalled(self, state: BatchState) -> BatchState:
+        """A fixed batch size stays fixed."""
+        return state
+
 
 class DiversityBatchSize:
     """``B = delta * n * Delta(w) + 1``, clipped to ``[b_min, b_max]``, with hysteresis.
@@ -295,9 +301,15 @@ class DiversityBatchSize:
     about ``B`` times the progress of one serial step. ``n * Delta`` is the smoothed estimate of
     :class:`DiversitySmoother`; ``inf`` (gradient below the noise level) sends ``B`` to
     ``b_max``, and so does a rule over ``b_max / 2`` (an exact full-batch step then replaces two
-    noisy half-batch ones, and the full-batch phase can take quasi-Newton steps). ``B`` grows only when the rule asks for ``grow`` times more (or for the cap) and
-    shrinks only when it asks for ``shrink`` times less, so that estimation noise does not make it
-    thrash.
+    noisy half-batch ones, and the full-batch phase can take quasi-Newton steps). ``B`` grows
+    only when the rule asks for ``grow`` times more (or for the cap) and shrinks only when it asks
+    for ``shrink`` times less, so that estimation noise does not make it thrash.
+
+    Near the optimum of a noisy problem (regression with noise, say) the rule can settle where
+    the gradient it measures is the noise of its own steps: ``B`` then stays put while the
+    objective stops improving. :meth:`stalled` (called by the loop when an epoch makes almost no
+    progress) doubles a floor under ``B``, the batch-size form of decaying the step size
+    (Smith et al., 2018), until the steps are exact.
 
     Parameters
     ----------
@@ -328,19 +340,27 @@ class DiversityBatchSize:
         """The clipped rule for an estimate of ``n * Delta``."""
         if ndelta == math.inf:
             return self.b_max
-        B = int(min(max(self.delta * ndelta + 1.0, self.b_min), self.b_max))
-        # More than half the data: take it whole. The step is then exact, which is what lets
+        # More than half the data is taken whole: the step is then exact, which is what lets
         # the full-batch phase take quasi-Newton steps (two noisy half-batch steps an epoch
         # make less progress than one of those).
-        return self.b_max if 2 * B > self.b_max else B
+        return self._whole(int(min(max(self.delta * ndelta + 1.0, self.b_min), self.b_max)))
 
     def update(self, state: BatchState, *, ndelta: float) -> BatchState:
         """The batch size after a new estimate of ``n * Delta`` (NaN keeps it)."""
         if math.isnan(ndelta):
             return state
-        new, B = self.target(ndelta), state.size
+        new, B = self._whole(max(self.target(ndelta), state.floor)), state.size
         if new > B and (new >= B * self.grow or new == self.b_max):
-            return BatchState(new, state.changes + 1)
+            return BatchState(new, state.changes + 1, state.floor)
         if new * self.shrink <= B:
-            return BatchState(new, state.changes + 1)
+            return BatchState(new, state.changes + 1, state.floor)
         return state
+
+    def stalled(self, state: BatchState) -> BatchState:
+        """Double the batch and put a floor there: the last epoch made almost no progress."""
+        floor = self._whole(min(2 * state.size, self.b_max))
+        return BatchState(floor, state.changes + 1, floor)
+
+    def _whole(self, B: int) -> int:
+        """More than half the data: the whole data."""
+        return self.b_max if 2 * B > self.b_max else B

@@ -66,3 +66,27 @@ def test_sklearn_default_schedule_does_not_get_there():
     gap_sk = (_objective(X, y, sk.coef_, sk.intercept_[0]) - f_star) / f_star
     gap_ours = (_objective(X, y, ours.coef_, ours.intercept_[0]) - f_star) / f_star
     assert gap_ours < gap_sk / 1000
+
+
+def test_noisy_regression_does_not_stall_at_the_noise_floor():
+    # With unit noise the diversity rule alone settles at a batch whose own noise is the
+    # gradient it measures (the gap then stays ~1e-3); stalled epochs double the batch until
+    # the steps are exact.
+    from sklearn.linear_model import Ridge
+
+    from dasksgd import SGDRegressor
+    from dasksgd.datasets import make_regression
+
+    X, y = make_regression(200_000, 100, chunks=50_000, random_state=0)
+    X, y = X.compute(), y.compute()
+    alpha, n = 1e-5, len(y)
+    ref = Ridge(alpha=alpha * n).fit(X, y)
+
+    def objective(coef, b):
+        return 0.5 * np.mean((y - X @ coef - b) ** 2) + 0.5 * alpha * coef @ coef
+
+    f_star = objective(ref.coef_, ref.intercept_)
+    est = SGDRegressor(alpha=alpha, max_iter=11, tol=None, random_state=0).fit(X, y)
+    gap = (objective(est.coef_, est.intercept_[0]) - f_star) / f_star
+    assert -1e-12 <= gap < 1e-8
+    assert est.history_["batch_size"].iloc[-1] == n

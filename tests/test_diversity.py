@@ -166,6 +166,21 @@ def test_batch_policy_follows_the_rule_with_hysteresis():
         DiversityBatchSize(1.0, 20, 10)
 
 
+def test_a_stalled_epoch_doubles_the_batch_and_keeps_it():
+    from dasksgd.diversity import DiversityBatchSize, FixedBatchSize
+
+    p = DiversityBatchSize(delta=1.0, b_min=100, b_max=10_000)
+    s = p.update(p.init(), ndelta=999.0)
+    assert s.size == 1000
+    s = p.stalled(s)
+    assert s.size == s.floor == 2000
+    assert p.update(s, ndelta=300.0).size == 2000  # the rule asks for less: the floor holds
+    assert p.update(s, ndelta=3000.0).size == 3001  # and more is still granted
+    assert p.stalled(p.stalled(s)).size == 10_000  # 8000 is over half the data: all of it
+    f = FixedBatchSize(50, 1000)
+    assert f.stalled(f.init()) == f.init()
+
+
 def BatchStateLike(size):
     from dasksgd.diversity import BatchState
 

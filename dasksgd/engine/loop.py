@@ -140,6 +140,10 @@ class TrainResult:
     objective: float
 
 
+#: An epoch that decreases the objective by at most this fraction of the previous epoch's
+#: decrease has stalled (the batch-size policy then doubles the batch).
+STALL = 0.1
+
 #: Arithmetic over overhead of a step at the smallest "auto" batch.
 FLOOR_RATIO = 4.0
 
@@ -334,9 +338,16 @@ def train(
     best, no_improve, converged, objective = None, 0, False, math.nan
     epochs_run = 0
 
+    progress: list[float] = []  # objective decrease of each epoch
+
     def end_epoch(epoch: int, at_step: int, value: float, coef: np.ndarray, intercept: np.ndarray) -> bool:
         """Record an epoch's objective, apply the stopping rules; True when the fit is done."""
-        nonlocal best, no_improve, converged, objective
+        nonlocal best, no_improve, converged, objective, bstate
+        if math.isfinite(objective):
+            progress.append(objective - value)
+            if len(progress) >= 2 and bstate.size < n and progress[-1] <= STALL * progress[-2]:
+                # The epoch barely moved: the batch's noise is the limit (see DiversityBatchSize).
+                bstate = batches.stalled(bstate)
         objective = value
         if not math.isfinite(objective):
             raise FloatingPointError(
