@@ -67,7 +67,7 @@ def test_deeper_tree_over_three_workers():
     X, y, Xd, yd = _data(n=3000, chunks=500)
     spec = TargetSpec(np.array([0, 1]))
     with LocalCluster(n_workers=3, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster, set_as_default=False) as c3:
+                      dashboard_address=":0", worker_dashboard_address=None) as cluster, Client(cluster, set_as_default=False) as c3:
         flat = ClusterBackend(c3, Xd, yd, None, spec, get_loss("log_loss"), seed=1, fan_in=8)
         deep = ClusterBackend(c3, Xd, yd, None, spec, get_loss("log_loss"), seed=1, fan_in=2)
         try:
@@ -184,7 +184,7 @@ def test_dataframe_input_and_regressor(client):
     np.testing.assert_allclose(reg.coef_, [1.0, -2.0, 0.5], atol=1e-3)
     pred = reg.predict(ddf)
     assert dask.is_dask_collection(pred)
-    np.testing.assert_allclose(pred.compute(), reg.predict(pdf.to_numpy()), rtol=1e-12)
+    np.testing.assert_allclose(pred.compute(), reg.predict(pdf), rtol=1e-12)
     assert reg.score(ddf, dy) > 0.999
     with pytest.raises(ValueError, match="feature names should match"):
         reg.predict(ddf.rename(columns={"a": "z"}))
