@@ -5,8 +5,12 @@
 the rules need (per-feature scales, the smoothness bounds ``L`` and ``L_max``, the per-step
 overhead). Per step: one request (``step``) for the statistics of the batch, one update of the
 model here, and the policies (batch size from gradient diversity, step size, warmup) advance
-their explicit states. Per epoch: one request (``full``) for the training objective, and one
-(``validation``) when early stopping holds rows out.
+their explicit states; full-batch steps of smooth problems are L-BFGS steps
+(:mod:`dasksgd.quasi_newton`), others use momentum (:mod:`dasksgd.acceleration`). Per epoch: the
+training objective of the epoch's model (known from the L-BFGS pass, or carried by the next
+full-batch step as a probe, or one loss-only ``objective`` request), which also drives the
+stopping rules and the stall rule of the batch size; and one ``validation`` request when early
+stopping holds rows out.
 """
 
 from __future__ import annotations
