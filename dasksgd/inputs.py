@@ -51,8 +51,14 @@ def label_counts(y: Any) -> tuple[np.ndarray, np.ndarray]:
     if not is_dask_collection(y):
         return np.unique(np.asarray(y), return_counts=True)
     import dask
+    from dask.base import tokenize
 
-    parts = dask.compute(*[dask.delayed(_unique_counts, pure=True)(b) for b in y.to_delayed().ravel()])
+    token = tokenize(y)
+    blocks = y.to_delayed().ravel()
+    parts = dask.compute(*[
+        dask.delayed(_unique_counts, pure=True)(b, dask_key_name=f"dasksgd-label-counts-{token}-{i}")
+        for i, b in enumerate(blocks)
+    ])
     values = np.concatenate([v for v, _ in parts])
     counts = np.concatenate([c for _, c in parts])
     classes, where = np.unique(values, return_inverse=True)

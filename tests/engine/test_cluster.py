@@ -170,6 +170,7 @@ def test_load_tasks_are_named(client):
         SGDClassifier(max_iter=1, tol=None, random_state=0).fit(Xd, yd)
     names = {str(t["key"]) for t in ts.data}
     assert any("dasksgd-load-shards" in k for k in names)
+    assert any("dasksgd-label-counts" in k for k in names)  # the classes, counted per block
 
 
 def test_dataframe_input_and_regressor(client):
