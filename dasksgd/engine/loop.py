@@ -142,11 +142,22 @@ class TrainResult:
     history: pd.DataFrame
     batch_size: int
     objective: float
+    rollbacks: int = 0
 
 
 #: An epoch that decreases the objective by at most this fraction of the previous epoch's
 #: decrease has stalled (the batch-size policy then doubles the batch).
 STALL = 0.1
+
+#: Divergence: an epoch objective above this multiple of the best one so far (or a non-finite
+#: loss) rolls back to the last good model and halves the step size, at most ROLLBACKS times.
+EXPLODE = 100.0
+ROLLBACKS = 5
+
+
+class _Diverged(Exception):
+    """Raised inside an epoch whose model went non-finite or exploded."""
+
 
 #: Arithmetic over overhead of a step at the smallest "auto" batch.
 FLOOR_RATIO = 4.0
@@ -322,7 +333,9 @@ def train(
     Raises
     ------
     FloatingPointError
-        If the objective stops being finite (the step size is too large for the data).
+        If the model still diverges after ``ROLLBACKS`` roll-backs: an epoch whose objective is not
+        finite or explodes (over ``EXPLODE`` times the best so far) restarts from the last good
+        model with half the step size.
     """
     state = state.copy()
     pen, n = config.penalty, backend.n_train
@@ -343,21 +356,22 @@ def train(
     epochs_run = 0
 
     progress: list[float] = []  # objective decrease of each epoch
+    good, step_scale, rollbacks = state.copy(), 1.0, 0  # the last model that did not diverge
+    best_seen = math.inf
 
     def end_epoch(epoch: int, at_step: int, value: float, coef: np.ndarray, intercept: np.ndarray) -> bool:
         """Record an epoch's objective, apply the stopping rules; True when the fit is done."""
-        nonlocal best, no_improve, converged, objective, bstate
+        nonlocal best, no_improve, converged, objective, bstate, good, best_seen
+        if not math.isfinite(value) or value > EXPLODE * best_seen:
+            raise _Diverged(f"the training objective became {value:.6g} in epoch {epoch + 1}")
         if math.isfinite(objective):
             progress.append(objective - value)
             if len(progress) >= 2 and bstate.size < n and progress[-1] <= STALL * progress[-2]:
                 # The epoch barely moved: the batch's noise is the limit (see DiversityBatchSize).
                 bstate = batches.stalled(bstate)
         objective = value
-        if not math.isfinite(objective):
-            raise FloatingPointError(
-                f"The training objective became {objective} in epoch {epoch}: the step size is too "
-                "large for this data. Lower eta0, or use learning_rate='auto'."
-            )
+        best_seen = min(best_seen, value)
+        good = state.copy()  # (a deferred objective arrives before the next step is applied)
         score = math.nan
         if config.early_stopping:
             score = _validation_score(backend, config, coef, intercept)
@@ -394,80 +408,104 @@ def train(
     pending: tuple | None = None
     done = False
     for it in range(max_iter):
-        epoch = state.epoch
-        pos = 0
-        while pos < n:
-            end = _batch_end(pos, bstate.size, n)
-            probe = None
-            if pending is not None and not (np.array_equal(pending[2], state.coef)
-                                            and np.array_equal(pending[3], state.intercept)):
-                probe = (pending[2], pending[3])
-            st = backend.call("step", state.coef, state.intercept, epoch, pos, end, n, probe)
-            if pending is not None:
-                p_epoch, p_step, p_coef, p_intercept = pending
-                pending = None
-                value = (st.loss if probe is None else st.probe_loss) / n + pen.value(p_coef)
-                if end_epoch(p_epoch, p_step, value, p_coef, p_intercept):
-                    done = True  # this step is not taken: the model stays the epoch's
-                    break
-            pos = end
-            if st.count == 0:
-                continue
-            # Diversity at the current model, from the statistics the step brought anyway.
-            mean_sq, grad_sq = batch_diversity(st, pen, state.coef, n, precond, config.fit_intercept)
-            sstate = smoother.update(sstate, mean_sq=mean_sq, grad_sq=grad_sq)
-            ndelta = smoother.value(sstate)
-            target = scaled_step(sched.value(state.schedule, state.t + 1.0), st.count, config.delta, plan.max_step)
-            wstate, eta = warmup.update(wstate, target=target)
-            point = (state.coef, state.intercept)
-            if quasi is not None and st.count == n:
-                # Full batch, smooth problem: L-BFGS; the objective and gradient at the point
-                # accept or reject the last trial and give the next one.
-                value = st.loss / n + pen.value(state.coef)
-                grad = _flat(st.grad_coef / n + pen.smooth_grad(state.coef), st.grad_intercept / n, fi)
-                state.quasi, nxt = quasi.update(state.quasi, _flat(*point, fi), value, grad)
-                state.accepted = _unflat(state.quasi.x, state.intercept, fi)
-                state.coef, state.intercept = _unflat(nxt, state.intercept, fi)
-                eta = state.quasi.t
-            else:
-                if state.accepted is not None:  # the batch shrank: back to stochastic steps
-                    state.quasi, state.accepted = QuasiNewtonState(), None
-                new = precond.step(*point, st.grad_coef / st.count, st.grad_intercept / st.count, eta, pen,
-                                   config.fit_intercept)
-                state.momentum, (state.coef, state.intercept) = momentum.update(
-                    state.momentum, point=point, new=new, full_batch=st.count == n, metric=precond.metric,
-                )
-            state.t += st.count
-            state.step += 1
-            if config.average_start is not None and state.t >= config.average_start:
-                if state.n_avg == 0:
-                    state.avg_coef, state.avg_intercept = new[0].copy(), new[1].copy()
+        try:
+            epoch = state.epoch
+            pos = 0
+            while pos < n:
+                end = _batch_end(pos, bstate.size, n)
+                probe = None
+                if pending is not None and not (np.array_equal(pending[2], state.coef)
+                                                and np.array_equal(pending[3], state.intercept)):
+                    probe = (pending[2], pending[3])
+                st = backend.call("step", state.coef, state.intercept, epoch, pos, end, n, probe)
+                if pending is not None:
+                    p_epoch, p_step, p_coef, p_intercept = pending
+                    pending = None
+                    value = (st.loss if probe is None else st.probe_loss) / n + pen.value(p_coef)
+                    if end_epoch(p_epoch, p_step, value, p_coef, p_intercept):
+                        done = True  # this step is not taken: the model stays the epoch's
+                        break
+                pos = end
+                if st.count == 0:
+                    continue
+                exact = quasi is not None and st.count == n  # an L-BFGS pass: its line search copes
+                if not exact and not math.isfinite(st.loss):
+                    raise _Diverged(f"the loss of a batch became {st.loss} in epoch {epoch + 1}")
+                if best_seen == math.inf:  # the first batch estimates the starting objective
+                    best_seen = st.loss / st.count + pen.value(state.coef)
+                # Diversity at the current model, from the statistics the step brought anyway.
+                mean_sq, grad_sq = batch_diversity(st, pen, state.coef, n, precond, config.fit_intercept)
+                sstate = smoother.update(sstate, mean_sq=mean_sq, grad_sq=grad_sq)
+                ndelta = smoother.value(sstate)
+                target = scaled_step(sched.value(state.schedule, state.t + 1.0), st.count, config.delta, plan.max_step)
+                wstate, eta = warmup.update(wstate, target=target)
+                eta *= step_scale
+                point = (state.coef, state.intercept)
+                if exact:
+                    # Full batch, smooth problem: L-BFGS; the objective and gradient at the point
+                    # accept or reject the last trial and give the next one.
+                    value = st.loss / n + pen.value(state.coef)
+                    grad = _flat(st.grad_coef / n + pen.smooth_grad(state.coef), st.grad_intercept / n, fi)
+                    state.quasi, nxt = quasi.update(state.quasi, _flat(*point, fi), value, grad)
+                    state.accepted = _unflat(state.quasi.x, state.intercept, fi)
+                    state.coef, state.intercept = _unflat(nxt, state.intercept, fi)
+                    eta = state.quasi.t
                 else:
-                    k = state.n_avg + 1
-                    state.avg_coef += (new[0] - state.avg_coef) / k
-                    state.avg_intercept += (new[1] - state.avg_intercept) / k
-                state.n_avg += 1
-            rows.append(
-                (state.step, epoch, state.t, st.count, ndelta / n, config.delta * ndelta + 1.0, eta,
-                 st.loss / st.count, time.perf_counter() - t0)
-            )
-            bstate = batches.update(bstate, ndelta=ndelta)
-        if done:
-            break
-        state.epoch += 1
-        epochs_run += 1
-        coef, intercept = state.model()
-        if state.accepted is not None:
-            # Quasi-Newton phase: the model is the accepted point, whose objective its pass
-            # measured already.
-            if end_epoch(epoch, state.step, state.quasi.f, coef, intercept):
+                    if state.accepted is not None:  # the batch shrank: back to stochastic steps
+                        state.quasi, state.accepted = QuasiNewtonState(), None
+                    new = precond.step(*point, st.grad_coef / st.count, st.grad_intercept / st.count, eta, pen,
+                                       config.fit_intercept)
+                    state.momentum, (state.coef, state.intercept) = momentum.update(
+                        state.momentum, point=point, new=new, full_batch=st.count == n, metric=precond.metric,
+                    )
+                state.t += st.count
+                state.step += 1
+                if config.average_start is not None and state.t >= config.average_start:
+                    if state.n_avg == 0:
+                        state.avg_coef, state.avg_intercept = new[0].copy(), new[1].copy()
+                    else:
+                        k = state.n_avg + 1
+                        state.avg_coef += (new[0] - state.avg_coef) / k
+                        state.avg_intercept += (new[1] - state.avg_intercept) / k
+                    state.n_avg += 1
+                rows.append(
+                    (state.step, epoch, state.t, st.count, ndelta / n, config.delta * ndelta + 1.0, eta,
+                     st.loss / st.count, time.perf_counter() - t0)
+                )
+                bstate = batches.update(bstate, ndelta=ndelta)
+            if done:
                 break
-            continue
-        if it + 1 < max_iter and not config.early_stopping and _batch_end(0, bstate.size, n) == n:
-            pending = (epoch, state.step, coef.copy(), intercept.copy())
-            continue
-        if end_epoch(epoch, state.step, _objective(backend, config, coef, intercept), coef, intercept):
-            break
+            state.epoch += 1
+            epochs_run += 1
+            coef, intercept = state.model()
+            if state.accepted is not None:
+                # Quasi-Newton phase: the model is the accepted point, whose objective its pass
+                # measured already.
+                if end_epoch(epoch, state.step, state.quasi.f, coef, intercept):
+                    break
+                continue
+            if it + 1 < max_iter and not config.early_stopping and _batch_end(0, bstate.size, n) == n:
+                pending = (epoch, state.step, coef.copy(), intercept.copy())
+                continue
+            if end_epoch(epoch, state.step, _objective(backend, config, coef, intercept), coef, intercept):
+                break
+        except _Diverged as why:
+            # Back to the last model that did not diverge, with half the step size.
+            rollbacks += 1
+            if rollbacks > ROLLBACKS:
+                raise FloatingPointError(
+                    f"{why}, and {ROLLBACKS} roll-backs to the last good model with half the step "
+                    "size each did not cure it. Lower eta0 or use learning_rate='auto', scale the "
+                    "features (or keep precondition=True), and check the data for extreme rows."
+                ) from None
+            logger.warning("%s: rolled back to the last good model, step size x %g", why, 0.5 ** rollbacks)
+            step_scale *= 0.5
+            epoch_next = state.epoch + 1
+            state = replace(good.copy(), epoch=epoch_next, step=state.step, t=state.t)
+            pending, done = None, False
+            quasi = None if quasi is None else QuasiNewton(quasi.precondition, quasi.first_step * 0.5)
+            epochs_run += 1
+
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS[:9])
     history["objective"] = np.nan
     history["validation_score"] = np.nan
@@ -480,4 +518,4 @@ def train(
     for col in ("step", "epoch", "batch_size"):
         history[col] = history[col].astype(np.int64)
     last_batch = int(history["batch_size"].iloc[-1]) if len(history) else bstate.size
-    return TrainResult(state, epochs_run, converged, history, last_batch, objective)
+    return TrainResult(state, epochs_run, converged, history, last_batch, objective, rollbacks)

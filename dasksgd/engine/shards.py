@@ -422,10 +422,12 @@ class ShardSet:
         W, b = self._model(self.shards[0], coef, intercept)
         if probe is not None:
             probe = self._model(self.shards[0], *probe)
-        for s in self.shards:
-            lo, hi = s.n * start // total, s.n * end // total
-            if hi > lo:
-                parts.append((s.index, self._stats(s, s.runs(lo, hi), W, b, probe)))
+        # A diverging model overflows here; the loop sees the non-finite sums and rolls back.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for s in self.shards:
+                lo, hi = s.n * start // total, s.n * end // total
+                if hi > lo:
+                    parts.append((s.index, self._stats(s, s.runs(lo, hi), W, b, probe)))
         return self._combine(parts, zero)
 
     def _work(self, X: Any) -> np.ndarray:
@@ -497,8 +499,9 @@ class ShardSet:
         parts: list = []
         if self.shards:
             W, b = self._model(self.shards[0], coef, intercept)
-            parts = [(s.index, np.array([float(s.n), loss_sum(s.X, s.Y, W, b, self.loss, sample_weight=s.sw)]))
-                     for s in self.shards if s.n]
+            with np.errstate(over="ignore", invalid="ignore"):  # see step
+                parts = [(s.index, np.array([float(s.n), loss_sum(s.X, s.Y, W, b, self.loss, sample_weight=s.sw)]))
+                         for s in self.shards if s.n]
         return self._combine(parts, np.zeros(2))
 
     def validation(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:

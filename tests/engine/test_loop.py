@@ -73,3 +73,36 @@ def test_stopping_on_a_deferred_objective_keeps_the_epoch_model():
 ])
 def test_batch_end_merges_short_tails(pos, size, n, end):
     assert _batch_end(pos, size, n) == end
+
+
+def _diverging_fit(step, max_iter=12):
+    from dasksgd.engine.loop import Plan
+    from dasksgd.preconditioning import Preconditioner
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 5))
+    y = X @ np.ones(5) + 0.1 * rng.standard_normal(2000)
+    loss = get_loss("squared_error")
+    # A plan whose step cap is far above 2/L: plain SGD steps of size `step` blow up.
+    plan = Plan(precond=Preconditioner.identity(5), max_step=step, gamma=step, overhead=0.0, row_cost=1.0, b_min=1)
+    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-4, 0.15),
+                         schedule=LearningRate("constant", 1e9, 0.5, 1e-4, loss), batch_size=64,
+                         max_iter=max_iter, tol=None, warmup_steps=1)
+    backend = LocalBackend([(X, y, None)], TargetSpec(), loss, seed=0)
+    return train(backend, config, TrainState(coef=np.zeros((5, 1)), intercept=np.zeros(1)), plan=plan), X, y
+
+
+def test_divergence_rolls_back_and_halves_the_step():
+    res, X, y = _diverging_fit(8.0)  # stable from 8 / 2**4 = 0.5
+    assert 1 <= res.rollbacks <= 5
+    coef, intercept = res.state.model()
+    assert np.all(np.isfinite(coef)) and np.isfinite(res.objective)
+    np.testing.assert_allclose(coef[:, 0], np.ones(5), atol=0.05)
+    # The reported objective is the model's.
+    direct = 0.5 * np.mean((y - X @ coef[:, 0] - intercept[0]) ** 2) + 0.5e-4 * np.sum(coef**2)
+    assert res.objective == pytest.approx(direct, rel=1e-10)
+
+
+def test_persistent_divergence_stops_with_advice():
+    with pytest.raises(FloatingPointError, match="roll-backs to the last good model"):
+        _diverging_fit(1e6)
