@@ -50,10 +50,13 @@ def label_counts(y: Any) -> tuple[np.ndarray, np.ndarray]:
     """
     if not is_dask_collection(y):
         return np.unique(np.asarray(y), return_counts=True)
-    import dask
-    from dask.base import tokenize
+    import uuid
 
-    token = tokenize(y)
+    import dask
+
+    # A fresh name per call: the counts are not worth caching, and a name reused while the
+    # scheduler still releases an earlier computation's keys can race with that release.
+    token = uuid.uuid4().hex
     blocks = y.to_delayed().ravel()
     parts = dask.compute(*[
         dask.delayed(_unique_counts, pure=True)(b, dask_key_name=f"dasksgd-label-counts-{token}-{i}")

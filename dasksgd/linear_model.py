@@ -148,7 +148,8 @@ class _BaseSGD(BaseEstimator):
                 delayed.append(sample_weight.to_delayed().ravel().tolist())
             parts = dask.compute(*delayed)
             sws = parts[2] if sample_weight is not None else [None] * len(parts[0])
-            return LocalBackend(list(zip(parts[0], parts[1], sws)), spec, loss, **common)
+            shapes = [(int(r), int(X.shape[1])) for r in X.chunks[0]]
+            return LocalBackend(list(zip(parts[0], parts[1], sws)), spec, loss, shapes=shapes, **common)
         return LocalBackend([(X, y, sample_weight)], spec, loss, **common)
 
     def _validate_input(self, X, y, sample_weight, *, reset):

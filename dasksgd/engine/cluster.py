@@ -46,10 +46,13 @@ class ShardHolder:
         seed: int,
         validation_fraction: float,
         total_shards: int,
+        shapes: list[tuple[int, int]] | None = None,
     ) -> None:
+        shapes = shapes or [None] * len(indices)
         shards = [
-            prepare_shard(i, X, y, sw, spec, validation_fraction=validation_fraction, seed=seed)
-            for i, X, y, sw in zip(indices, xs, ys, sws)
+            prepare_shard(i, X, y, sw, spec, validation_fraction=validation_fraction, seed=seed,
+                          expected_shape=shape)
+            for i, X, y, sw, shape in zip(indices, xs, ys, sws, shapes)
         ]
         self.shardset = ShardSet(shards, loss, fit_intercept=fit_intercept, shuffle=shuffle, seed=seed,
                                  total_shards=total_shards)
@@ -196,6 +199,7 @@ class ClusterBackend:
                 seed,
                 validation_fraction,
                 len(sizes),
+                [(sizes[i], int(X.shape[1])) for i in block],
                 actor=True,
                 workers=[worker],
                 allow_other_workers=False,

@@ -31,6 +31,8 @@ class LocalBackend:
         The loss.
     fit_intercept, shuffle, seed, validation_fraction
         As for :class:`ShardSet` and :func:`prepare_shard`.
+    shapes : sequence of (rows, columns), optional
+        The shape a dask array declared for each part, checked against the data.
     """
 
     def __init__(
@@ -43,10 +45,13 @@ class LocalBackend:
         shuffle: bool = True,
         seed: int = 0,
         validation_fraction: float = 0.0,
+        shapes: Sequence[tuple[int, int]] | None = None,
     ) -> None:
+        shapes = list(shapes) if shapes is not None else [None] * len(parts)
         shards = [
-            prepare_shard(i, X, y, sw, spec, validation_fraction=validation_fraction, seed=seed)
-            for i, (X, y, sw) in enumerate(parts)
+            prepare_shard(i, X, y, sw, spec, validation_fraction=validation_fraction, seed=seed,
+                          expected_shape=shape)
+            for i, ((X, y, sw), shape) in enumerate(zip(parts, shapes))
         ]
         self.shardset = ShardSet(shards, loss, fit_intercept=fit_intercept, shuffle=shuffle, seed=seed)
         info = self.shardset.info()

@@ -177,20 +177,31 @@ def prepare_shard(
     *,
     validation_fraction: float = 0.0,
     seed: int = 0,
+    expected_shape: tuple[int, int] | None = None,
 ) -> _Shard:
     """Validate one shard and prepare it for training.
+
+    ``expected_shape`` is the shape the chunk's dask array declares for it, when it came from
+    one: a chunk whose data disagree (a ``from_delayed`` or ``map_blocks`` with a wrong shape) is
+    reported here rather than as a broadcasting error in the middle of training.
 
     Raises
     ------
     ValueError
-        On non-finite values, mismatched lengths, unknown labels or negative weights; the
-        message names the shard.
+        On non-finite values, mismatched lengths or shapes, unknown labels or negative weights;
+        the message names the shard.
     """
     where = f" (shard {index})"
     if is_sparse(X):
         X = X.tocsr()
     if getattr(X, "ndim", 2) != 2:
         raise ValueError(f"Expected 2D array, got {X.ndim}D array instead{where}.")
+    if expected_shape is not None and tuple(X.shape) != tuple(expected_shape):
+        raise ValueError(
+            f"Chunk {index} of X holds an array of shape {tuple(X.shape)}, but the dask array "
+            f"declares {tuple(expected_shape)} for it: the chunks' data must match the array's "
+            "metadata (check the shapes given to from_delayed / map_blocks)."
+        )
     if not is_sparse(X) and np.asarray(X[:0]).dtype.kind not in "fiub" and not hasattr(X, "__array_namespace__"):
         raise ValueError(f"X must be numeric; got dtype {X.dtype}{where}.")
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64

@@ -262,3 +262,41 @@ def test_float32_shards_stay_float32_on_the_workers(client):
     assert st.count == 800
     assert all(i["dtype"] == "float32" and i["buffer_dtype"] == "float32" for i in infos)
     assert sum(i["nbytes"] for i in infos) == 4000 * 6 * 4  # held once, at 4 bytes a value
+
+
+def _bad_inputs(X, y):
+    import dask
+
+    wrong_width = da.concatenate([
+        da.from_array(X[:500], chunks=(250, 4)),
+        da.from_delayed(dask.delayed(lambda: X[500:, :3])(), shape=(500, 4), dtype=float),
+    ])
+    empty = (
+        da.concatenate([da.from_array(X[:500], chunks=(250, 4)), da.zeros((0, 4), chunks=(0, 4)),
+                        da.from_array(X[500:], chunks=(250, 4))]),
+        da.concatenate([da.from_array(y[:500], chunks=250), da.zeros((0,), dtype=int, chunks=0),
+                        da.from_array(y[500:], chunks=250)]),
+    )
+    return {
+        "wrong width": (wrong_width, da.from_array(y, chunks=250), "declares \\(500, 4\\)"),
+        "object dtype": (da.from_array(X.astype(object), chunks=(250, 4)), da.from_array(y, chunks=250), "numeric"),
+        "empty partition": (*empty, None),
+        "y chunks not aligned with X": (da.from_array(X, chunks=(250, 4)), da.from_array(y, chunks=300), None),
+    }
+
+
+@pytest.mark.parametrize("case", ["wrong width", "object dtype", "empty partition", "y chunks not aligned with X"])
+def test_bad_chunks_fail_clearly_or_are_handled(client, case):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1000, 4))
+    y = (X[:, 0] > 0).astype(int)
+    X0 = X.copy()
+    Xd, yd, error = _bad_inputs(X, y)[case]
+    est = SGDClassifier(max_iter=3, tol=None, random_state=0)
+    if error is None:
+        assert est.fit(Xd, yd).score(X, y) > 0.95
+    else:
+        with pytest.raises(ValueError, match=error):
+            est.fit(Xd, yd)
+        assert not hasattr(est, "coef_")
+    np.testing.assert_array_equal(X, X0)  # the user's data are untouched
