@@ -215,9 +215,16 @@ def prepare_shard(
     if isinstance(X, np.ndarray):
         # One pass gives what the preconditioner needs and, through its total, the check for
         # non-finite values (the exact, allocating check runs only when something is off).
-        columns = (X.sum(axis=0, dtype=np.float64), np.einsum("ij,ij->j", X, X, dtype=np.float64))
-        if not math.isfinite(float(columns[0].sum() + columns[1].sum())):
+        with np.errstate(over="ignore", invalid="ignore"):  # inf / huge values: checked next
+            columns = (X.sum(axis=0, dtype=np.float64), np.einsum("ij,ij->j", X, X, dtype=np.float64))
+            total = float(columns[0].sum() + columns[1].sum())
+        if not math.isfinite(total):
             _check_finite(X, "X", where)
+            # Finite, but squares (or sums) overflow: no gradient arithmetic survives that.
+            raise ValueError(
+                f"Input X contains values too large for float64 arithmetic (largest magnitude "
+                f"{float(np.max(np.abs(X))):.3g}; their squares overflow){where}. Scale the features."
+            )
     else:
         _check_finite(X, "X", where)
     n = X.shape[0]
