@@ -300,3 +300,25 @@ def test_bad_chunks_fail_clearly_or_are_handled(client, case):
             est.fit(Xd, yd)
         assert not hasattr(est, "coef_")
     np.testing.assert_array_equal(X, X0)  # the user's data are untouched
+
+
+def test_twenty_concurrent_fits_do_not_cross_talk(client):
+    """As GridSearchCV with a Dask backend would: 20 fits at once on one cluster, each the same
+    model (bit for bit) as the same fit run alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y, Xd, yd = _data(n=3000, d=6, chunks=500)
+    grid = [dict(alpha=a, random_state=r) for a in (1e-5, 1e-4, 1e-3, 1e-2, 1e-1) for r in range(4)]
+
+    def fit(params):
+        with client.as_current():  # the client is current per thread
+            return SGDClassifier(batch_size=200, max_iter=3, tol=None, **params).fit(Xd, yd)
+
+    with ThreadPoolExecutor(len(grid)) as pool:
+        together = list(pool.map(fit, grid))
+    for params, est in zip(grid, together):
+        alone = fit(params)
+        assert est.n_workers_ == 2
+        np.testing.assert_array_equal(est.coef_, alone.coef_)
+        np.testing.assert_array_equal(est.intercept_, alone.intercept_)
+        np.testing.assert_array_equal(est.history_["objective"].dropna(), alone.history_["objective"].dropna())
