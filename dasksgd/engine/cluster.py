@@ -18,6 +18,8 @@ the scheduler costs 20-90 ms of bookkeeping; an actor call per worker costs ~3 m
 from __future__ import annotations
 
 import asyncio
+import logging
+import uuid
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,8 @@ from .shards import ShardSet, TargetSpec, prepare_shard
 from .tree import ByShard, build_tree
 
 __all__ = ["ClusterBackend", "ShardHolder", "assign_shards"]
+
+logger = logging.getLogger("dasksgd")
 
 
 class ShardHolder:
@@ -124,6 +128,19 @@ def assign_shards(
     return sorted(out, key=lambda item: item[1][0])
 
 
+def _pong() -> str:
+    return "pong"
+
+
+def _lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says an actor's worker is gone (the errors distributed raises for it)."""
+    from distributed.comm import CommClosedError
+
+    if isinstance(exc, (OSError, CommClosedError)):
+        return True
+    return isinstance(exc, RuntimeError) and "lost" in str(exc).lower()
+
+
 class ClusterBackend:
     """Runs the loop's requests on shards resident on the workers of ``client``.
 
@@ -159,8 +176,12 @@ class ClusterBackend:
         fan_in: int = 8,
     ) -> None:
         self.client = client
+        self._args = (X, y, sample_weight, spec, loss, fit_intercept, shuffle, seed, validation_fraction, fan_in)
+        self._scale: tuple | None = None  # the last set_scale request, replayed after a rebuild
+        self._alive: set | None = None
+        self.recoveries = 0
         with client.as_current():
-            self._load(X, y, sample_weight, spec, loss, fit_intercept, shuffle, seed, validation_fraction, fan_in)
+            self._load(*self._args)
 
     def _load(self, X, y, sample_weight, spec, loss, fit_intercept, shuffle, seed, validation_fraction, fan_in):
         from distributed import futures_of, wait
@@ -181,10 +202,13 @@ class ClusterBackend:
         who_has = client.who_has(x_parts)
         holders = [list(who_has.get(f.key, ())) for f in x_parts]
         workers = list(client.scheduler_info()["workers"])
+        if self._alive is not None:  # after a loss: only the workers that answered
+            workers = [w for w in workers if w in self._alive]
         if not workers:
             raise RuntimeError("The Dask cluster has no workers; start some before fitting.")
         plan = assign_shards(sizes, holders, workers)
-        token = tokenize(X.name, y.name, seed, id(self))
+        # Fresh per load: a rebuild after a lost worker must not meet the old actors' keys.
+        token = tokenize(X.name, y.name, seed, uuid.uuid4().hex)
         futures = [
             client.submit(
                 ShardHolder,
@@ -226,13 +250,62 @@ class ClusterBackend:
         """What each worker's actor holds and how many requests it served."""
         return [a.info().result() for a in self.actors]
 
+    #: Rebuilds after lost workers that one fit may make before it gives up.
+    max_recoveries = 3
+
     def call(self, op: str, *args: Any) -> Any:
-        """Run ``op`` on every shard through the reduction tree and return the sum."""
+        """Run ``op`` on every shard through the reduction tree and return the sum.
+
+        A worker lost during the request (its actor cannot be reached) makes the backend rebuild
+        its actors on the workers that remain, from the persisted arrays (Dask recomputes the
+        lost chunks from their lineage), and run the request again. Every request is a pure
+        function of its arguments and the shards, and small results are summed in shard order,
+        so the fit continues exactly as if nothing had happened.
+        """
+        import time
+
+        broken = False
+        while True:
+            try:
+                if broken:
+                    self._rebuild()
+                    broken = False
+                total = self._gather(op, args)
+                break
+            except Exception as exc:  # noqa: BLE001 - only a lost worker is handled, see _lost
+                if not _lost(exc):
+                    raise
+                if self.recoveries >= self.max_recoveries:
+                    raise RuntimeError(
+                        f"Lost contact with a worker during '{op}' after {self.recoveries} rebuilds "
+                        f"of the shards ({exc}). The estimator is unchanged; check the cluster and "
+                        "fit again."
+                    ) from exc
+                self.recoveries += 1
+                logger.warning("a worker was lost during %r (%s): rebuilding the shards on the "
+                               "remaining workers", op, exc)
+                broken = True
+                time.sleep(0.5 * self.recoveries)  # let the scheduler notice the loss
+        if op == "set_scale":
+            self._scale = args
+        return total.total() if isinstance(total, ByShard) else total
+
+    def _gather(self, op: str, args: tuple) -> Any:
         pending = [head.run(op, args, sub) for head, sub in self.tree]
         total = pending[0].result()
         for fut in pending[1:]:
             total = total + fut.result()
-        return total.total() if isinstance(total, ByShard) else total
+        return total
+
+    def _rebuild(self) -> None:
+        self.actors, self.tree, self._actor_futures = [], [], []
+        # The workers that answer now (a lost one may still be listed by the scheduler).
+        answers = self.client.run(_pong, on_error="return")
+        self._alive = {w for w, a in answers.items() if a == "pong"}
+        with self.client.as_current():
+            self._load(*self._args)
+        if self._scale is not None:
+            self._gather("set_scale", self._scale)
 
     def close(self) -> None:
         """Release the actors and the persisted shards."""

@@ -1,0 +1,47 @@
+"""A worker killed in the middle of a fit: the engine rebuilds its shards and the fit ends with
+the model an undisturbed fit gives."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from dasksgd import SGDClassifier
+from dasksgd.datasets import make_classification
+
+pytestmark = pytest.mark.cluster
+
+
+def test_fit_survives_a_killed_worker():
+    from distributed import Client, LocalCluster
+
+    params = dict(batch_size=1000, max_iter=8, tol=None, random_state=0)
+
+    def data():  # generated block by block where it is computed: lost chunks are recomputed
+        return make_classification(200_000, 10, chunks=25_000, random_state=3)
+
+    # Undisturbed: the same chunks in this process (equal to a cluster fit, bit for bit).
+    reference = SGDClassifier(**params).fit(*data())
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=":0", worker_dashboard_address=None) as cluster, \
+            Client(cluster, set_as_default=False) as client, client.as_current():
+        pids = client.run(os.getpid)
+        victim = sorted(pids)[1]
+        killed = threading.Event()
+
+        def kill_later():
+            time.sleep(1.5)
+            os.kill(pids[victim], signal.SIGKILL)
+            killed.set()
+
+        threading.Thread(target=kill_later, daemon=True).start()
+        t0 = time.perf_counter()
+        est = SGDClassifier(**params).fit(*data())
+        took = time.perf_counter() - t0
+    assert killed.is_set() and took > 1.5, "the worker was not killed during the fit"
+    np.testing.assert_array_equal(est.coef_, reference.coef_)
+    np.testing.assert_array_equal(est.intercept_, reference.intercept_)
