@@ -16,13 +16,12 @@ markdown table to stdout and to ``benchmarks/results/``.
 from __future__ import annotations
 
 import argparse
-import pathlib
 import platform
 import time
 import warnings
 
 import numpy as np
-from common import gather_local
+from common import gather_local, write_table
 
 TARGETS = (1e-2, 1e-3, 1e-4)
 
@@ -116,11 +115,7 @@ def main() -> None:
     if finite and np.isfinite(auto):
         lines += ["", f"Time to 1e-3: auto {auto:.2f} s; best fixed {min(finite):.2f} s (ratio {auto / min(finite):.2f}); "
                       f"median fixed {np.median(fixed):.2f} s (fixed B that never reached it count as inf)."]
-    text = "\n".join(lines)
-    print(text)
-    out = pathlib.Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"batch_size_tradeoff_n{args.n}_d{args.d}_spread{args.spread:g}.md").write_text(text + "\n")
+    write_table(f"batch_size_tradeoff_n{args.n}_d{args.d}_spread{args.spread:g}", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
+
+#: Where every benchmark writes its tables, plots and raw points (the docs include them).
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+
+
+def write_table(stem: str, text: str) -> pathlib.Path:
+    """Print a benchmark's markdown and write it to ``results/<stem>.md``; returns the folder."""
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.md").write_text(text + "\n")
+    return RESULTS
 
 
 def gather_local(client, arr):

@@ -21,11 +21,11 @@ Prints a markdown table and writes it to ``benchmarks/results/``.
 from __future__ import annotations
 
 import argparse
-import pathlib
 import platform
 import time
 
 import numpy as np
+from common import write_table
 
 
 def _floor_pass(*chunks):
@@ -165,11 +165,7 @@ def main() -> None:
                 f"{rss0 / mb:.0f} / {peak / mb:.0f} / {two['shard_bytes'] / mb:.0f} "
                 f"(peak {peak / two['shard_bytes']:.2f}x shards) |"
             )
-    text = "\n".join(lines)
-    print(text)
-    out = pathlib.Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"throughput_n{args.n}_d{args.d}_{args.dtype}.md").write_text(text + "\n")
+    write_table(f"throughput_n{args.n}_d{args.d}_{args.dtype}", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -34,13 +34,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import pathlib
 import platform
 import time
 import warnings
 
 import numpy as np
-from common import gather_local
+from common import gather_local, write_table
 
 TARGETS = (1e-2, 1e-3, 1e-4, 1e-6)
 
@@ -290,13 +289,9 @@ def main() -> None:
         cells = [first_time(pts, f_star, tg) for tg in TARGETS]
         lines.append(f"| {name} | " + " | ".join("-" if math.isinf(c) else f"{c:.2f}" for c in cells)
                      + f" | {g:.1e} ({t:.1f}) |")
-    text = "\n".join(lines)
-    print(text)
-    out = pathlib.Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
     tag = "" if problem == "binary" else f"{problem}_"
     stem = f"time_to_accuracy_{tag}n{args.n}_d{args.d}_{args.dtype}"
-    (out / f"{stem}.md").write_text(text + "\n")
+    out = write_table(stem, "\n".join(lines))
     import json
 
     (out / f"{stem}.json").write_text(json.dumps({"f_star": f_star, "points": results}, indent=0))

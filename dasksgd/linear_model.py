@@ -35,7 +35,6 @@ from .engine import (
 from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, get_loss
 from .penalties import get_penalty
 from .schedules import LearningRate
-from .statistics import is_sparse
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
 

@@ -230,16 +230,13 @@ def gradient_statistics(
     -------
     GradStats
     """
-    n = X.shape[0]
     xp = array_namespace(coef)
-    width = X[:1].nbytes if isinstance(X, np.ndarray) else 0
-    if not width or n * width <= 2 * BLOCK_BYTES:
-        return GradStats(float(n), *_sums(X, Y, coef, intercept, loss, sample_weight, row_norms,
-                                          fit_intercept, probe, xp)).to_numpy()
-    rows = max(1, BLOCK_BYTES // width)
+    blocks = _row_blocks(X)
+    if blocks is None:
+        return GradStats(float(X.shape[0]), *_sums(X, Y, coef, intercept, loss, sample_weight, row_norms,
+                                                   fit_intercept, probe, xp)).to_numpy()
     total = None
-    for a in range(0, n, rows):
-        sl = slice(a, a + rows)
+    for sl in blocks:
         part = _sums(X[sl], Y[sl], coef, intercept, loss, None if sample_weight is None else sample_weight[sl],
                      None if row_norms is None else row_norms[sl], fit_intercept, probe, xp)
         if total is None:  # float64 accumulators: float32 blocks add up without drift
@@ -247,26 +244,35 @@ def gradient_statistics(
         else:
             for acc, v in zip(total, part):
                 acc += v
-    return GradStats(float(n), *total).to_numpy()
+    return GradStats(float(X.shape[0]), *total).to_numpy()
 
 
 def loss_sum(X: Any, Y: Any, coef: Any, intercept: Any, loss: Loss, *, sample_weight: Any = None) -> float:
     """``sum_i s_i loss(y_i, x_i W + b)`` (all outputs), without the gradient's second product;
     dense numpy rows in cache-sized blocks, accumulated in float64."""
-    n = X.shape[0]
-    width = X[:1].nbytes if isinstance(X, np.ndarray) else 0
-    rows = max(1, BLOCK_BYTES // width) if width else max(n, 1)
+    blocks = _row_blocks(X)
+    pieces = [(X, Y, sample_weight)] if blocks is None else [
+        (X[sl], Y[sl], None if sample_weight is None else sample_weight[sl]) for sl in blocks
+    ]
     total = 0.0
-    for a in range(0, n, rows):
-        # Sparse and device arrays in one piece: slicing a CSR matrix copies it.
-        sl = slice(a, a + rows)
-        Xb, Yb = (X, Y) if rows >= n else (X[sl], Y[sl])
+    for Xb, Yb, sw in pieces:
         L = loss.loss(Yb, margins(Xb, coef, intercept))
         xp = array_namespace(L)
-        if sample_weight is not None:
-            L = L * xp.reshape(sample_weight if rows >= n else sample_weight[sl], (-1, 1))
+        if sw is not None:
+            L = L * xp.reshape(sw, (-1, 1))
         total += float(xp.sum(L))
     return total
+
+
+def _row_blocks(X: Any) -> list[slice] | None:
+    """Row slices of ``BLOCK_BYTES`` for a dense numpy ``X``; None to take ``X`` whole (small
+    arrays, and sparse or device arrays, where a slice would copy and gain nothing)."""
+    n = X.shape[0]
+    width = X[:1].nbytes if isinstance(X, np.ndarray) else 0
+    if not width or n * width <= 2 * BLOCK_BYTES:
+        return None
+    rows = max(1, BLOCK_BYTES // width)
+    return [slice(a, a + rows) for a in range(0, n, rows)]
 
 
 def _sums(X, Y, coef, intercept, loss, sample_weight, row_norms, fit_intercept, probe, xp):

@@ -22,7 +22,6 @@ import logging
 import uuid
 from typing import Any
 
-import numpy as np
 from dask.base import tokenize
 
 from ..losses import Loss

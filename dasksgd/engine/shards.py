@@ -501,17 +501,6 @@ class ShardSet:
         if k:
             yield buf[:k], _index(parts)
 
-    def full(self, coef: np.ndarray, intercept: np.ndarray) -> GradStats:
-        """Statistics over every training row (the full objective and gradient)."""
-        zero, parts = GradStats.zeros(coef.shape[0], coef.shape[1]), []
-        if not self.shards:
-            return zero
-        W, b = self._model(self.shards[0], coef, intercept)  # once: one dtype and device
-        for s in self.shards:
-            if s.n:
-                parts.append((s.index, self._stats(s, [(0, s.n)], W, b)))
-        return self._combine(parts, zero)
-
     def objective(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """``[rows, sum of the weighted loss]`` over every training row (one product, no gradient)."""
         parts: list = []
