@@ -7,7 +7,8 @@ shard per step through the scheduler, summed by a pairwise tree of tasks.
 
     python benchmarks/step_overhead.py [--steps 300]
 
-Prints a markdown table of the median and 90th-percentile milliseconds per step.
+Prints a markdown table of the median and 90th-percentile milliseconds per step, and the
+round trip of a trivial actor call to one and to both workers (the floor of an actor step).
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ def _stats_task(X, y, w):
 
 def _add(a, b):
     return a + b
+
+
+class _Echo:
+    """A trivial actor: the floor of any actor-based step (one round trip, nothing computed)."""
+
+    def echo(self, x):
+        return x
 
 
 def _time(fn, steps: int) -> tuple[float, float]:
@@ -54,6 +62,11 @@ def main() -> None:
     out = []
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:
+        echoes = [client.submit(_Echo, actor=True, workers=[w]).result()
+                  for w in sorted(client.scheduler_info()["workers"])]
+        payload = np.zeros(5)
+        ping1 = _time(lambda: echoes[0].echo(payload).result(), args.steps)
+        ping2 = _time(lambda: [f.result() for f in [a.echo(payload) for a in echoes]], args.steps)
         for shards in (2, 8, 32):
             n = rows * shards
             rng = np.random.default_rng(0)
@@ -97,6 +110,9 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|")
     for shards, eng, tasks in out:
         print(f"| {shards} | {eng[0]:.2f} | {eng[1]:.2f} | {tasks[0]:.2f} | {tasks[1]:.2f} |")
+    print()
+    print(f"A trivial actor call (the floor of an actor step): median {ping1[0]:.2f} ms to one worker, "
+          f"{ping2[0]:.2f} ms to both at once.")
 
 
 if __name__ == "__main__":
