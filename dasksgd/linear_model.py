@@ -8,6 +8,7 @@ data or on the workers of the default :class:`distributed.Client` for dask colle
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
 from numbers import Integral, Real
@@ -22,6 +23,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from . import checkpoint as checkpoints
 from . import inputs
 from .engine import (
     ClusterBackend,
@@ -29,6 +31,7 @@ from .engine import (
     TargetSpec,
     TrainConfig,
     TrainState,
+    apply_plan,
     make_plan,
     train,
 )
@@ -74,7 +77,14 @@ class _BaseSGD(BaseEstimator):
         "precondition": ["boolean"],
         "delta": [Interval(Real, 0, None, closed="neither")],
         "fan_in": [Interval(Integral, 2, None, closed="left")],
+        "checkpoint": [str, os.PathLike, None],
+        "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
     }
+
+    #: Parameters that do not change the fitted model (a checkpoint written under other values
+    #: of these still resumes).
+    _NOT_IN_CHECKPOINT = frozenset({"verbose", "max_iter", "checkpoint", "checkpoint_every", "warm_start",
+                                    "random_state"})
 
     # -- helpers shared by fit and predict ------------------------------------------------
 
@@ -177,13 +187,18 @@ class _BaseSGD(BaseEstimator):
         ``start`` is when the public call began: the history's times count from it.
         """
         config = self._config(X.shape[0])
+        path = None if (partial or self.checkpoint is None) else os.fspath(self.checkpoint)
+        saved = None if path is None else checkpoints.load(path)
         rng = check_random_state(self.random_state)
-        if partial and hasattr(self, "_seed"):
+        if saved is not None:
+            seed = saved["seed"]  # the shuffles and the validation split of the saved fit
+        elif partial and hasattr(self, "_seed"):
             seed = self._seed
         else:
             seed = int(rng.randint(np.iinfo(np.int32).max))
         val = self.validation_fraction if (self.early_stopping and not partial) else 0.0
         n_features, K = X.shape[1], spec.n_outputs
+        resume = None
         if partial and hasattr(self, "_state"):
             state = self._state
         else:
@@ -193,14 +208,40 @@ class _BaseSGD(BaseEstimator):
                 state.intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(K).copy()
         backend = self._backend(X, y, sample_weight, spec, seed, val)
         try:
-            plan = make_plan(backend, config, n_features, n_outputs=K, seed=seed)
+            save_to = None
+            if path is not None:
+                identity = self._identity(backend, X, spec)
+                if saved is not None:
+                    differ = checkpoints.mismatch(saved["identity"], identity)
+                    if differ:
+                        raise ValueError(
+                            f"The checkpoint {path!r} was written by another fit ({'; '.join(differ)}). "
+                            "Delete it, or give this fit another checkpoint path."
+                        )
+                    plan, state, resume = saved["plan"], saved["state"], saved["loop"]
+                    apply_plan(backend, config, plan)
+                    logger.info("resuming from %s at step %d", path, state.step)
+
+                def _save(st: TrainState, loop: Any, _path=path, _identity=identity) -> None:
+                    checkpoints.save(_path, {"identity": _identity, "seed": seed, "plan": plan,
+                                             "state": st, "loop": loop})
+                save_to = _save
+            if resume is None:
+                plan = make_plan(backend, config, n_features, n_outputs=K, seed=seed)
             result = train(
                 backend, config, state, plan=plan, max_iter=1 if partial else None,
                 on_epoch=self._on_epoch if self.verbose else None, start_time=start,
+                checkpoint=save_to, checkpoint_every=self.checkpoint_every, resume=resume,
             )
             n_workers = backend.n_workers
         finally:
             backend.close()
+        if path is not None:
+            # The fitted estimator holds the result now; the checkpoint was for a fit cut short.
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
         # Only a finished fit touches the estimator's attributes.
         if not partial and config.tol is not None and not result.converged:
             warnings.warn(
@@ -222,6 +263,22 @@ class _BaseSGD(BaseEstimator):
             self.history_ = pd.concat([self.history_, result.history], ignore_index=True)
         else:
             self.history_ = result.history
+
+    def _identity(self, backend: Any, X: Any, spec: TargetSpec) -> dict:
+        """What a checkpoint must share with this fit to be resumed by it: the parameters that
+        shape the result, the data's size, classes and column sums (one pass over the shards)."""
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in self._NOT_IN_CHECKPOINT}
+        if isinstance(self.random_state, Integral):
+            params["random_state"] = int(self.random_state)
+        sums = np.asarray(backend.call("column_sums"), dtype=np.float64)
+        return {
+            "estimator": type(self).__name__, **params,
+            "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), "dtype": str(X.dtype),
+            "n_train": int(backend.n_train),
+            "classes": None if spec.classes is None else np.asarray(spec.classes),
+            "class_weight": None if spec.class_weight is None else np.asarray(spec.class_weight),
+            "column_sums": sums,
+        }
 
     def _on_epoch(self, info: dict) -> None:
         if not logger.handlers and not logging.getLogger().handlers:
@@ -326,6 +383,16 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         the sparsity of the data do not change). Makes the defaults work on unscaled data.
     fan_in : int, default=8
         Most partial sums a node of the reduction tree receives per step.
+    checkpoint : str or path-like, default=None
+        File to which ``fit`` writes the model and the training state every
+        ``checkpoint_every`` steps (atomically: a crash leaves the previous checkpoint or the new
+        one). If the file exists when ``fit`` starts, the fit resumes from it and ends with the
+        same model as an uninterrupted fit (bit for bit when the data are chunked the same way);
+        a checkpoint of other data or other parameters is refused with a ``ValueError``. The
+        file is removed when the fit finishes. It is a pickle: resume only from your own files.
+        ``partial_fit`` ignores it.
+    checkpoint_every : int, default=50
+        Steps between checkpoints.
 
     Attributes
     ----------
@@ -400,6 +467,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         delta: float = 1.0,
         precondition: bool = True,
         fan_in: int = 8,
+        checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 50,
     ) -> None:
         self.loss = loss
         self.penalty = penalty
@@ -425,6 +494,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self.delta = delta
         self.precondition = precondition
         self.fan_in = fan_in
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -707,6 +778,16 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         the sparsity of the data do not change). Makes the defaults work on unscaled data.
     fan_in : int, default=8
         Most partial sums a node of the reduction tree receives per step.
+    checkpoint : str or path-like, default=None
+        File to which ``fit`` writes the model and the training state every
+        ``checkpoint_every`` steps (atomically: a crash leaves the previous checkpoint or the new
+        one). If the file exists when ``fit`` starts, the fit resumes from it and ends with the
+        same model as an uninterrupted fit (bit for bit when the data are chunked the same way);
+        a checkpoint of other data or other parameters is refused with a ``ValueError``. The
+        file is removed when the fit finishes. It is a pickle: resume only from your own files.
+        ``partial_fit`` ignores it.
+    checkpoint_every : int, default=50
+        Steps between checkpoints.
 
     Attributes
     ----------
@@ -774,6 +855,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         delta: float = 1.0,
         precondition: bool = True,
         fan_in: int = 8,
+        checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 50,
     ) -> None:
         self.loss = loss
         self.penalty = penalty
@@ -798,6 +881,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self.delta = delta
         self.precondition = precondition
         self.fan_in = fan_in
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

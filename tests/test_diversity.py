@@ -7,7 +7,7 @@ import pytest
 
 from dasksgd import gradient_diversity
 from dasksgd.diversity import DiversitySmoother, batch_diversity, diversity_terms
-from dasksgd.losses import CLASSIFICATION_LOSSES, LOSSES, get_loss
+from dasksgd.losses import LOSSES, get_loss
 from dasksgd.penalties import get_penalty
 from dasksgd.statistics import gradient_statistics, row_sq_norms
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from dasksgd.losses import CLASSIFICATION_LOSSES, LOSSES, get_loss
+from dasksgd.losses import LOSSES, get_loss
 from dasksgd import statistics
 from dasksgd.statistics import GradStats, gradient_statistics, loss_sum, row_sq_norms
 

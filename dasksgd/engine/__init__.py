@@ -17,6 +17,8 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainState",
+    "LoopState",
+    "apply_plan",
     "build_tree",
     "make_plan",
     "Plan",
@@ -25,7 +27,7 @@ __all__ = [
 
 _WHERE = {
     "ClusterBackend": ".cluster", "ShardHolder": ".cluster", "LocalBackend": ".local",
-    "Plan": ".loop", "TrainConfig": ".loop", "TrainResult": ".loop", "TrainState": ".loop",
+    "Plan": ".loop", "TrainConfig": ".loop", "TrainResult": ".loop", "TrainState": ".loop", "LoopState": ".loop", "apply_plan": ".loop",
     "make_plan": ".loop", "train": ".loop", "ShardSet": ".shards", "TargetSpec": ".shards",
     "build_tree": ".tree",
 }

@@ -33,7 +33,7 @@ from ..quasi_newton import QuasiNewton, QuasiNewtonState
 from ..schedules import LearningRate, ScheduleState, Warmup, scaled_step, smoothness
 
 __all__ = [
-    "TrainConfig", "TrainState", "TrainResult", "Plan", "make_plan", "train", "HISTORY_COLUMNS",
+    "TrainConfig", "TrainState", "TrainResult", "LoopState", "Plan", "apply_plan", "make_plan", "train", "HISTORY_COLUMNS",
 ]
 
 logger = logging.getLogger("dasksgd")
@@ -237,6 +237,12 @@ def make_plan(
     return Plan(precond, 1.0 / L if L > 0 else math.inf, gamma, backend.step_overhead, row_cost, b_min)
 
 
+def apply_plan(backend: Any, config: TrainConfig, plan: Plan) -> None:
+    """Give ``backend`` the feature scaling of a plan measured earlier on the same data (a
+    resumed fit reuses its plan, so that it goes on exactly as it would have)."""
+    backend.call("set_scale", plan.precond.inv_scale2, plan.precond.mean if config.fit_intercept else None)
+
+
 def _objective(backend: Any, config: TrainConfig, coef: np.ndarray, intercept: np.ndarray) -> float:
     count, total = backend.call("objective", coef, intercept)
     return total / max(count, 1.0) + config.penalty.value(coef)
@@ -296,6 +302,32 @@ def _batch_policy(config: TrainConfig, plan: Plan, n: int):
     return FixedBatchSize(int(config.batch_size), n)
 
 
+@dataclass
+class LoopState:
+    """The loop's own counters and policy states between steps.
+
+    With a :class:`TrainState` it is everything a fit needs to go on from where it was: a
+    checkpoint holds both, and :func:`train` given them (``resume=``) continues exactly as the
+    uninterrupted fit would have.
+    """
+
+    batches: Any  # the batch-size policy's state
+    smoother: Any  # the diversity smoother's state
+    warmup: Any  # the warmup's state
+    good: TrainState  # the last model that did not diverge
+    epochs_run: int = 0
+    pos: int = 0  # rows of the current epoch already stepped over
+    objective: float = math.nan
+    best: float | None = None  # best objective (or validation score) for the stopping rule
+    no_improve: int = 0
+    best_seen: float = math.inf  # lowest objective so far, for the divergence rule
+    step_scale: float = 1.0  # halved at each roll-back
+    rollbacks: int = 0
+    progress: list = field(default_factory=list)  # objective decrease of each epoch
+    rows: list = field(default_factory=list)  # history rows, one per step
+    epoch_rows: dict = field(default_factory=dict)  # step -> (objective, validation score)
+
+
 def train(
     backend: Any,
     config: TrainConfig,
@@ -305,6 +337,9 @@ def train(
     max_iter: int | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     start_time: float | None = None,
+    checkpoint: Callable[[TrainState, LoopState], None] | None = None,
+    checkpoint_every: int = 100,
+    resume: LoopState | None = None,
 ) -> TrainResult:
     """Run epochs of synchronous mini-batch SGD from ``state``.
 
@@ -319,12 +354,19 @@ def train(
     plan : Plan
         What :func:`make_plan` measured on the same backend.
     max_iter : int, optional
-        Epochs to run; ``config.max_iter`` by default.
+        Epochs to run (a resumed fit counts those it ran before); ``config.max_iter`` by default.
     on_epoch : callable, optional
         Called with a dict (epoch, objective, batch_size, learning_rate, time) after each epoch.
     start_time : float, optional
         ``time.perf_counter()`` when the fit started (loading included); the history's times
         count from it. Default: now.
+    checkpoint : callable, optional
+        Called with the model's and the loop's states after every ``checkpoint_every``-th step;
+        it must not keep references to them (they change afterwards): write them out.
+    checkpoint_every : int
+        Steps between checkpoints.
+    resume : LoopState, optional
+        The loop state saved with ``state`` by ``checkpoint``: continue that fit.
 
     Returns
     -------
@@ -347,77 +389,78 @@ def train(
     momentum = Momentum(config.accelerate)
     quasi = _quasi_newton(config, plan)
     fi = config.fit_intercept
-    bstate, sstate, wstate = batches.init(), smoother.init(), warmup.init()
     max_iter = config.max_iter if max_iter is None else max_iter
     t0 = time.perf_counter() if start_time is None else start_time
-    rows: list[tuple] = []
-    epoch_rows: dict[int, tuple[float, float]] = {}
-    best, no_improve, converged, objective = None, 0, False, math.nan
-    epochs_run = 0
-
-    progress: list[float] = []  # objective decrease of each epoch
-    good, step_scale, rollbacks = state.copy(), 1.0, 0  # the last model that did not diverge
-    best_seen = math.inf
+    if resume is None:
+        ls = LoopState(batches.init(), smoother.init(), warmup.init(), good=state.copy())
+    else:
+        ls = replace(resume, progress=list(resume.progress), rows=list(resume.rows),
+                     epoch_rows=dict(resume.epoch_rows), good=resume.good.copy())
+        if quasi is not None and ls.rollbacks:
+            quasi = QuasiNewton(quasi.precondition, quasi.first_step * ls.step_scale)
+        if ls.rows:  # times go on from where the saved fit stopped
+            t0 -= ls.rows[-1][8]
+    converged = False
 
     def end_epoch(epoch: int, at_step: int, value: float, coef: np.ndarray, intercept: np.ndarray) -> bool:
         """Record an epoch's objective, apply the stopping rules; True when the fit is done."""
-        nonlocal best, no_improve, converged, objective, bstate, good, best_seen
-        if not math.isfinite(value) or value > EXPLODE * best_seen:
+        nonlocal converged
+        if not math.isfinite(value) or value > EXPLODE * ls.best_seen:
             raise _Diverged(f"the training objective became {value:.6g} in epoch {epoch + 1}")
-        if math.isfinite(objective):
-            progress.append(objective - value)
-            if len(progress) >= 2 and bstate.size < n and progress[-1] <= STALL * progress[-2]:
+        if math.isfinite(ls.objective):
+            ls.progress.append(ls.objective - value)
+            if len(ls.progress) >= 2 and ls.batches.size < n and ls.progress[-1] <= STALL * ls.progress[-2]:
                 # The epoch barely moved: the batch's noise is the limit (see DiversityBatchSize).
-                bstate = batches.stalled(bstate)
-        objective = value
-        best_seen = min(best_seen, value)
-        good = state.copy()  # (a deferred objective arrives before the next step is applied)
+                ls.batches = batches.stalled(ls.batches)
+        ls.objective = value
+        ls.best_seen = min(ls.best_seen, value)
+        ls.good = state.copy()  # (a deferred objective arrives before the next step is applied)
         score = math.nan
         if config.early_stopping:
             score = _validation_score(backend, config, coef, intercept)
-        epoch_rows[at_step] = (objective, score)
+        ls.epoch_rows[at_step] = (value, score)
         if on_epoch is not None:
             on_epoch({
-                "epoch": epoch + 1, "objective": objective, "validation_score": score,
-                "batch_size": bstate.size,
-                "learning_rate": rows[-1][6] if rows else math.nan,
+                "epoch": epoch + 1, "objective": value, "validation_score": score,
+                "batch_size": ls.batches.size,
+                "learning_rate": ls.rows[-1][6] if ls.rows else math.nan,
                 "time": time.perf_counter() - t0, "steps": at_step,
             })
-        logger.debug("epoch %d: objective %.6g, B %d", epoch + 1, objective, bstate.size)
+        logger.debug("epoch %d: objective %.6g, B %d", epoch + 1, value, ls.batches.size)
         if config.tol is None:
             return False
         # scikit-learn's rule: n_iter_no_change epochs without an improvement of tol.
         if config.early_stopping:
-            improved = best is None or score >= best + config.tol
-            best = score if best is None else max(best, score)
+            improved = ls.best is None or score >= ls.best + config.tol
+            ls.best = score if ls.best is None else max(ls.best, score)
         else:
-            improved = best is None or objective <= best - config.tol
-            best = objective if best is None else min(best, objective)
-        no_improve = 0 if improved else no_improve + 1
-        if no_improve >= config.n_iter_no_change:
+            improved = ls.best is None or value <= ls.best - config.tol
+            ls.best = value if ls.best is None else min(ls.best, value)
+        ls.no_improve = 0 if improved else ls.no_improve + 1
+        if ls.no_improve >= config.n_iter_no_change:
             nxt = sched.on_plateau(state.schedule)
             if nxt is None:
                 converged = True
                 return True
-            state.schedule, no_improve = nxt, 0
+            state.schedule, ls.no_improve = nxt, 0
         return False
 
     # An epoch whose objective rides on the next step: when that step is a full pass anyway, the
     # loss of the epoch's model comes from the same pass (one more column of margins) instead of
-    # a pass of its own. (epoch, step, coef, intercept)
+    # a pass of its own. (epoch, step, coef, intercept). Never pending at a checkpoint: it is
+    # settled by the first step of the next epoch, before that step's update.
     pending: tuple | None = None
     done = False
-    for it in range(max_iter):
+    while ls.epochs_run < max_iter:
         try:
             epoch = state.epoch
-            pos = 0
-            while pos < n:
-                end = _batch_end(pos, bstate.size, n)
+            while ls.pos < n:
+                end = _batch_end(ls.pos, ls.batches.size, n)
                 probe = None
                 if pending is not None and not (np.array_equal(pending[2], state.coef)
                                                 and np.array_equal(pending[3], state.intercept)):
                     probe = (pending[2], pending[3])
-                st = backend.call("step", state.coef, state.intercept, epoch, pos, end, n, probe)
+                st = backend.call("step", state.coef, state.intercept, epoch, ls.pos, end, n, probe)
                 if pending is not None:
                     p_epoch, p_step, p_coef, p_intercept = pending
                     pending = None
@@ -425,21 +468,21 @@ def train(
                     if end_epoch(p_epoch, p_step, value, p_coef, p_intercept):
                         done = True  # this step is not taken: the model stays the epoch's
                         break
-                pos = end
+                ls.pos = end
                 if st.count == 0:
                     continue
                 exact = quasi is not None and st.count == n  # an L-BFGS pass: its line search copes
                 if not exact and not math.isfinite(st.loss):
                     raise _Diverged(f"the loss of a batch became {st.loss} in epoch {epoch + 1}")
-                if best_seen == math.inf:  # the first batch estimates the starting objective
-                    best_seen = st.loss / st.count + pen.value(state.coef)
+                if ls.best_seen == math.inf:  # the first batch estimates the starting objective
+                    ls.best_seen = st.loss / st.count + pen.value(state.coef)
                 # Diversity at the current model, from the statistics the step brought anyway.
                 mean_sq, grad_sq = batch_diversity(st, pen, state.coef, n, precond, config.fit_intercept)
-                sstate = smoother.update(sstate, mean_sq=mean_sq, grad_sq=grad_sq)
-                ndelta = smoother.value(sstate)
+                ls.smoother = smoother.update(ls.smoother, mean_sq=mean_sq, grad_sq=grad_sq)
+                ndelta = smoother.value(ls.smoother)
                 target = scaled_step(sched.value(state.schedule, state.t + 1.0), st.count, config.delta, plan.max_step)
-                wstate, eta = warmup.update(wstate, target=target)
-                eta *= step_scale
+                ls.warmup, eta = warmup.update(ls.warmup, target=target)
+                eta *= ls.step_scale
                 point = (state.coef, state.intercept)
                 if exact:
                     # Full batch, smooth problem: L-BFGS; the objective and gradient at the point
@@ -468,15 +511,18 @@ def train(
                         state.avg_coef += (new[0] - state.avg_coef) / k
                         state.avg_intercept += (new[1] - state.avg_intercept) / k
                     state.n_avg += 1
-                rows.append(
+                ls.rows.append(
                     (state.step, epoch, state.t, st.count, ndelta / n, config.delta * ndelta + 1.0, eta,
                      st.loss / st.count, time.perf_counter() - t0)
                 )
-                bstate = batches.update(bstate, ndelta=ndelta)
+                ls.batches = batches.update(ls.batches, ndelta=ndelta)
+                if checkpoint is not None and state.step % checkpoint_every == 0:
+                    checkpoint(state, ls)
             if done:
                 break
             state.epoch += 1
-            epochs_run += 1
+            ls.epochs_run += 1
+            ls.pos = 0
             coef, intercept = state.model()
             if state.accepted is not None:
                 # Quasi-Newton phase: the model is the accepted point, whose objective its pass
@@ -484,38 +530,37 @@ def train(
                 if end_epoch(epoch, state.step, state.quasi.f, coef, intercept):
                     break
                 continue
-            if it + 1 < max_iter and not config.early_stopping and _batch_end(0, bstate.size, n) == n:
+            if ls.epochs_run < max_iter and not config.early_stopping and _batch_end(0, ls.batches.size, n) == n:
                 pending = (epoch, state.step, coef.copy(), intercept.copy())
                 continue
             if end_epoch(epoch, state.step, _objective(backend, config, coef, intercept), coef, intercept):
                 break
         except _Diverged as why:
             # Back to the last model that did not diverge, with half the step size.
-            rollbacks += 1
-            if rollbacks > ROLLBACKS:
+            ls.rollbacks += 1
+            if ls.rollbacks > ROLLBACKS:
                 raise FloatingPointError(
                     f"{why}, and {ROLLBACKS} roll-backs to the last good model with half the step "
                     "size each did not cure it. Lower eta0 or use learning_rate='auto', scale the "
                     "features (or keep precondition=True), and check the data for extreme rows."
                 ) from None
-            logger.warning("%s: rolled back to the last good model, step size x %g", why, 0.5 ** rollbacks)
-            step_scale *= 0.5
-            epoch_next = state.epoch + 1
-            state = replace(good.copy(), epoch=epoch_next, step=state.step, t=state.t)
-            pending, done = None, False
+            logger.warning("%s: rolled back to the last good model, step size x %g", why, 0.5 ** ls.rollbacks)
+            ls.step_scale *= 0.5
+            state = replace(ls.good.copy(), epoch=state.epoch + 1, step=state.step, t=state.t)
+            ls.pos, pending, done = 0, None, False
             quasi = None if quasi is None else QuasiNewton(quasi.precondition, quasi.first_step * 0.5)
-            epochs_run += 1
+            ls.epochs_run += 1
 
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS[:9])
+    history = pd.DataFrame(ls.rows, columns=HISTORY_COLUMNS[:9])
     history["objective"] = np.nan
     history["validation_score"] = np.nan
     if len(history):
-        idx = history.index[history["step"].isin(list(epoch_rows))]
+        idx = history.index[history["step"].isin(list(ls.epoch_rows))]
         for i in idx:
-            obj, sc = epoch_rows[int(history.at[i, "step"])]
+            obj, sc = ls.epoch_rows[int(history.at[i, "step"])]
             history.at[i, "objective"] = obj
             history.at[i, "validation_score"] = sc
     for col in ("step", "epoch", "batch_size"):
         history[col] = history[col].astype(np.int64)
-    last_batch = int(history["batch_size"].iloc[-1]) if len(history) else bstate.size
-    return TrainResult(state, epochs_run, converged, history, last_batch, objective, rollbacks)
+    last_batch = int(history["batch_size"].iloc[-1]) if len(history) else ls.batches.size
+    return TrainResult(state, ls.epochs_run, converged, history, last_batch, ls.objective, ls.rollbacks)

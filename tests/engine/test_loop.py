@@ -106,3 +106,106 @@ def test_divergence_rolls_back_and_halves_the_step():
 def test_persistent_divergence_stops_with_advice():
     with pytest.raises(FloatingPointError, match="roll-backs to the last good model"):
         _diverging_fit(1e6)
+
+
+# -- checkpoints: a fit resumed from any saved step ends exactly like the uninterrupted one ------
+
+class _Crash(Exception):
+    pass
+
+
+def _resume_case(case):
+    from dasksgd.engine.loop import Plan
+    from dasksgd.preconditioning import Preconditioner
+
+    rng = np.random.default_rng(5)
+    if case == "diverging":  # roll-backs, their halved steps and the good model are state too
+        X = rng.standard_normal((2000, 5))
+        y = X @ np.ones(5) + 0.1 * rng.standard_normal(2000)
+        loss = get_loss("squared_error")
+        plan = Plan(precond=Preconditioner.identity(5), max_step=8.0, gamma=8.0, overhead=0.0, row_cost=1.0, b_min=1)
+        config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-4, 0.15),
+                             schedule=LearningRate("constant", 1e9, 0.5, 1e-4, loss), batch_size=64,
+                             max_iter=8, tol=None, warmup_steps=1)
+        return config, (lambda: LocalBackend([(X, y, None)], TargetSpec(), loss, seed=0)), plan, 5, 1
+    X, y = make_classification(1500, 8, n_classes=3 if case == "multiclass" else 2, n_informative=4,
+                               random_state=2)
+    settings = {  # loss, penalty, batch size, extra config
+        "auto-lbfgs": ("log_loss", "l2", "auto", {}),  # mini-batch phase, then L-BFGS
+        "l1-momentum": ("hinge", "l1", 256, {}),
+        "averaged": ("modified_huber", "elasticnet", 128, {"average_start": 500.0}),
+        "early-stopping": ("log_loss", "l2", 200, {"early_stopping": True, "tol": 1e-4, "n_iter_no_change": 2}),
+        "tol-stop": ("log_loss", "l2", 1500, {"tol": 1e-3, "n_iter_no_change": 2}),
+        "multiclass": ("log_loss", "l2", "auto", {}),
+    }
+    name, pen, b, extra = settings[case]
+    loss = get_loss(name)
+    classes = np.unique(y)
+    spec = TargetSpec(classes=classes)
+    config = TrainConfig(loss=loss, penalty=get_penalty(pen, 1e-3, 0.3),
+                         schedule=LearningRate("auto", 0.0, 0.5, 1e-3, loss), batch_size=b,
+                         **{"max_iter": 12, "tol": None, **extra})
+    shards = [(X[:700], y[:700], None), (X[700:], y[700:], None)]
+    val = 0.2 if config.early_stopping else 0.0
+
+    def backend():
+        return LocalBackend(shards, spec, loss, seed=4, validation_fraction=val)
+    from dataclasses import replace
+
+    # A low floor under "auto" B, so that these 1500 rows see both the mini-batch and the exact phase.
+    plan = replace(make_plan(backend(), config, 8, n_outputs=spec.n_outputs, seed=4), b_min=16)
+    return config, backend, plan, 8, spec.n_outputs
+
+
+@pytest.mark.parametrize("case", ["auto-lbfgs", "l1-momentum", "averaged", "early-stopping", "tol-stop",
+                                  "multiclass", "diverging"])
+def test_resume_from_any_checkpoint_is_bit_identical(case):
+    import pickle
+
+    import pandas.testing as pd_testing
+
+    from dasksgd.engine.loop import apply_plan
+
+    config, make_backend, plan, d, K = _resume_case(case)
+
+    def backend():  # as a fit builds it: the shards, then the plan's feature scaling
+        b = make_backend()
+        apply_plan(b, config, plan)
+        return b
+
+    snaps = []
+
+    def keep(state, loop):
+        snaps.append(pickle.dumps((state, loop)))  # as a checkpoint file would hold them
+
+    fresh = TrainState(coef=np.zeros((d, K)), intercept=np.zeros(K))
+    full = train(backend(), config, fresh, plan=plan, checkpoint=keep, checkpoint_every=1)
+    assert len(snaps) == full.state.step >= 4
+    picks = sorted({0, 1, len(snaps) // 3, len(snaps) // 2, len(snaps) - 2})
+    for k in picks:
+        # The crash: the fit dies right after its (k+1)-th checkpoint.
+        count = []
+
+        def crash(state, loop, k=k):
+            count.append(1)
+            if len(count) > k:
+                raise _Crash
+
+        with pytest.raises(_Crash):
+            train(backend(), config, fresh, plan=plan, checkpoint=crash, checkpoint_every=1)
+        state, loop = pickle.loads(snaps[k])
+        res = train(backend(), config, state, plan=plan, resume=loop)
+        coef, intercept = res.state.model()
+        ref_coef, ref_intercept = full.state.model()
+        np.testing.assert_array_equal(coef, ref_coef)
+        np.testing.assert_array_equal(intercept, ref_intercept)
+        assert (res.n_iter, res.converged, res.rollbacks, res.batch_size) == (
+            full.n_iter, full.converged, full.rollbacks, full.batch_size)
+        assert res.objective == full.objective or (np.isnan(res.objective) and np.isnan(full.objective))
+        cols = [c for c in res.history.columns if c != "time"]
+        pd_testing.assert_frame_equal(res.history[cols], full.history[cols], check_exact=True)
+        assert res.history["time"].is_monotonic_increasing
+    if case == "diverging":
+        assert full.rollbacks >= 1
+    if case == "auto-lbfgs":
+        assert (full.history["batch_size"] < 1500).any() and (full.history["batch_size"] == 1500).any()

@@ -1,0 +1,213 @@
+"""Checkpoints: atomic files, clear refusals, and fits that resume where they were cut off."""
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from dasksgd import SGDClassifier, SGDRegressor
+from dasksgd import checkpoint as ckpt
+from dasksgd.datasets import make_classification
+
+
+# -- the file ---------------------------------------------------------------------------------
+
+def test_save_replaces_the_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "fit.ckpt"
+    ckpt.save(path, {"state": 1})
+    ckpt.save(path, {"state": 2})
+    assert ckpt.load(path)["state"] == 2
+    assert os.listdir(tmp_path) == ["fit.ckpt"]
+
+
+def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path):
+    path = tmp_path / "fit.ckpt"
+    ckpt.save(path, {"state": 1})
+    with pytest.raises(Exception):
+        ckpt.save(path, {"state": lambda: None})  # cannot be pickled
+    assert ckpt.load(path)["state"] == 1
+    assert os.listdir(tmp_path) == ["fit.ckpt"]
+
+
+def test_missing_checkpoint_is_none(tmp_path):
+    assert ckpt.load(tmp_path / "nothing-here") is None
+
+
+@pytest.mark.parametrize(("content", "match"), [
+    (b"\x80\x05truncated", "cannot be read"),
+    (pickle.dumps({"some": "dict"}), "is not a dasksgd checkpoint"),
+    (pickle.dumps({"magic": "dasksgd-checkpoint", "format": 999}), "has format 999"),
+])
+def test_unusable_files_are_refused_and_left_alone(tmp_path, content, match):
+    path = tmp_path / "fit.ckpt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=match):
+        ckpt.load(path)
+    assert path.read_bytes() == content
+
+
+def test_a_directory_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="is a directory"):
+        ckpt.load(tmp_path)
+
+
+def test_mismatch_names_what_differs():
+    a = {"alpha": 1e-4, "n_samples": 10, "column_sums": np.array([1.0, 2.0])}
+    assert ckpt.mismatch(a, dict(a)) == []
+    assert ckpt.mismatch(a, {**a, "column_sums": np.array([1.0, 2.0 + 1e-13])}) == []  # other chunking
+    assert ckpt.mismatch(a, {**a, "alpha": 1e-3}) == ["alpha: 0.0001 then, 0.001 now"]
+    assert ckpt.mismatch(a, {**a, "column_sums": np.array([1.0, 2.5])}) == ["column_sums: the data differ"]
+
+
+# -- the estimators ---------------------------------------------------------------------------
+
+PARAMS = dict(batch_size=500, max_iter=30, tol=None, random_state=0, checkpoint_every=5)
+
+
+def _data():
+    X, y = make_classification(40_000, 20, random_state=7)
+    return np.asarray(X), np.asarray(y)
+
+
+def _step(path):
+    saved = ckpt.load(path)
+    return -1 if saved is None else saved["state"].step
+
+
+def test_resume_after_the_process_was_killed(tmp_path):
+    # A real crash: the fitting process gets SIGKILL once it has written a checkpoint; a fit in
+    # this process with the same checkpoint ends with the model of an uninterrupted fit.
+    path = tmp_path / "fit.ckpt"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_checkpoint import PARAMS, _data
+        from dasksgd import SGDClassifier
+        SGDClassifier(**PARAMS, checkpoint={str(path)!r}).fit(*_data())
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 120
+        while not path.exists():
+            assert proc.poll() is None, "the fit ended before it wrote a checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint after 120 s"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    saved = _step(path)
+    assert 0 < saved < 30 * 80  # cut off mid-fit (80 steps per epoch)
+
+    X, y = _data()
+    X0, y0 = X.copy(), y.copy()
+    resumed = SGDClassifier(**PARAMS, checkpoint=path).fit(X, y)
+    reference = SGDClassifier(**PARAMS).fit(X, y)
+    np.testing.assert_array_equal(resumed.coef_, reference.coef_)
+    np.testing.assert_array_equal(resumed.intercept_, reference.intercept_)
+    assert resumed.n_iter_ == reference.n_iter_ == 30
+    cols = [c for c in reference.history_.columns if c != "time"]
+    assert resumed.history_[cols].equals(reference.history_[cols])
+    assert not path.exists()  # a finished fit removes its checkpoint
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+
+
+def test_checkpoints_are_written_every_k_steps(tmp_path, monkeypatch):
+    path = tmp_path / "fit.ckpt"
+    seen = []
+    original = ckpt.save
+
+    def spy(p, payload):  # records what the real writer writes
+        seen.append(payload["state"].step)
+        original(p, payload)
+
+    monkeypatch.setattr(ckpt, "save", spy)
+    SGDRegressor(batch_size=100, max_iter=2, tol=None, checkpoint=path, checkpoint_every=3,
+                 random_state=0).fit(*_regression())
+    assert seen == list(range(3, 20, 3))  # 10 steps per epoch, 2 epochs
+    assert not path.exists()
+
+
+def _regression():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1000, 5))
+    return X, X @ np.arange(5.0) + 0.1 * rng.standard_normal(1000)
+
+
+def _cut_short(est, X, y, path, after_step):
+    """Fit until the checkpoint holds ``after_step``, then interrupt (Ctrl-C) the fit."""
+    main = threading.main_thread().ident
+
+    def interrupt():
+        deadline = time.monotonic() + 60
+        while _step(path) < after_step and time.monotonic() < deadline:
+            time.sleep(0.002)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    t = threading.Thread(target=interrupt, daemon=True)
+    t.start()
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+        time.sleep(60)  # (if the fit ended first: the interrupt lands here, and the test fails below)
+    t.join()
+    assert _step(path) >= after_step, "the fit was not interrupted in the middle"
+
+
+@pytest.mark.parametrize("change", [{"alpha": 1e-2}, {"loss": "hinge"}, {"batch_size": 250}])
+def test_a_checkpoint_of_another_fit_is_refused(tmp_path, change):
+    path = tmp_path / "fit.ckpt"
+    X, y = _data()
+    _cut_short(SGDClassifier(**PARAMS, checkpoint=path), X, y, path, 10)
+    before = path.read_bytes()
+    key = next(iter(change))
+    with pytest.raises(ValueError, match=f"written by another fit.*{key}"):
+        SGDClassifier(**{**PARAMS, **change}, checkpoint=path).fit(X, y)
+    assert path.read_bytes() == before  # left for the fit it belongs to
+    est = SGDClassifier(**PARAMS, checkpoint=path).fit(X, y)  # which can still resume
+    np.testing.assert_array_equal(est.coef_, SGDClassifier(**PARAMS).fit(X, y).coef_)
+
+
+def test_a_checkpoint_of_other_data_is_refused(tmp_path):
+    path = tmp_path / "fit.ckpt"
+    X, y = _data()
+    _cut_short(SGDClassifier(**PARAMS, checkpoint=path), X, y, path, 10)
+    X2 = X.copy()
+    X2[123, 4] += 1.0
+    with pytest.raises(ValueError, match="column_sums: the data differ"):
+        SGDClassifier(**PARAMS, checkpoint=path).fit(X2, y)
+    with pytest.raises(ValueError, match="n_samples"):
+        SGDClassifier(**PARAMS, checkpoint=path).fit(X[:-500], y[:-500])
+
+
+def test_estimator_is_unchanged_by_an_interrupted_fit(tmp_path):
+    path = tmp_path / "fit.ckpt"
+    X, y = _data()
+    est = SGDClassifier(**{**PARAMS, "max_iter": 2}).fit(X[:5000], y[:5000])
+    coef = est.coef_.copy()
+    est.set_params(max_iter=30, checkpoint=path)
+    _cut_short(est, X, y, path, 10)
+    np.testing.assert_array_equal(est.coef_, coef)
+
+
+@pytest.mark.cluster
+def test_resume_on_a_cluster(tmp_path, client):
+    import dask.array as da
+
+    path = tmp_path / "fit.ckpt"
+    X, y = _data()
+    Xd, yd = da.from_array(X, chunks=(5000, 20)), da.from_array(y, chunks=5000)
+    params = {**PARAMS, "batch_size": 2500, "max_iter": 10}  # 16 steps per epoch
+    _cut_short(SGDClassifier(**params, checkpoint=path), Xd, yd, path, 50)
+    resumed = SGDClassifier(**params, checkpoint=path).fit(Xd, yd)
+    reference = SGDClassifier(**params).fit(Xd, yd)
+    np.testing.assert_array_equal(resumed.coef_, reference.coef_)
+    np.testing.assert_array_equal(resumed.intercept_, reference.intercept_)
+    assert not path.exists()
