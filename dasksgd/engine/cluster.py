@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from dask.base import tokenize
 
@@ -60,6 +62,10 @@ class ShardHolder:
         self.shardset = ShardSet(shards, loss, fit_intercept=fit_intercept, shuffle=shuffle, seed=seed,
                                  total_shards=total_shards)
         self.calls: dict[str, int] = {}
+
+    async def ping(self) -> str:
+        """Answered on the worker's event loop: whether the worker is alive and responsive."""
+        return "pong"
 
     def info(self) -> dict:
         """Shard sizes and bytes, and how many requests of each kind this actor served."""
@@ -131,13 +137,76 @@ def _pong() -> str:
     return "pong"
 
 
+class _Unresponsive(Exception):
+    """Workers that did not answer a ping while a request waited on them."""
+
+    def __init__(self, workers: list[str], op: str, waited: float) -> None:
+        super().__init__(f"worker(s) {', '.join(workers)} stopped answering during '{op}' "
+                         f"(no reply for {waited:.0f} s, and none to a ping)")
+        self.workers = workers
+
+
 def _lost(exc: BaseException) -> bool:
-    """Whether ``exc`` says an actor's worker is gone (the errors distributed raises for it)."""
+    """Whether ``exc`` says an actor's worker is gone or hung (the errors distributed raises for
+    a lost one, or our own for one that stopped answering)."""
     from distributed.comm import CommClosedError
 
-    if isinstance(exc, (OSError, CommClosedError)):
+    if isinstance(exc, (OSError, CommClosedError, _Unresponsive)) and not isinstance(exc, TimeoutError):
         return True
     return isinstance(exc, RuntimeError) and "lost" in str(exc).lower()
+
+
+def _bounded(fn: Callable[[], Any], timeout: float, what: str) -> Any:
+    """``fn()``, or TimeoutError after ``timeout`` seconds (for client calls that take no
+    timeout of their own; the call is left to finish, or not, in a daemon thread)."""
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True, name=f"dasksgd-{what}")
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"{what} got no answer from the Dask cluster within {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+async def _evict(addresses: list[str], dask_scheduler: Any = None) -> list[str]:
+    """On the scheduler: remove workers that stopped answering (as its own ``worker-ttl`` check
+    would, minutes later), so that their tasks and data are recomputed elsewhere."""
+    removed = []
+    for address in addresses:
+        if address in dask_scheduler.workers:
+            await dask_scheduler.remove_worker(address, stimulus_id=f"dasksgd-unresponsive-{time.time()}",
+                                               close=True)
+            removed.append(address)
+    return removed
+
+
+def timeouts() -> dict[str, float]:
+    """Seconds the cluster backend waits, from Dask's configuration (``dasksgd.timeouts.*``).
+
+    ``request``: the least time a request may take before the workers are pinged (it grows to
+    10 times the longest the same request took in this fit); ``ping``: how long a worker has to
+    answer a ping before it counts as hung; ``load``: for persisting the data and building the
+    shards. A request whose workers all answer pings is waited for ``PATIENCE`` request
+    timeouts before the fit gives up.
+    """
+    import dask
+    from dask.utils import parse_timedelta
+
+    defaults = {"request": "60s", "ping": "10s", "load": "1h"}
+    return {k: float(parse_timedelta(dask.config.get(f"dasksgd.timeouts.{k}", v))) for k, v in defaults.items()}
+
+
+#: Request timeouts waited for while every worker answers pings, before the fit gives up.
+PATIENCE = 10
 
 
 class ClusterBackend:
@@ -178,7 +247,10 @@ class ClusterBackend:
         self._args = (X, y, sample_weight, spec, loss, fit_intercept, shuffle, seed, validation_fraction, fan_in)
         self._scale: tuple | None = None  # the last set_scale request, replayed after a rebuild
         self._alive: set | None = None
+        self._excluded: set = set()  # workers found hung: never used again by this fit
         self.recoveries = 0
+        self.timeouts = timeouts()
+        self._slowest: dict[str, float] = {}  # longest time each kind of request took
         with client.as_current():
             self._load(*self._args)
 
@@ -187,8 +259,9 @@ class ClusterBackend:
 
         client = self.client
         arrays = [X, y] + ([] if sample_weight is None else [sample_weight])
+        load = self.timeouts["load"]
         persisted = client.persist(arrays)
-        wait(persisted)
+        wait(persisted, timeout=load)
         self._persisted = persisted  # keeps the shards alive for the whole fit
         parts = []
         for arr in persisted:
@@ -198,9 +271,9 @@ class ClusterBackend:
         x_parts, y_parts = parts[0], parts[1]
         sw_parts = parts[2] if sample_weight is not None else [None] * len(x_parts)
         sizes = [int(c) for c in X.chunks[0]]
-        who_has = client.who_has(x_parts)
+        who_has = _bounded(lambda: client.who_has(x_parts), self.timeouts["ping"], "who_has")
         holders = [list(who_has.get(f.key, ())) for f in x_parts]
-        workers = list(client.scheduler_info()["workers"])
+        workers = list(_bounded(client.scheduler_info, self.timeouts["ping"], "scheduler_info")["workers"])
         if self._alive is not None:  # after a loss: only the workers that answered
             workers = [w for w in workers if w in self._alive]
         if not workers:
@@ -232,8 +305,8 @@ class ClusterBackend:
         ]
         self._actor_futures = futures
         # Shards are validated as they load: a bad value raises here, before any step.
-        self.actors = [f.result() for f in futures]
-        infos = [a.info().result() for a in self.actors]
+        self.actors = [f.result(timeout=load) for f in futures]
+        infos = [a.info().result(timeout=self.timeouts["request"]) for a in self.actors]
         self.workers = [w for w, _ in plan]
         self.n_train = sum(sum(i["n_train"]) for i in infos)
         self.n_val = sum(sum(i["n_val"]) for i in infos)
@@ -247,7 +320,7 @@ class ClusterBackend:
 
     def info(self) -> list[dict]:
         """What each worker's actor holds and how many requests it served."""
-        return [a.info().result() for a in self.actors]
+        return [a.info().result(timeout=self.timeouts["request"]) for a in self.actors]
 
     #: Rebuilds after lost workers that one fit may make before it gives up.
     max_recoveries = 3
@@ -255,14 +328,13 @@ class ClusterBackend:
     def call(self, op: str, *args: Any) -> Any:
         """Run ``op`` on every shard through the reduction tree and return the sum.
 
-        A worker lost during the request (its actor cannot be reached) makes the backend rebuild
-        its actors on the workers that remain, from the persisted arrays (Dask recomputes the
-        lost chunks from their lineage), and run the request again. Every request is a pure
-        function of its arguments and the shards, and small results are summed in shard order,
-        so the fit continues exactly as if nothing had happened.
+        A worker lost during the request (its actor cannot be reached), or hung (no answer
+        within the request's timeout, and none to a ping: it is then removed from the cluster),
+        makes the backend rebuild its actors on the workers that remain, from the persisted
+        arrays (Dask recomputes the lost chunks from their lineage), and run the request again.
+        Every request is a pure function of its arguments and the shards, and small results are
+        summed in shard order, so the fit continues exactly as if nothing had happened.
         """
-        import time
-
         broken = False
         while True:
             try:
@@ -281,8 +353,10 @@ class ClusterBackend:
                         "fit again."
                     ) from exc
                 self.recoveries += 1
-                logger.warning("a worker was lost during %r (%s): rebuilding the shards on the "
+                logger.warning("lost contact with a worker during %r (%s): rebuilding the shards on the "
                                "remaining workers", op, exc)
+                if isinstance(exc, _Unresponsive):
+                    self._evict(exc.workers)
                 broken = True
                 time.sleep(0.5 * self.recoveries)  # let the scheduler notice the loss
         if op == "set_scale":
@@ -290,17 +364,61 @@ class ClusterBackend:
         return total.total() if isinstance(total, ByShard) else total
 
     def _gather(self, op: str, args: tuple) -> Any:
+        t0 = time.perf_counter()
         pending = [head.run(op, args, sub) for head, sub in self.tree]
-        total = pending[0].result()
-        for fut in pending[1:]:
-            total = total + fut.result()
+        total = None
+        for fut in pending:
+            value = self._wait(fut, op, t0)
+            total = value if total is None else total + value
+        self._slowest[op] = max(self._slowest.get(op, 0.0), time.perf_counter() - t0)
         return total
+
+    def _wait(self, fut: Any, op: str, t0: float) -> Any:
+        """The result of one tree head's request: never waits without a limit. When the limit
+        passes, the workers are pinged: one that does not answer is hung (:class:`_Unresponsive`);
+        if all answer, the request is only slow, and is given more time, up to ``PATIENCE`` limits."""
+        limit = max(self.timeouts["request"], 10.0 * self._slowest.get(op, 0.0))
+        for _ in range(PATIENCE):
+            remaining = limit - (time.perf_counter() - t0) % limit
+            try:
+                return fut.result(timeout=remaining)
+            except TimeoutError:
+                hung = self._unresponsive()
+                waited = time.perf_counter() - t0
+                if hung:
+                    raise _Unresponsive(hung, op, waited) from None
+                logger.warning("'%s' is taking %.0f s; every worker answers, still waiting", op, waited)
+        raise TimeoutError(
+            f"'{op}' got no answer in {PATIENCE} x {limit:.0f} s although every worker answers pings. "
+            "The estimator is unchanged. Raise the dask config 'dasksgd.timeouts.request' if one "
+            "step legitimately takes that long, or look at the workers (the dashboard's call stacks)."
+        )
+
+    def _unresponsive(self) -> list[str]:
+        """Workers whose actor does not answer a ping within the ping timeout."""
+        deadline = time.perf_counter() + self.timeouts["ping"]
+        pings = [a.ping() for a in self.actors]
+        hung = []
+        for worker, ping in zip(self.workers, pings):
+            try:
+                ping.result(timeout=max(deadline - time.perf_counter(), 0.01))
+            except Exception:  # noqa: BLE001 - a timeout, or a closed connection: no answer either way
+                hung.append(worker)
+        return hung
+
+    def _evict(self, workers: list[str]) -> None:
+        logger.warning("removing unresponsive worker(s) %s from the cluster", ", ".join(workers))
+        try:
+            _bounded(lambda: self.client.run_on_scheduler(_evict, workers), self.timeouts["ping"], "remove_worker")
+        except Exception as exc:  # noqa: BLE001 - the rebuild below leaves them out all the same
+            logger.warning("could not remove %s: %s", workers, exc)
+        self._excluded.update(workers)
 
     def _rebuild(self) -> None:
         self.actors, self.tree, self._actor_futures = [], [], []
         # The workers that answer now (a lost one may still be listed by the scheduler).
-        answers = self.client.run(_pong, on_error="return")
-        self._alive = {w for w, a in answers.items() if a == "pong"}
+        answers = _bounded(lambda: self.client.run(_pong, on_error="return"), self.timeouts["ping"], "ping")
+        self._alive = {w for w, a in answers.items() if a == "pong"} - self._excluded
         with self.client.as_current():
             self._load(*self._args)
         if self._scale is not None:

@@ -45,3 +45,43 @@ def test_fit_survives_a_killed_worker():
     assert killed.is_set() and took > 1.5, "the worker was not killed during the fit"
     np.testing.assert_array_equal(est.coef_, reference.coef_)
     np.testing.assert_array_equal(est.intercept_, reference.intercept_)
+
+
+def test_fit_survives_a_hung_worker():
+    # SIGSTOP: the worker's connections stay open but nothing answers (a frozen machine, a
+    # partition). The request times out, the worker fails a ping, it is removed from the
+    # cluster, and the fit goes on without it to the undisturbed model.
+    import dask
+    from distributed import Client, LocalCluster
+
+    params = dict(batch_size=1000, max_iter=8, tol=None, random_state=0)
+
+    def data():
+        return make_classification(200_000, 10, chunks=25_000, random_state=3)
+
+    reference = SGDClassifier(**params).fit(*data())
+    with dask.config.set({"dasksgd.timeouts.request": "2s", "dasksgd.timeouts.ping": "1s"}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                         dashboard_address=":0", worker_dashboard_address=None) as cluster, \
+            Client(cluster, set_as_default=False) as client, client.as_current():
+        pids = client.run(os.getpid)
+        victim = sorted(pids)[1]
+        stopped = threading.Event()
+
+        def stop_later():
+            time.sleep(1.5)
+            os.kill(pids[victim], signal.SIGSTOP)
+            stopped.set()
+
+        threading.Thread(target=stop_later, daemon=True).start()
+        try:
+            t0 = time.perf_counter()
+            est = SGDClassifier(**params).fit(*data())
+            took = time.perf_counter() - t0
+            remaining = set(client.scheduler_info()["workers"])
+        finally:
+            os.kill(pids[victim], signal.SIGCONT)  # let it and the cluster shut down
+    assert stopped.is_set() and took > 1.5, "the worker was not stopped during the fit"
+    assert victim not in remaining
+    np.testing.assert_array_equal(est.coef_, reference.coef_)
+    np.testing.assert_array_equal(est.intercept_, reference.intercept_)
