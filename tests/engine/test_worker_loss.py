@@ -85,3 +85,34 @@ def test_fit_survives_a_hung_worker():
     assert victim not in remaining
     np.testing.assert_array_equal(est.coef_, reference.coef_)
     np.testing.assert_array_equal(est.intercept_, reference.intercept_)
+
+
+def test_a_worker_joining_mid_fit_is_left_alone_until_the_next_fit():
+    # Documented behaviour: shards are placed when a fit starts (or rebuilt after a loss); a
+    # worker that joins in between gets nothing from the running fit, and shards from the next.
+    from distributed import Client, LocalCluster
+
+    params = dict(batch_size=1000, max_iter=6, tol=None, random_state=0)
+
+    def data():
+        return make_classification(200_000, 10, chunks=25_000, random_state=3)
+
+    reference = SGDClassifier(**params).fit(*data())
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=":0", worker_dashboard_address=None) as cluster, \
+            Client(cluster, set_as_default=False) as client, client.as_current():
+        joined = threading.Event()
+
+        def join_later():
+            time.sleep(1.0)
+            cluster.scale(2)
+            client.wait_for_workers(2, timeout=60)
+            joined.set()
+
+        threading.Thread(target=join_later, daemon=True).start()
+        est = SGDClassifier(**params).fit(*data())
+        assert joined.is_set(), "the worker joined after the fit: make the fit longer"
+        again = SGDClassifier(**params).fit(*data())
+    assert est.n_workers_ == 1 and again.n_workers_ == 2
+    np.testing.assert_array_equal(est.coef_, reference.coef_)
+    np.testing.assert_array_equal(again.coef_, reference.coef_)
