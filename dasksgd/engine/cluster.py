@@ -27,7 +27,7 @@ from typing import Any, Callable
 from dask.base import tokenize
 
 from ..losses import Loss
-from .shards import ShardSet, TargetSpec, prepare_shard
+from .shards import ShardSet, TargetSpec, check_weights, prepare_shard
 from .tree import ByShard, build_tree
 
 __all__ = ["ClusterBackend", "ShardHolder", "assign_shards"]
@@ -307,6 +307,7 @@ class ClusterBackend:
         # Shards are validated as they load: a bad value raises here, before any step.
         self.actors = [f.result(timeout=load) for f in futures]
         infos = [a.info().result(timeout=self.timeouts["request"]) for a in self.actors]
+        check_weights(sum(i["weight"] for i in infos))
         self.workers = [w for w, _ in plan]
         self.n_train = sum(sum(i["n_train"]) for i in infos)
         self.n_val = sum(sum(i["n_val"]) for i in infos)

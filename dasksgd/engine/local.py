@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..losses import Loss
-from .shards import ShardSet, TargetSpec, prepare_shard
+from .shards import ShardSet, TargetSpec, check_weights, prepare_shard
 
 __all__ = ["LocalBackend"]
 
@@ -55,6 +55,7 @@ class LocalBackend:
         ]
         self.shardset = ShardSet(shards, loss, fit_intercept=fit_intercept, shuffle=shuffle, seed=seed)
         info = self.shardset.info()
+        check_weights(info["weight"])
         self.n_train = sum(info["n_train"])
         self.n_val = sum(info["n_val"])
         self.n_workers = 1

@@ -33,7 +33,7 @@ from ..losses import Loss
 from .tree import ByShard
 from ..statistics import GradStats, Maximum, gradient_statistics, is_sparse, loss_sum, margins, row_sq_norms
 
-__all__ = ["ShardSet", "TargetSpec", "prepare_shard"]
+__all__ = ["ShardSet", "TargetSpec", "check_weights", "prepare_shard"]
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,25 @@ def _encode(y: np.ndarray, spec: TargetSpec, dtype: Any, where: str) -> tuple[np
     return Y, idx
 
 
+def _too_large(values: Any, where: str) -> None:
+    """Finite values whose squares (or sums) overflow: no gradient arithmetic survives them."""
+    xp = array_namespace(values)
+    biggest = float(xp.max(xp.abs(values)))
+    raise ValueError(
+        f"Input X contains values too large for float64 arithmetic (largest magnitude "
+        f"{biggest:.3g}; their squares overflow){where}. Scale the features."
+    )
+
+
+def check_weights(total: float) -> None:
+    """Refuse a fit whose rows all weigh zero (it would return the starting model)."""
+    if not total > 0:
+        raise ValueError(
+            "Sample weights must contain at least one non-zero number (every training row has "
+            "weight 0, after class weights); give some rows a positive sample_weight."
+        )
+
+
 def prepare_shard(
     index: int,
     X: Any,
@@ -220,13 +239,19 @@ def prepare_shard(
             total = float(columns[0].sum() + columns[1].sum())
         if not math.isfinite(total):
             _check_finite(X, "X", where)
-            # Finite, but squares (or sums) overflow: no gradient arithmetic survives that.
-            raise ValueError(
-                f"Input X contains values too large for float64 arithmetic (largest magnitude "
-                f"{float(np.max(np.abs(X))):.3g}; their squares overflow){where}. Scale the features."
-            )
+            _too_large(X, where)
     else:
         _check_finite(X, "X", where)
+        v = X.data if is_sparse(X) else X
+        xp = array_namespace(v)
+        v = xp.reshape(v, (-1,))
+        with np.errstate(over="ignore", invalid="ignore"):
+            if isinstance(v, np.ndarray):
+                sq = float(np.einsum("i,i->", v, v, dtype=np.float64))
+            else:
+                sq = float(xp.sum(xp.astype(v, xp.float64) ** 2))
+        if not math.isfinite(sq):
+            _too_large(v, where)
     n = X.shape[0]
     if len(y) != n:
         raise ValueError(
@@ -346,6 +371,8 @@ class ShardSet:
             "work": work,  # stored values of X: multiply-adds of one pass, per output
             "index": [s.index for s in self.shards],
             "n_train": [s.n for s in self.shards],
+            # Total weight of the training rows (class weights included); 0 means nothing to fit.
+            "weight": sum(float(s.n) if s.sw is None else float(s.sw.sum()) for s in self.shards),
             "n_val": [0 if s.X_val is None else s.X_val.shape[0] for s in self.shards],
             "nbytes": nbytes,
             "dtype": str(self.shards[0].X.dtype) if self.shards else None,

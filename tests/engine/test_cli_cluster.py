@@ -18,13 +18,13 @@ from dasksgd.datasets import make_classification, make_regression
 pytestmark = pytest.mark.cluster
 
 
-@pytest.fixture
-def cli_cluster(tmp_path):
+@pytest.fixture(scope="module")
+def cli_cluster(tmp_path_factory):
     """``python -m dask scheduler`` and two ``python -m dask worker`` processes (each with its
     nanny, which restarts a worker that dies); yields the scheduler's address."""
     from distributed import Client
 
-    sched_file = tmp_path / "scheduler.json"
+    sched_file = tmp_path_factory.mktemp("cli-cluster") / "scheduler.json"
     common = ["--no-dashboard"]
     procs = [subprocess.Popen(
         [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
@@ -65,6 +65,7 @@ def test_fit_on_cli_processes_matches_in_process(cli_cluster):
     params = dict(batch_size=2000, max_iter=5, tol=None, random_state=0)
     reference = SGDRegressor(**params).fit(X, y)
     with Client(cli_cluster, set_as_default=False) as client, client.as_current():
+        client.wait_for_workers(2, timeout=60)
         est = SGDRegressor(**params).fit(X, y)
         pred = est.predict(X).compute()
     assert est.n_workers_ == 2
@@ -82,6 +83,7 @@ def test_fit_on_cli_processes_survives_a_killed_worker(cli_cluster):
 
     reference = SGDClassifier(**params).fit(*data())
     with Client(cli_cluster, set_as_default=False) as client, client.as_current():
+        client.wait_for_workers(2, timeout=60)
         pids = client.run(os.getpid)
         victim = sorted(pids)[1]
         killed = threading.Event()
