@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace
 
+from .arrays import is_sparse, row_slice, to_like, to_numpy
 from .losses import Loss
 
 __all__ = ["GradStats", "Maximum", "gradient_statistics", "loss_sum", "margins", "row_sq_norms", "is_sparse"]
@@ -92,8 +93,8 @@ class GradStats:
         return GradStats(
             count=float(self.count),
             loss=float(self.loss),
-            grad_coef=_to_numpy(self.grad_coef),
-            grad_intercept=_to_numpy(self.grad_intercept),
+            grad_coef=to_numpy(self.grad_coef),
+            grad_intercept=to_numpy(self.grad_intercept),
             sqnorm=float(self.sqnorm),
             probe_loss=float(self.probe_loss),
         )
@@ -112,17 +113,6 @@ class Maximum:
         return Maximum(max(self.value, other.value))
 
 
-def _to_numpy(a: Any) -> np.ndarray:
-    if hasattr(a, "get"):  # cupy
-        a = a.get()
-    return np.asarray(a, dtype=np.float64)
-
-
-def is_sparse(X: Any) -> bool:
-    """Whether ``X`` is a scipy (or cupyx) sparse matrix or array."""
-    return hasattr(X, "tocsr") and hasattr(X, "nnz")
-
-
 def row_sq_norms(X: Any, inv_scale2: Any = None, mean: Any = None, block: int = 65536) -> Any:
     """Squared Euclidean norm of every row of ``X`` (dense or sparse CSR).
 
@@ -135,19 +125,20 @@ def row_sq_norms(X: Any, inv_scale2: Any = None, mean: Any = None, block: int = 
         if inv_scale2 is None:
             out = X.multiply(X).sum(axis=1)
         else:
-            out = X.multiply(X) @ inv_scale2
+            out = X.multiply(X) @ to_like(inv_scale2, X)
             if mean is not None:
-                out = out - 2.0 * (X @ (mean * inv_scale2)) + float(np.sum(mean * mean * inv_scale2))
+                shift = to_like(np.asarray(mean) * np.asarray(inv_scale2), X)
+                out = out - 2.0 * (X @ shift) + float(np.sum(mean * mean * inv_scale2))
         return xp.reshape(xp.asarray(out), (-1,))
     if isinstance(X, np.ndarray):
         return _row_sq_norms_numpy(X, inv_scale2, mean, block)
     xp = array_namespace(X)
     parts = []
     if inv_scale2 is not None:
-        inv_scale2 = xp.asarray(inv_scale2, dtype=X.dtype)
-        mean = None if mean is None else xp.asarray(mean, dtype=X.dtype)
+        inv_scale2 = to_like(inv_scale2, X)
+        mean = None if mean is None else to_like(mean, X)
     for a in range(0, X.shape[0], block):
-        Xb = X[a : a + block]
+        Xb = row_slice(X, a, a + block)
         if mean is not None:
             Xb = Xb - mean
         sq = Xb * Xb

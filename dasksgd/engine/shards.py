@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, device
 
+from ..arrays import float_dtype, is_float, itemsize, nbytes, row_slice, take_rows, to_like, to_numpy, values
 from ..losses import Loss
-from .tree import ByShard
 from ..statistics import GradStats, Maximum, gradient_statistics, is_sparse, loss_sum, margins, row_sq_norms
+from .tree import ByShard
 
 __all__ = ["ShardSet", "TargetSpec", "check_weights", "prepare_shard"]
 
@@ -142,7 +143,10 @@ def _check_finite(a: Any, name: str, where: str) -> None:
 
 
 def _encode(y: np.ndarray, spec: TargetSpec, dtype: Any, where: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Targets as an ``(n, K)`` matrix, and the class index of every row (None for regression)."""
+    """Targets as an ``(n, K)`` host matrix, and the class index of every row (None for
+    regression). Labels are checked against the classes on the host: they may be strings."""
+    if not isinstance(y, np.ndarray) and hasattr(y, "__array_namespace__"):
+        y = to_numpy(y, dtype=None)
     if spec.classes is None:
         y = np.asarray(y)
         if y.dtype.kind not in "fiub":
@@ -221,11 +225,17 @@ def prepare_shard(
             f"declares {tuple(expected_shape)} for it: the chunks' data must match the array's "
             "metadata (check the shapes given to from_delayed / map_blocks)."
         )
-    if not is_sparse(X) and np.asarray(X[:0]).dtype.kind not in "fiub" and not hasattr(X, "__array_namespace__"):
+    if isinstance(X, np.ndarray) and X.dtype.kind not in "fiub":
         raise ValueError(f"X must be numeric; got dtype {X.dtype}{where}.")
-    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-    if X.dtype != dtype:
-        X = X.astype(dtype)
+    if not is_float(X):
+        if isinstance(values(X), np.ndarray):
+            X = X.astype(np.float64)
+        else:
+            xp = array_namespace(values(X))
+            if not (xp.isdtype(X.dtype, "integral") or xp.isdtype(X.dtype, "bool")):
+                raise ValueError(f"X must be numeric; got dtype {X.dtype}{where}.")
+            X = X.astype(xp.float64) if is_sparse(X) else xp.astype(X, xp.float64)
+    dtype = float_dtype(X)
     columns = None
     if isinstance(X, np.ndarray) and not (X.flags.aligned and X.flags.c_contiguous):
         # Chunks that travelled between workers can arrive at any byte offset of a frame;
@@ -253,14 +263,16 @@ def prepare_shard(
         if not math.isfinite(sq):
             _too_large(v, where)
     n = X.shape[0]
-    if len(y) != n:
+    n_y = y.shape[0] if hasattr(y, "shape") else len(y)
+    if n_y != n:
         raise ValueError(
-            f"Found input variables with inconsistent numbers of samples: [{n}, {len(y)}]{where}."
+            f"Found input variables with inconsistent numbers of samples: [{n}, {n_y}]{where}."
         )
-    Y, idx = _encode(y, spec, dtype, where)
+    host = np.float64 if str(dtype) == "float64" else np.float32
+    Y, idx = _encode(y, spec, host, where)
     sw = None
-    if sample_weight is not None:
-        sw = np.asarray(sample_weight, dtype=dtype).reshape(-1)
+    if sample_weight is not None:  # weights are checked on the host, then joined to the rows
+        sw = to_numpy(sample_weight, dtype=host).reshape(-1)
         if sw.shape[0] != n:
             raise ValueError(
                 f"sample_weight.shape == ({sw.shape[0]},), expected ({n},){where}."
@@ -269,12 +281,11 @@ def prepare_shard(
         if np.any(sw < 0):
             raise ValueError(f"Negative values in data passed to sample_weight{where}.")
     if spec.class_weight is not None and idx is not None:
-        cw = spec.class_weight[idx].astype(dtype)
+        cw = spec.class_weight[idx].astype(host)
         sw = cw if sw is None else sw * cw
-
-    xp = array_namespace(X.data if is_sparse(X) else X)
-    Y = xp.asarray(Y)
-    sw = None if sw is None else xp.asarray(sw)
+    # Targets and weights go where the rows are (the same namespace, device and dtype).
+    Y = to_like(Y, X)
+    sw = None if sw is None else to_like(sw, X)
     shard = _Shard(index, X, Y, sw, None)
     if validation_fraction > 0:
         n_val = int(np.ceil(validation_fraction * n))
@@ -285,10 +296,10 @@ def prepare_shard(
             )
         perm = np.random.default_rng([seed, index, 7919]).permutation(n)
         tr, va = np.sort(perm[n_val:]), np.sort(perm[:n_val])
-        shard.X_val, shard.Y_val = X[va], Y[va]
-        shard.sw_val = None if sw is None else sw[va]
-        shard.X, shard.Y = X[tr], Y[tr]
-        shard.sw = None if sw is None else sw[tr]
+        shard.X_val, shard.Y_val = take_rows(X, va), take_rows(Y, va)
+        shard.sw_val = None if sw is None else take_rows(sw, va)
+        shard.X, shard.Y = take_rows(X, tr), take_rows(Y, tr)
+        shard.sw = None if sw is None else take_rows(sw, tr)
         if columns is not None:
             Xv = shard.X_val
             columns = (columns[0] - Xv.sum(axis=0, dtype=np.float64),
@@ -350,9 +361,9 @@ class ShardSet:
         for s in self.shards:
             s.norms = None
             if is_sparse(s.X):  # bytes per row: stored values and their column indices
-                width = max(int(s.X.nnz * (s.X.dtype.itemsize + 4) / max(s.n, 1)), 1)
+                width = max(int(s.X.nnz * (itemsize(s.X.dtype) + 4) / max(s.n, 1)), 1)
             else:
-                width = max(int(s.X.shape[1]) * s.X.dtype.itemsize, 1)
+                width = max(int(s.X.shape[1]) * itemsize(s.X.dtype), 1)
             # Groups of ~256 KB, but at least 64 of them per shard so that small data shuffle too.
             s.block = int(max(1, min(GROUP_BYTES // width, 4096, -(-s.n // 64))))
 
@@ -360,21 +371,17 @@ class ShardSet:
 
     def info(self) -> dict:
         """Rows per shard (train and validation), dtype and bytes held."""
-        nbytes = 0
-        for s in self.shards:
-            for a in (s.X, s.X_val):
-                if a is None:
-                    continue
-                nbytes += (a.data.nbytes + a.indices.nbytes + a.indptr.nbytes) if is_sparse(a) else a.nbytes
+        held = sum(nbytes(a) for s in self.shards for a in (s.X, s.X_val) if a is not None)
         work = sum((s.X.nnz if is_sparse(s.X) else s.X.shape[0] * s.X.shape[1]) for s in self.shards)
         return {
             "work": work,  # stored values of X: multiply-adds of one pass, per output
             "index": [s.index for s in self.shards],
             "n_train": [s.n for s in self.shards],
             # Total weight of the training rows (class weights included); 0 means nothing to fit.
-            "weight": sum(float(s.n) if s.sw is None else float(s.sw.sum()) for s in self.shards),
+            "weight": sum(float(s.n) if s.sw is None else float(array_namespace(s.sw).sum(s.sw))
+                          for s in self.shards),
             "n_val": [0 if s.X_val is None else s.X_val.shape[0] for s in self.shards],
-            "nbytes": nbytes,
+            "nbytes": held,
             "dtype": str(self.shards[0].X.dtype) if self.shards else None,
             "buffer_dtype": None if self._buffer is None else str(self._buffer.dtype),
         }
@@ -395,8 +402,7 @@ class ShardSet:
             else:
                 xp = array_namespace(X)
                 col, sq = xp.sum(X, axis=0), xp.sum(X * X, axis=0)
-            parts.append((s.index, np.concatenate([np.asarray(col, dtype=np.float64), np.asarray(sq, dtype=np.float64),
-                                                   [float(s.n)]])))
+            parts.append((s.index, np.concatenate([to_numpy(col).ravel(), to_numpy(sq).ravel(), [float(s.n)]])))
         return self._combine(parts, np.zeros(2 * self._n_features + 1), once=True)
 
     def set_scale(self, inv_scale2: np.ndarray, mean: np.ndarray) -> Maximum:
@@ -410,7 +416,7 @@ class ShardSet:
         for s in self.shards:
             s.norms = row_sq_norms(s.X, inv_scale2, mean)
             if s.n:
-                largest = max(largest, float(s.norms.max()))
+                largest = max(largest, float(array_namespace(s.norms).max(s.norms)))
         return Maximum(largest + (1.0 if self.fit_intercept else 0.0))  # a maximum has no order
 
     # -- combining the shards' results --------------------------------------------------
@@ -435,9 +441,8 @@ class ShardSet:
     # -- the step -----------------------------------------------------------------------
 
     def _model(self, shard: _Shard, coef: np.ndarray, intercept: np.ndarray):
-        X = shard.X.data if is_sparse(shard.X) else shard.X
-        xp = array_namespace(X)
-        return xp.asarray(coef, dtype=X.dtype), xp.asarray(intercept, dtype=X.dtype)
+        """The host model as arrays next to the shard's rows (its namespace, device, dtype)."""
+        return to_like(coef, shard.X), to_like(intercept, shard.X)
 
     def set_epoch(self, epoch: int) -> None:
         """Order every shard's blocks for ``epoch`` (once; later calls are no-ops)."""
@@ -489,9 +494,9 @@ class ShardSet:
         out = None
         for X, idx in self._pieces(s, runs):
             st = gradient_statistics(
-                X, s.Y[idx], W, b, self.loss,
-                sample_weight=None if s.sw is None else s.sw[idx],
-                row_norms=None if s.norms is None else s.norms[idx],
+                X, take_rows(s.Y, idx), W, b, self.loss,
+                sample_weight=None if s.sw is None else take_rows(s.sw, idx),
+                row_norms=None if s.norms is None else take_rows(s.norms, idx),
                 fit_intercept=self.fit_intercept,
                 probe=probe,
             )
@@ -505,7 +510,7 @@ class ShardSet:
         if not isinstance(s.X, np.ndarray):
             # Sparse (or device) rows: one row gather per step, proportional to the stored values.
             idx = _index(runs)
-            yield s.X[idx], idx
+            yield take_rows(s.X, idx), idx
             return
         buf = self._work(s.X)
         cap, k, parts = buf.shape[0], 0, []
@@ -548,7 +553,7 @@ class ShardSet:
             W, b = self._model(s, coef, intercept)
             Z = margins(s.X_val, W, b)
             xp = array_namespace(Z)
-            w = xp.ones(Z.shape[0], dtype=Z.dtype) if s.sw_val is None else s.sw_val
+            w = xp.ones(Z.shape[0], dtype=Z.dtype, device=device(Z)) if s.sw_val is None else s.sw_val
             if self.loss.is_classification:
                 if Z.shape[1] == 1:
                     ok = (Z[:, 0] > 0) == (s.Y_val[:, 0] > 0)
@@ -568,16 +573,18 @@ class ShardSet:
         k = self._n_features + int(self.fit_intercept)
         parts = []
         for s in self.shards:
-            X = s.X[::stride]
-            if X.shape[0] == 0:
+            X = row_slice(s.X, 0, s.n, stride)
+            m = X.shape[0]
+            if m == 0:
                 continue
             if is_sparse(X):
                 X = X.toarray()
-            X = np.asarray(X, dtype=np.float64)
+            xp = array_namespace(X)
+            X = xp.astype(X, xp.float64)  # the sample's Gram matrix is computed where the rows are
             if self.fit_intercept:
-                X = np.column_stack([X, np.ones(X.shape[0])])
-            Xw = X if s.sw is None else X * np.asarray(s.sw[::stride], dtype=np.float64)[:, None]
-            parts.append((s.index, np.concatenate([(X.T @ Xw).ravel(), [float(X.shape[0])]])))
+                X = xp.concat([X, xp.ones((m, 1), dtype=xp.float64, device=device(X))], axis=1)
+            Xw = X if s.sw is None else X * xp.reshape(xp.astype(row_slice(s.sw, 0, s.n, stride), xp.float64), (-1, 1))
+            parts.append((s.index, np.concatenate([to_numpy(X.T @ Xw).ravel(), [float(m)]])))
         return self._combine(parts, np.zeros(k * k + 1), once=True)
 
     def gram_matvec(self, v: np.ndarray, stride: int) -> np.ndarray:
@@ -587,19 +594,20 @@ class ShardSet:
         ``d + fit_intercept`` entries.
         """
         out = []
+        d = self._n_features
         for s in self.shards:
-            X = s.X[::stride]
+            X = row_slice(s.X, 0, s.n, stride)
             if X.shape[0] == 0:
                 continue
             W, _ = self._model(s, v[:, None], np.zeros(1))
-            xp = array_namespace(X.data if is_sparse(X) else X)
-            u = X @ W[: X.shape[1]]
+            xp = array_namespace(values(X))
+            u = X @ W[:d, :]
             if self.fit_intercept:
-                u = u + W[X.shape[1]]
+                u = u + W[d, :]
             if s.sw is not None:
-                u = u * xp.reshape(s.sw[::stride], (-1, 1))
+                u = u * xp.reshape(row_slice(s.sw, 0, s.n, stride), (-1, 1))
             g = X.T @ u
-            parts = [np.asarray(g, dtype=np.float64).ravel()]
+            parts = [to_numpy(g).ravel()]
             if self.fit_intercept:
                 parts.append([float(xp.sum(u))])
             parts.append([float(X.shape[0])])
