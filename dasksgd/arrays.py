@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace, device, is_cupy_array, is_numpy_array
+from array_api_compat import array_namespace, device, is_array_api_obj, is_cupy_array, is_numpy_array
 
 __all__ = [
-    "is_sparse", "namespace", "values", "to_numpy", "to_like", "row_slice", "take_rows", "itemsize",
+    "is_device_array", "is_sparse", "namespace", "values", "to_numpy", "to_like", "on_device_of", "row_slice", "take_rows", "itemsize",
     "nbytes", "is_float", "float_dtype",
 ]
 
@@ -23,6 +23,17 @@ __all__ = [
 def is_sparse(X: Any) -> bool:
     """Whether ``X`` is a scipy (or cupyx) sparse matrix or array."""
     return hasattr(X, "tocsr") and hasattr(X, "nnz")
+
+
+def is_device_array(X: Any) -> bool:
+    """Whether ``X`` is an in-memory array of a namespace other than numpy (cupy, an array API
+    library), or a sparse matrix whose values are one (cupyx): data dasksgd keeps where it is."""
+    from dask.base import is_dask_collection
+
+    if is_dask_collection(X) or isinstance(X, np.ndarray):
+        return False
+    v = getattr(X, "data", None) if is_sparse(X) else X  # (scipy's DOK and LIL hold no data array)
+    return v is not None and is_array_api_obj(v) and not isinstance(v, np.ndarray)
 
 
 def values(X: Any) -> Any:
@@ -57,6 +68,14 @@ def to_like(a: Any, like: Any, dtype: Any = None) -> Any:
         return np.asarray(a, dtype=v.dtype if dtype is None else dtype)
     xp = array_namespace(v)
     return xp.asarray(np.asarray(a), dtype=v.dtype if dtype is None else dtype, device=device(v))
+
+
+def on_device_of(a: Any, like: Any) -> Any:
+    """Host values ``a``, with their own dtype, as an array of ``like``'s namespace and device."""
+    v = values(like)
+    if isinstance(v, np.ndarray):
+        return np.asarray(a)
+    return array_namespace(v).asarray(np.asarray(a), device=device(v))
 
 
 def row_slice(X: Any, lo: int, hi: int, step: int = 1) -> Any:

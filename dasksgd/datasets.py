@@ -45,6 +45,11 @@ def _make(task, n_samples, n_features, n_outputs, chunks, scale_spread, density,
     import dask
     import dask.array as da
 
+    from dask.base import tokenize
+
+    # Keys name everything that shapes the data: two data sets never share a key on a cluster.
+    token = tokenize(task, n_samples, n_features, n_outputs, chunks, scale_spread, density, random_state,
+                     np.dtype(dtype).str)
     rng = np.random.default_rng(random_state)
     active = n_features if density is None else max(1, int(round(density * n_features)))
     coef = rng.standard_normal((n_features, n_outputs)) * (3.0 / np.sqrt(active))
@@ -60,7 +65,7 @@ def _make(task, n_samples, n_features, n_outputs, chunks, scale_spread, density,
         rows = min(chunks, n_samples - start)
         part = dask.delayed(_block, pure=True, nout=2)(
             random_state, i, rows, coef, scales, dtype, density, task,
-            dask_key_name=f"dasksgd-make-data-{task}-{random_state}-{i}",
+            dask_key_name=f"dasksgd-make-data-{task}-{token}-{i}",
         )
         xs.append(da.from_delayed(part[0], (rows, n_features), dtype=dtype, meta=meta))
         ys.append(da.from_delayed(part[1], (rows,), dtype=y_dtype))

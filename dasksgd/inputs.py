@@ -38,8 +38,10 @@ def persist(*arrays: Any) -> tuple:
     return tuple(next(done) if is_dask_collection(a) else a for a in arrays)
 
 
-def _unique_counts(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return np.unique(np.asarray(block), return_counts=True)
+def _unique_counts(block: Any) -> tuple[np.ndarray, np.ndarray]:
+    from .arrays import to_numpy  # labels are counted on the host (they may live on a device)
+
+    return np.unique(to_numpy(block, dtype=None), return_counts=True)
 
 
 def label_counts(y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +51,7 @@ def label_counts(y: Any) -> tuple[np.ndarray, np.ndarray]:
     ``numpy.unique``) and the counts are merged here: workers need not import dask.array.
     """
     if not is_dask_collection(y):
-        return np.unique(np.asarray(y), return_counts=True)
+        return _unique_counts(y)
     import uuid
 
     import dask
@@ -101,11 +103,34 @@ def as_dask_matrix(X: Any) -> tuple[Any, list[str] | None]:
         X = X.compute_chunk_sizes()
     if len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
+    if not hasattr(X.dtype, "kind"):  # chunks of an array API library with its own dtypes
+        return _as_float_chunks(X), names
     if X.dtype not in (np.float32, np.float64):
         if X.dtype.kind not in "fiub":
             raise ValueError(f"X must be numeric; got dtype {X.dtype}.")
         X = X.astype(np.float64)
     return X, names
+
+
+def _to_float64(block: Any) -> Any:
+    from array_api_compat import array_namespace
+
+    xp = array_namespace(block)
+    return xp.astype(block, xp.float64)
+
+
+def _as_float_chunks(X: Any) -> Any:
+    """``X`` whose chunks are arrays of a namespace with its own dtype objects (not numpy's):
+    float32 and float64 kept, integers and booleans made float64, anything else refused."""
+    from array_api_compat import array_namespace
+
+    meta = X._meta
+    xp = array_namespace(meta)
+    if xp.isdtype(meta.dtype, "real floating"):
+        return X
+    if not (xp.isdtype(meta.dtype, "integral") or xp.isdtype(meta.dtype, "bool")):
+        raise ValueError(f"X must be numeric; got dtype {meta.dtype}.")
+    return X.map_blocks(_to_float64, meta=_to_float64(meta), token="dasksgd-as-float")
 
 
 def as_dask_vector(v: Any, X: Any, name: str) -> Any:

@@ -25,6 +25,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import checkpoint as checkpoints
 from . import inputs
+from .arrays import is_device_array, on_device_of, to_like, to_numpy
 from .engine import (
     ClusterBackend,
     LocalBackend,
@@ -45,7 +46,14 @@ logger = logging.getLogger("dasksgd")
 
 
 def _block_decision(X: Any, coef: np.ndarray, intercept: np.ndarray) -> Any:
-    """Margins of one block of rows: ``X @ coef.T + intercept`` in the block's dtype."""
+    """Margins of one block of rows: ``X @ coef.T + intercept`` in the block's dtype, namespace
+    and device (the model goes to the rows)."""
+    if is_device_array(X):
+        from .arrays import float_dtype
+
+        dtype = float_dtype(X)
+        out = X @ to_like(np.ascontiguousarray(coef.T), X, dtype) + to_like(intercept, X, dtype)
+        return out
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     out = X @ coef.T.astype(dtype, copy=False) + intercept.astype(dtype, copy=False)
     return np.asarray(out)
@@ -161,6 +169,25 @@ class _BaseSGD(BaseEstimator):
             return LocalBackend(list(zip(parts[0], parts[1], sws)), spec, loss, shapes=shapes, **common)
         return LocalBackend([(X, y, sample_weight)], spec, loss, **common)
 
+    def _check_device_X(self, X: Any, reset: bool) -> Any:
+        """An in-memory array of another namespace (cupy, ...): checked for shape, kept as it is."""
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected 2D array, got {X.ndim}D array instead. Reshape your data either using "
+                "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) if "
+                "it contains a single sample."
+            )
+        if reset:
+            self.n_features_in_ = int(X.shape[1])
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return X
+
     def _validate_input(self, X, y, sample_weight, *, reset):
         """Checked inputs: dask arrays (lazy) or in-memory arrays, and the raw target."""
         if inputs.is_dask_collection(X) or inputs.is_dask_collection(y):
@@ -173,6 +200,22 @@ class _BaseSGD(BaseEstimator):
             yd = inputs.as_dask_vector(y, Xd, "y")
             sw = inputs.as_dask_vector(sample_weight, Xd, "sample_weight")
             return Xd, yd, sw
+        if is_device_array(X):
+            # Rows stay on their device; targets and weights are checked on the host (labels may
+            # be strings) and each shard takes them to its rows.
+            X = self._check_device_X(X, reset)
+            y = to_numpy(y, dtype=None)
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = y[:, 0]
+            if y.ndim != 1:
+                raise ValueError(f"y must be 1-D; got shape {y.shape}.")
+            if sample_weight is not None:
+                sample_weight = to_numpy(sample_weight)
+                if sample_weight.ndim == 0:
+                    sample_weight = np.full(X.shape[0], float(sample_weight))
+            if not isinstance(self, ClassifierMixin) and y.dtype.kind not in "fiub":
+                raise ValueError(f"Regression targets y must be numeric; got dtype {y.dtype}.")
+            return X, y, sample_weight
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
             reset=reset, y_numeric=not isinstance(self, ClassifierMixin),
@@ -302,11 +345,14 @@ class _BaseSGD(BaseEstimator):
         coef, intercept = self._coef2d(), np.atleast_1d(self.intercept_)
         if inputs.is_dask_collection(X):
             Xd = self._check_X_dask(X, reset=False)
-            dtype = Xd.dtype
+            # Margins come back as the chunks' kind of array (numpy for scipy.sparse chunks).
+            meta = to_like(np.empty((0, coef.shape[0])), Xd._meta)
             return Xd.map_blocks(
-                _block_decision, coef, intercept, dtype=dtype,
-                chunks=(Xd.chunks[0], (coef.shape[0],)), name="dasksgd-decision",
+                _block_decision, coef, intercept, meta=meta,
+                chunks=(Xd.chunks[0], (coef.shape[0],)), token="dasksgd-decision",
             )
+        if is_device_array(X):
+            return _block_decision(self._check_device_X(X, reset=False), coef, intercept)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
         return _block_decision(X, coef, intercept)
 
@@ -622,7 +668,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             Margins (lazy for dask input).
         """
         Z = self._decision(X)
-        return Z[:, 0] if Z.shape[1] == 1 else Z
+        return _first_column(Z) if Z.shape[1] == 1 else Z
 
     def predict(self, X: Any) -> Any:
         """Class label of each sample.
@@ -640,7 +686,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Z = self._decision(X)
         classes = self.classes_
         if inputs.is_dask_collection(Z):
-            return Z.map_blocks(_labels, classes, drop_axis=1, dtype=classes.dtype, name="dasksgd-predict")
+            numeric = classes.dtype.kind in "iufb"
+            meta = on_device_of(classes[:0], Z._meta) if numeric else classes[:0]
+            return Z.map_blocks(_labels, classes, drop_axis=1, meta=meta, token="dasksgd-predict")
         return _labels(Z, classes)
 
     def _check_proba(self) -> bool:
@@ -668,8 +716,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Z = self._decision(X)
         K = len(self.classes_)
         if inputs.is_dask_collection(Z):
-            return Z.map_blocks(_proba, self.loss, K, dtype=Z.dtype, chunks=(Z.chunks[0], (K,)),
-                                name="dasksgd-predict-proba")
+            return Z.map_blocks(_proba, self.loss, K, meta=Z._meta, chunks=(Z.chunks[0], (K,)),
+                                token="dasksgd-predict-proba")
         return _proba(Z, self.loss, K)
 
     @available_if(_check_proba)
@@ -691,7 +739,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             import dask.array as da
 
             return da.log(P)
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore"):  # log(0) = -inf, as scikit-learn
+            if is_device_array(P):
+                from array_api_compat import array_namespace
+
+                return array_namespace(P).log(P)
             return np.log(P)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
@@ -713,6 +765,12 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         """
         if inputs.is_dask_collection(X):
             return _dask_score(self.predict(X), X, y, sample_weight, lambda p, t: p == t, accuracy=True)
+        if is_device_array(X):  # the score is one number: computed on the host
+            from sklearn.metrics import accuracy_score
+
+            sw = None if sample_weight is None else to_numpy(sample_weight)
+            return float(accuracy_score(to_numpy(y, dtype=None), to_numpy(self.predict(X), dtype=None),
+                                        sample_weight=sw))
         return super().score(X, y, sample_weight=sample_weight)
 
 
@@ -954,8 +1012,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         ndarray or dask array of shape (n_samples,)
             Predictions (lazy for dask input).
         """
-        Z = self._decision(X)
-        return Z[:, 0]
+        return _first_column(self._decision(X))
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Coefficient of determination R^2 on ``(X, y)`` (computed on the cluster for dask input).
@@ -976,16 +1033,44 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         """
         if inputs.is_dask_collection(X):
             return _dask_score(self.predict(X), X, y, sample_weight, None, accuracy=False)
+        if is_device_array(X):  # the score is one number: computed on the host
+            from sklearn.metrics import r2_score
+
+            sw = None if sample_weight is None else to_numpy(sample_weight)
+            return float(r2_score(to_numpy(y), to_numpy(self.predict(X)), sample_weight=sw))
         return super().score(X, y, sample_weight=sample_weight)
 
 
-def _labels(Z: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def _column0(Z: Any) -> Any:
+    return Z[:, 0]
+
+
+def _first_column(Z: Any) -> Any:
+    """``Z[:, 0]``; for dask, block by block (dask's own indexing needs numpy-like chunks)."""
+    if inputs.is_dask_collection(Z):
+        return Z.map_blocks(_column0, drop_axis=1, meta=to_like(np.empty(0), Z._meta), token="dasksgd-column")
+    return _column0(Z)
+
+
+def _labels(Z: Any, classes: np.ndarray) -> Any:
+    """The class of each row of margins, as an array of ``Z``'s kind (numeric classes) or a
+    numpy array (other labels, which no device holds)."""
+    if is_device_array(Z):
+        from array_api_compat import array_namespace, device
+
+        xp = array_namespace(Z)
+        idx = xp.astype(Z[:, 0] > 0, xp.int64) if Z.shape[1] == 1 else xp.argmax(Z, axis=1)
+        if classes.dtype.kind in "iufb":
+            return xp.take(xp.asarray(classes, device=device(Z)), idx)
+        return classes[to_numpy(idx, dtype=np.intp)]
     if Z.shape[1] == 1:
         return classes[(Z[:, 0] > 0).astype(np.intp)]
     return classes[np.argmax(Z, axis=1)]
 
 
-def _proba(Z: np.ndarray, loss: str, K: int) -> np.ndarray:
+def _proba(Z: Any, loss: str, K: int) -> Any:
+    if is_device_array(Z):
+        return _proba_xp(Z, loss, K)
     if loss == "log_loss":
         P = np.empty_like(Z)
         pos = Z >= 0
@@ -1003,12 +1088,42 @@ def _proba(Z: np.ndarray, loss: str, K: int) -> np.ndarray:
     return P / s
 
 
+def _proba_xp(Z: Any, loss: str, K: int) -> Any:
+    """:func:`_proba` in the array API, for margins on a device."""
+    from array_api_compat import array_namespace
+
+    xp = array_namespace(Z)
+    if loss == "log_loss":
+        e = xp.exp(-xp.abs(Z))
+        P = xp.where(Z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    else:  # modified_huber
+        P = (xp.clip(Z, min=-1.0, max=1.0) + 1.0) / 2.0
+    if K == 2:
+        return xp.concat([1.0 - P, P], axis=1)
+    s = xp.sum(P, axis=1, keepdims=True)
+    zero = s == 0
+    return xp.where(zero, 1.0 / K, P) / xp.where(zero, 1.0, s)
+
+
+def _host_block(block: Any) -> np.ndarray:
+    return to_numpy(block, dtype=None)
+
+
+def _on_host(v: Any) -> Any:
+    """A dask array whose chunks live on a device, with its chunks brought to the host (a score
+    is a few sums; the predictions are small next to the data)."""
+    if v is None or not is_device_array(v._meta):
+        return v
+    return v.map_blocks(_host_block, meta=_host_block(v._meta), token="dasksgd-to-host")
+
+
 def _dask_score(pred, X, y, sample_weight, eq, *, accuracy: bool) -> float:
     import dask
     import dask.array as da
 
-    yd = inputs.as_dask_vector(y, pred[:, None] if pred.ndim == 1 else pred, "y")
-    sw = inputs.as_dask_vector(sample_weight, pred[:, None], "sample_weight")
+    pred = _on_host(pred)
+    yd = _on_host(inputs.as_dask_vector(y, pred[:, None] if pred.ndim == 1 else pred, "y"))
+    sw = _on_host(inputs.as_dask_vector(sample_weight, pred[:, None], "sample_weight"))
     w = da.ones_like(pred, dtype=np.float64) if sw is None else sw.astype(np.float64)
     if accuracy:
         num = (w * (pred == yd)).sum()

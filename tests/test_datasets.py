@@ -43,3 +43,16 @@ def test_regression_noise_is_unit_gaussian():
 def test_bad_n_classes():
     with pytest.raises(ValueError, match="n_classes"):
         make_classification(10, 2, n_classes=1)
+
+
+def test_data_sets_never_share_keys():
+    # Keys are what a cluster knows a result by: two data sets with one seed but another shape
+    # (or task) must not collide, or one would be served the other's chunks.
+    from dasksgd.datasets import make_classification, make_regression
+
+    a = make_classification(100, 3, chunks=50, random_state=0)[0]
+    b = make_classification(100, 4, chunks=50, random_state=0)[0]
+    c = make_regression(100, 3, chunks=50, random_state=0)[0]
+    keys = [set(dict(x.__dask_graph__())) for x in (a, b, c)]
+    assert not (keys[0] & keys[1]) and not (keys[0] & keys[2])
+    assert set(dict(make_classification(100, 3, chunks=50, random_state=0)[0].__dask_graph__())) == keys[0]

@@ -289,3 +289,23 @@ def test_pipeline_and_grid_search():
                           cv=3).fit(X, y)
     assert search.best_score_ > 0.95
     assert search.best_estimator_[-1].coef_.shape == (1, 30)
+
+
+def test_predictions_of_two_models_computed_together_are_their_own():
+    # Lazy predictions are named by what they compute: with a fixed name, two models'
+    # predictions on the same dask X shared their keys, and one graph got the other's results.
+    import dask
+    import dask.array as da
+
+    Xd = da.from_array(XC, chunks=(200, XC.shape[1]))
+    a = SGDClassifier(max_iter=3, tol=None, random_state=0).fit(XC, YC)
+    b = SGDClassifier(max_iter=3, tol=None, random_state=0, alpha=1.0).fit(XC, YC)
+    r = SGDRegressor(max_iter=3, tol=None, random_state=0).fit(XR, YR)
+    outs = dask.compute(a.decision_function(Xd), b.decision_function(Xd), a.predict_proba(Xd),
+                        b.predict_proba(Xd), r.predict(da.from_array(XR, chunks=(200, XR.shape[1]))))
+    np.testing.assert_allclose(outs[0], a.decision_function(XC), rtol=1e-12)
+    np.testing.assert_allclose(outs[1], b.decision_function(XC), rtol=1e-12)
+    np.testing.assert_allclose(outs[2], a.predict_proba(XC), rtol=1e-12)
+    np.testing.assert_allclose(outs[3], b.predict_proba(XC), rtol=1e-12)
+    np.testing.assert_allclose(outs[4], r.predict(XR), rtol=1e-12)
+    assert not np.allclose(outs[0], outs[1])
