@@ -258,8 +258,8 @@ def prepare_shard(
         with np.errstate(over="ignore", invalid="ignore"):
             if isinstance(v, np.ndarray):
                 sq = float(np.einsum("i,i->", v, v, dtype=np.float64))
-            else:
-                sq = float(xp.sum(xp.astype(v, xp.float64) ** 2))
+            else:  # in the rows' own precision, as their arithmetic will be; no temporary
+                sq = float(v @ v)
         if not math.isfinite(sq):
             _too_large(v, where)
     n = X.shape[0]
