@@ -25,6 +25,7 @@ import numpy as np
 
 from .losses import get_loss
 from .penalties import Penalty, get_penalty
+from .arrays import is_device_array, namespace, to_like, to_numpy
 from .statistics import GradStats, gradient_statistics, is_sparse, row_sq_norms
 
 __all__ = [
@@ -215,9 +216,16 @@ def gradient_diversity(
     W, b, fit_intercept = _as_model(coef, intercept)
 
     def block(Xb, yb):
-        Yb = np.asarray(yb, dtype=np.float64).reshape(Xb.shape[0], -1)
-        Xb = Xb if is_sparse(Xb) else np.asarray(Xb, dtype=np.float64)
-        return gradient_statistics(Xb, Yb, W, b, lossf, row_norms=row_sq_norms(Xb), fit_intercept=fit_intercept)
+        if is_device_array(Xb):  # computed where the rows are; the model goes to them
+            xp = namespace(Xb)
+            Xb = Xb.astype(xp.float64) if is_sparse(Xb) else xp.astype(Xb, xp.float64)
+            Yb = to_like(to_numpy(yb).reshape(Xb.shape[0], -1), Xb)
+            Wb, bb = to_like(W, Xb), to_like(b, Xb)
+        else:
+            Yb = np.asarray(yb, dtype=np.float64).reshape(Xb.shape[0], -1)
+            Xb = Xb if is_sparse(Xb) else np.asarray(Xb, dtype=np.float64)
+            Wb, bb = W, b
+        return gradient_statistics(Xb, Yb, Wb, bb, lossf, row_norms=row_sq_norms(Xb), fit_intercept=fit_intercept)
 
     from dask.base import is_dask_collection
 

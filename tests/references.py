@@ -111,3 +111,17 @@ def random_problem(rng, loss_name, K, n, d):
     else:
         Y = rng.standard_normal((n, K))
     return X, Y, rng.standard_normal((d, K)), rng.standard_normal(K)
+
+
+#: Array backends of the test matrix: numpy, and array_api_strict arrays on a non-CPU device (a
+#: stand-in for cupy: it refuses numpy-only calls, implicit host conversion and mixed devices).
+BACKENDS = ["numpy", "strict"]
+
+
+def on_backend(a, backend):
+    """``a`` (a numpy array, or None) as an array of ``backend``."""
+    if a is None or backend == "numpy":
+        return a
+    import array_api_strict as xps
+
+    return xps.asarray(np.asarray(a), device=xps.Device("device1"))

@@ -2,7 +2,7 @@ import math
 
 import dask.array as da
 import numpy as np
-from references import random_problem
+from references import BACKENDS, on_backend, random_problem
 import pytest
 
 from dasksgd import gradient_diversity
@@ -44,11 +44,13 @@ def _problem(name, K, n=25, d=4):
 @pytest.mark.parametrize("penalty", ["l2", "l1", "elasticnet", None])
 @pytest.mark.parametrize("K", [1, 3])
 @pytest.mark.parametrize("fit_intercept", [False, True])
-def test_exact_against_per_sample_gradients(name, penalty, K, fit_intercept):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_exact_against_per_sample_gradients(name, penalty, K, fit_intercept, backend):
     X, Y, W, b = _problem(name, K)
     G = _per_sample_gradients(name, penalty, 0.3, X, Y, W, b, fit_intercept)
     expected = np.sum(G**2) / np.sum(G.sum(axis=0) ** 2)
-    got = gradient_diversity(X, Y if K > 1 else Y[:, 0], W.T if K > 1 else W[:, 0],
+    got = gradient_diversity(on_backend(X, backend), on_backend(Y if K > 1 else Y[:, 0], backend),
+                             W.T if K > 1 else W[:, 0],
                              (b if K > 1 else b[0]) if fit_intercept else None,
                              loss=name, penalty=penalty, alpha=0.3, epsilon=0.2)
     assert got == pytest.approx(expected, rel=1e-5)

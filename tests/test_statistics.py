@@ -1,5 +1,5 @@
 import numpy as np
-from references import random_problem
+from references import on_backend, random_problem
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
@@ -44,15 +44,17 @@ def _brute_force(loss, X, Y, W, b, sw, fit_intercept):
 @pytest.mark.parametrize("K", [1, 3])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("fit_intercept", [False, True])
-@pytest.mark.parametrize("block_bytes", [None, 200])
-def test_against_per_sample_gradients(name, K, weighted, fit_intercept, block_bytes, monkeypatch):
+@pytest.mark.parametrize(("backend", "block_bytes"), [("numpy", None), ("numpy", 200), ("strict", None)])
+def test_against_per_sample_gradients(name, K, weighted, fit_intercept, backend, block_bytes, monkeypatch):
     if block_bytes is not None:  # blocks of 5 rows: the cache-blocked path of large arrays
         monkeypatch.setattr(statistics, "BLOCK_BYTES", block_bytes)
     loss = get_loss(name, 0.2)
     X, Y, W, b = _problem(name, K)
     sw = RNG.uniform(0.1, 3.0, X.shape[0]) if weighted else None
-    st_ = gradient_statistics(X, Y, W, b, loss, sample_weight=sw, row_norms=row_sq_norms(X),
-                              fit_intercept=fit_intercept)
+    Xb, swb = on_backend(X, backend), on_backend(sw, backend)
+    st_ = gradient_statistics(Xb, on_backend(Y, backend), on_backend(W, backend), on_backend(b, backend), loss,
+                              sample_weight=swb, row_norms=row_sq_norms(Xb), fit_intercept=fit_intercept)
+    assert isinstance(st_.grad_coef, np.ndarray)  # statistics come back to the host
     gw, gb, total, sq = _brute_force(loss, X, Y, W, b, sw, fit_intercept)
     assert st_.count == X.shape[0]
     np.testing.assert_allclose(st_.grad_coef, gw, rtol=1e-5, atol=1e-6)
@@ -77,8 +79,8 @@ def test_sparse_equals_dense(name):
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("block_bytes", [None, 200])
-def test_probe_loss_and_loss_sum(name, weighted, block_bytes, monkeypatch):
+@pytest.mark.parametrize(("backend", "block_bytes"), [("numpy", None), ("numpy", 200), ("strict", None)])
+def test_probe_loss_and_loss_sum(name, weighted, backend, block_bytes, monkeypatch):
     if block_bytes is not None:
         monkeypatch.setattr(statistics, "BLOCK_BYTES", block_bytes)
     loss = get_loss(name, 0.2)
@@ -86,8 +88,11 @@ def test_probe_loss_and_loss_sum(name, weighted, block_bytes, monkeypatch):
     W2, b2 = W + RNG.standard_normal(W.shape), b - 0.3
     sw = RNG.uniform(0.1, 3.0, X.shape[0]) if weighted else np.ones(X.shape[0])
     expected = sum(sw[i] * float(np.sum(loss.loss(Y[i], X[i] @ W2 + b2))) for i in range(X.shape[0]))
-    st_ = gradient_statistics(X, Y, W, b, loss, sample_weight=sw if weighted else None, probe=(W2, b2))
-    plain = gradient_statistics(X, Y, W, b, loss, sample_weight=sw if weighted else None)
+    on = {k: on_backend(v, backend) for k, v in dict(X=X, Y=Y, W=W, b=b, W2=W2, b2=b2, sw=sw).items()}
+    swb = on["sw"] if weighted else None
+    st_ = gradient_statistics(on["X"], on["Y"], on["W"], on["b"], loss, sample_weight=swb, probe=(on["W2"], on["b2"]))
+    plain = gradient_statistics(on["X"], on["Y"], on["W"], on["b"], loss, sample_weight=swb)
+    assert loss_sum(on["X"], on["Y"], on["W2"], on["b2"], loss, sample_weight=swb) == pytest.approx(expected, rel=1e-12)
     assert st_.probe_loss == pytest.approx(expected, rel=1e-12)
     assert plain.probe_loss == 0.0
     # The probe does not change the statistics of the model itself.
