@@ -1,15 +1,163 @@
-"""The ``dasksgd`` command line: ``dasksgd demo``."""
+"""The ``dasksgd`` command line: ``demo``, ``train`` and ``predict``.
+
+``dasksgd train DATA --target COL`` reads CSV or Parquet (local paths, globs, or any fsspec URL)
+with dask.dataframe, trains on the cluster at ``--scheduler`` (or a local one), and writes the
+fitted estimator (joblib) and a metrics JSON; ``dasksgd predict MODEL DATA`` writes predictions.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
+import os
 import sys
 import time
 
 import numpy as np
 
 __all__ = ["main"]
+
+logger = logging.getLogger("dasksgd")
+
+
+class CLIError(Exception):
+    """A problem with the command's input, reported as one line and exit status 2."""
+
+
+def _read(path: str, fmt: str | None, *, what: str = "DATA"):
+    """``path`` as a dask DataFrame (CSV or Parquet, by ``fmt`` or the extension)."""
+    import dask.dataframe as dd
+    from fsspec.core import get_fs_token_paths
+
+    try:
+        fs, _, paths = get_fs_token_paths(path)
+    except Exception as exc:  # noqa: BLE001 - an unknown protocol, a bad URL
+        raise CLIError(f"{what} {path!r} cannot be opened: {exc}") from None
+    if not paths or not any(fs.exists(p) for p in paths):
+        raise CLIError(f"{what} {path!r}: no such file.")
+    name = path.rstrip("/").lower()
+    if fmt is None:
+        if name.endswith((".csv", ".csv.gz", ".tsv")):
+            fmt = "csv"
+        elif name.endswith((".parquet", ".pq")) or fs.isdir(paths[0]):
+            fmt = "parquet"
+        else:
+            raise CLIError(f"{what} {path!r}: cannot tell CSV from Parquet by its name; pass --format csv or parquet.")
+    try:
+        if fmt == "csv":
+            return dd.read_csv(path, sep="\t" if name.endswith(".tsv") else ",")
+        return dd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - shown as the reason
+        raise CLIError(f"{what} {path!r} cannot be read as {fmt}: {type(exc).__name__}: {exc}") from None
+
+
+def _columns(df, target: str | None, features: list[str] | None) -> list[str]:
+    cols = [str(c) for c in df.columns]
+    if target is not None and target not in cols:
+        raise CLIError(f"--target {target!r} is not a column of DATA; its columns are {cols}.")
+    if features is None:
+        return [c for c in cols if c != target]
+    missing = [c for c in features if c not in cols]
+    if missing:
+        raise CLIError(f"feature column(s) {missing} are not in DATA; its columns are {cols}.")
+    return features
+
+
+@contextlib.contextmanager
+def _cluster(scheduler: str | None, workers: int):
+    """The client to train on: ``scheduler``'s cluster, a LocalCluster of ``workers`` processes
+    on 127.0.0.1, or none (``workers == 0``: in this process)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+    elif workers == 0:
+        yield None
+    else:
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+            yield client
+
+
+def _train(args: argparse.Namespace) -> int:
+    import joblib
+    import pandas as pd
+
+    from .losses import CLASSIFICATION_LOSSES, LOSSES
+
+    df = _read(args.data, args.format)
+    features = _columns(df, args.target, args.features.split(",") if args.features else None)
+    if not features:
+        raise CLIError("DATA has no feature columns besides the target.")
+    bad = [c for c in features if not (pd.api.types.is_numeric_dtype(df.dtypes[c]) or pd.api.types.is_bool_dtype(df.dtypes[c]))]
+    if bad:
+        raise CLIError(f"feature column(s) {bad} are not numeric; encode them first or leave them out with --features.")
+    loss = args.loss
+    if loss == "auto":
+        loss = "squared_error" if pd.api.types.is_float_dtype(df.dtypes[args.target]) else "log_loss"
+    if loss not in LOSSES:
+        raise CLIError(f"--loss {loss!r} is not one of {sorted(LOSSES)} (or auto).")
+    from . import SGDClassifier, SGDRegressor
+
+    Est = SGDClassifier if loss in CLASSIFICATION_LOSSES else SGDRegressor
+    est = Est(loss=loss, penalty=None if args.penalty == "none" else args.penalty, alpha=args.alpha,
+              max_iter=args.max_iter, batch_size=args.batch_size, random_state=args.seed, verbose=args.verbose)
+    with _cluster(args.scheduler, args.workers) as client:
+        X, y = df[features], df[args.target]
+        logger.info("training %r on %s (%d features) %s", est, args.data, len(features),
+                    "in this process" if client is None else f"on {client.scheduler.address}")
+        start = time.perf_counter()
+        est.fit(X, y)
+        took = time.perf_counter() - start
+        score = float(est.score(X, y))
+        n_samples = int(len(y))
+    joblib.dump(est, args.output)
+    metrics = {
+        "data": args.data, "target": args.target, "features": features, "n_features": len(features),
+        "estimator": type(est).__name__, "params": {k: v for k, v in est.get_params().items()
+                                                   if isinstance(v, (int, float, str, bool, type(None)))},
+        "n_samples": n_samples,
+        "n_iter": int(est.n_iter_), "steps": int(len(est.history_)), "batch_size": int(est.batch_size_),
+        "objective": float(est.history_["objective"].dropna().iloc[-1]) if est.history_["objective"].notna().any() else None,
+        "score": score, "score_name": "accuracy" if Est is SGDClassifier else "r2",
+        "fit_seconds": took, "n_workers": int(est.n_workers_),
+    }
+    if Est is SGDClassifier:
+        metrics["classes"] = [c.item() if hasattr(c, "item") else c for c in est.classes_]
+    with open(args.metrics, "w") as fh:
+        json.dump(metrics, fh, indent=2)
+    print(f"model: {args.output}\nmetrics: {args.metrics} ({metrics['score_name']} {score:.4f}, "
+          f"{metrics['n_iter']} epochs, {took:.2f} s)")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import dask.dataframe as dd
+    import joblib
+
+    if not os.path.exists(args.model):
+        raise CLIError(f"MODEL {args.model!r}: no such file.")
+    try:
+        est = joblib.load(args.model)
+    except Exception as exc:  # noqa: BLE001 - any unreadable model gets the same message
+        raise CLIError(f"MODEL {args.model!r} cannot be loaded: {type(exc).__name__}: {exc}") from None
+    names = getattr(est, "feature_names_in_", None)
+    if names is None:
+        raise CLIError(f"MODEL {args.model!r} was not fitted on named columns (train it with 'dasksgd train').")
+    df = _read(args.data, args.format)
+    features = _columns(df, None, [str(c) for c in names])
+    with _cluster(args.scheduler, args.workers):
+        pred = est.predict(df[features])
+        out = dd.from_dask_array(pred, columns=["prediction"])
+        if args.output.lower().endswith(".csv"):
+            out.to_csv(args.output, single_file=True, index=False)
+        else:
+            out.to_parquet(args.output, write_index=False)
+    print(f"predictions: {args.output}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -67,24 +215,70 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(v: str):
+    return v if v == "auto" else int(v)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``dasksgd`` console script."""
-    parser = argparse.ArgumentParser(prog="dasksgd", description=__doc__)
+    """Entry point of the ``dasksgd`` console script.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 2 for bad input (said in one line on stderr).
+    """
+    parser = argparse.ArgumentParser(prog="dasksgd", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--scheduler", help="address of a Dask scheduler (default: a local cluster)")
+    where.add_argument("--workers", type=int, default=2,
+                       help="worker processes of the local cluster; 0 trains in this process")
+    where.add_argument("--format", choices=["csv", "parquet"], help="of DATA (default: from its name)")
+    train = sub.add_parser("train", parents=[where], help="fit a model on a CSV or Parquet file")
+    train.add_argument("data", metavar="DATA", help="CSV or Parquet: a path, a glob or an fsspec URL")
+    train.add_argument("--target", required=True, help="the column to predict")
+    train.add_argument("--features", help="comma-separated feature columns (default: all others)")
+    train.add_argument("--loss", default="auto",
+                       help="a loss of SGDClassifier or SGDRegressor; auto: log_loss, or squared_error "
+                            "for a float target")
+    train.add_argument("--penalty", default="l2", choices=["l2", "l1", "elasticnet", "none"])
+    train.add_argument("--alpha", type=float, default=1e-4)
+    train.add_argument("--max-iter", type=int, default=100)
+    train.add_argument("--batch-size", type=_batch, default="auto")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--verbose", type=int, default=0)
+    train.add_argument("--output", default="model.joblib", help="where to write the fitted model (joblib)")
+    train.add_argument("--metrics", default="metrics.json", help="where to write the metrics (JSON)")
+    pred = sub.add_parser("predict", parents=[where], help="predict with a model written by 'train'")
+    pred.add_argument("model", metavar="MODEL", help="a model written by 'dasksgd train' (joblib: trusted files only)")
+    pred.add_argument("data", metavar="DATA", help="CSV or Parquet with the model's feature columns")
+    pred.add_argument("--output", default="predictions.parquet",
+                      help="Parquet (a directory) or, ending in .csv, one CSV file")
     demo = sub.add_parser("demo", help="train on a generated problem on a local cluster")
     demo.add_argument("--n-samples", type=int, default=200_000)
     demo.add_argument("--n-features", type=int, default=50)
     demo.add_argument("--chunk-rows", type=int, default=25_000)
     demo.add_argument("--workers", type=int, default=2)
-    demo.add_argument("--batch-size", type=lambda v: v if v == "auto" else int(v), default="auto",
+    demo.add_argument("--batch-size", type=_batch, default="auto",
                       help='rows per step, or "auto" (from the gradient diversity; the default)')
     demo.add_argument("--epochs", type=int, default=20)
     demo.add_argument("--alpha", type=float, default=1e-4)
     demo.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return _demo(args)
-    return 2  # pragma: no cover
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "train":
+            return _train(args)
+        return _predict(args)
+    except CLIError as exc:
+        print(f"dasksgd {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

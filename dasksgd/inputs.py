@@ -70,6 +70,20 @@ def label_counts(y: Any) -> tuple[np.ndarray, np.ndarray]:
     return classes, np.bincount(where.ravel(), weights=counts, minlength=len(classes))
 
 
+def _frame_to_array(df: Any) -> Any:
+    """A dask DataFrame or Series as a dask array with known chunk sizes.
+
+    ``to_dask_array(lengths=True)`` fails when the optimized graph has another number of
+    partitions than the collection reports (read_parquet merges row groups differently when fewer
+    columns are read, so ``df[target]`` and ``df[features]`` can be split differently); then the
+    chunk sizes are measured on the array itself.
+    """
+    try:
+        return df.to_dask_array(lengths=True)
+    except ValueError:
+        return df.to_dask_array().compute_chunk_sizes()
+
+
 def as_dask_matrix(X: Any) -> tuple[Any, list[str] | None]:
     """A dask array with one column chunk and a float dtype, and the feature names if any.
 
@@ -90,7 +104,7 @@ def as_dask_matrix(X: Any) -> tuple[Any, list[str] | None]:
                 "dask_ml.preprocessing or pandas.get_dummies) before fitting."
             )
         names = [str(c) for c in X.columns]
-        X = X.to_dask_array(lengths=True)
+        X = _frame_to_array(X)
     if not isinstance(X, da.Array):
         raise TypeError(f"Expected a dask array or dataframe; got {type(X).__name__}.")
     if X.ndim != 2:
@@ -140,7 +154,11 @@ def as_dask_vector(v: Any, X: Any, name: str) -> Any:
     if v is None:
         return None
     if hasattr(v, "to_dask_array"):
-        v = v.to_dask_array(lengths=True)
+        import pandas as pd
+
+        if isinstance(v.dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_string_dtype(v.dtype):
+            v = v.astype(object)  # labels as Python strings (what dask would convert to, with a warning)
+        v = _frame_to_array(v)
     elif not isinstance(v, da.Array):
         v = np.asarray(v)
         if v.ndim == 0:

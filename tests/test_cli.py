@@ -1,0 +1,107 @@
+"""The command line: a Parquet (or CSV) file to a model and metrics, then to predictions; clear
+one-line errors for bad input."""
+
+import json
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from dasksgd.cli import main
+
+
+def _frame(n=3000, seed=0, regression=False):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 4))
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    if regression:
+        df["y"] = X @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.1 * rng.standard_normal(n)
+    else:
+        df["y"] = np.where(X[:, 0] - X[:, 1] + 0.3 * rng.standard_normal(n) > 0, "yes", "no")
+    return df
+
+
+def _write(df, path, parts=3):
+    import dask.dataframe as dd
+
+    ddf = dd.from_pandas(df, npartitions=parts)
+    if str(path).endswith(".csv"):
+        ddf.to_csv(str(path), single_file=True, index=False)
+    else:
+        ddf.to_parquet(str(path), write_index=False)
+    return str(path)
+
+
+@pytest.mark.cluster
+def test_parquet_round_trip_on_a_local_cluster(tmp_path, capsys):
+    df = _frame()
+    data = _write(df, tmp_path / "train.parquet")
+    model, metrics = tmp_path / "model.joblib", tmp_path / "metrics.json"
+    assert main(["train", data, "--target", "y", "--output", str(model), "--metrics", str(metrics),
+                 "--max-iter", "20"]) == 0
+    m = json.loads(metrics.read_text())
+    assert m["estimator"] == "SGDClassifier" and m["classes"] == ["no", "yes"]
+    assert m["features"] == ["a", "b", "c", "d"] and m["n_samples"] == 3000 and m["n_workers"] == 2
+    assert m["score_name"] == "accuracy" and m["score"] > 0.85
+
+    est = joblib.load(model)
+    assert m["score"] == pytest.approx(est.score(df[["a", "b", "c", "d"]], df["y"]), abs=1e-12)
+    new = _frame(n=500, seed=1).drop(columns="y")
+    new = new[["d", "c", "b", "a"]]  # columns found by name, in any order
+    out = tmp_path / "pred.parquet"
+    assert main(["predict", str(model), _write(new, tmp_path / "new.parquet"), "--output", str(out)]) == 0
+    pred = pd.read_parquet(out)["prediction"].to_numpy()
+    np.testing.assert_array_equal(pred, est.predict(new[["a", "b", "c", "d"]]))
+    assert "predictions:" in capsys.readouterr().out
+
+
+def test_csv_regression_in_process(tmp_path):
+    df = _frame(regression=True)
+    data = _write(df, tmp_path / "train.csv")
+    model, metrics = tmp_path / "m.joblib", tmp_path / "m.json"
+    assert main(["train", data, "--target", "y", "--workers", "0", "--features", "a,b,c",
+                 "--output", str(model), "--metrics", str(metrics)]) == 0
+    m = json.loads(metrics.read_text())
+    assert m["estimator"] == "SGDRegressor" and m["params"]["loss"] == "squared_error"  # a float target
+    assert m["features"] == ["a", "b", "c"] and m["score"] > 0.95
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), data, "--output", str(out), "--workers", "0"]) == 0
+    pred = pd.read_csv(out)["prediction"].to_numpy()
+    np.testing.assert_allclose(pred, joblib.load(model).predict(df[["a", "b", "c"]]), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["train", "{tmp}/missing.parquet", "--target", "y"], "no such file"),
+    (["train", "{data}", "--target", "nope"], "--target 'nope' is not a column"),
+    (["train", "{data}", "--target", "y", "--features", "a,zz"], r"feature column\(s\) \['zz'\] are not in DATA"),
+    (["train", "{text}", "--target", "y"], r"feature column\(s\) \['name'\] are not numeric"),
+    (["train", "{data}", "--target", "y", "--loss", "made_up"], "--loss 'made_up' is not one of"),
+    (["train", "{tmp}/notes.txt", "--target", "y"], "cannot tell CSV from Parquet"),
+    (["predict", "{tmp}/none.joblib", "{data}"], "MODEL .* no such file"),
+    (["predict", "{tmp}/notes.txt", "{data}"], "cannot be loaded"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
+    import re
+
+    df = _frame(n=200)
+    data = _write(df, tmp_path / "d.parquet", parts=1)
+    text_df = df.assign(name=["x"] * len(df))
+    text = _write(text_df, tmp_path / "t.parquet", parts=1)
+    (tmp_path / "notes.txt").write_text("not data\n")
+    argv = [a.format(tmp=tmp_path, data=data, text=text) for a in args] + ["--workers", "0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"dasksgd {args[0]}: error:")
+    assert re.search(message, err), err
+
+
+def test_predict_needs_the_model_columns(tmp_path, capsys):
+    df = _frame(n=500)
+    data = _write(df, tmp_path / "d.parquet", parts=1)
+    model = tmp_path / "m.joblib"
+    assert main(["train", data, "--target", "y", "--workers", "0", "--output", str(model),
+                 "--metrics", str(tmp_path / "m.json")]) == 0
+    fewer = _write(df.drop(columns=["c"]), tmp_path / "fewer.parquet", parts=1)
+    assert main(["predict", str(model), fewer, "--workers", "0"]) == 2
+    assert "feature column(s) ['c'] are not in DATA" in capsys.readouterr().err
