@@ -38,6 +38,7 @@ from .engine import (
 )
 from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, get_loss
 from .penalties import get_penalty
+from .progress import Progress
 from .schedules import LearningRate
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
@@ -271,11 +272,17 @@ class _BaseSGD(BaseEstimator):
                 save_to = _save
             if resume is None:
                 plan = make_plan(backend, config, n_features, n_outputs=K, seed=seed)
-            result = train(
-                backend, config, state, plan=plan, max_iter=1 if partial else None,
-                on_epoch=self._on_epoch if self.verbose else None, start_time=start,
-                checkpoint=save_to, checkpoint_every=self.checkpoint_every, resume=resume,
-            )
+            epochs = 1 if partial else config.max_iter
+            bar = Progress(epochs, backend.n_train, type(self).__name__) if self.verbose else None
+            try:
+                result = train(
+                    backend, config, state, plan=plan, max_iter=1 if partial else None,
+                    on_epoch=None if bar is None else self._on_epoch(bar), on_step=None if bar is None else bar.on_step,
+                    start_time=start, checkpoint=save_to, checkpoint_every=self.checkpoint_every, resume=resume,
+                )
+            finally:
+                if bar is not None:
+                    bar.close()
             n_workers = backend.n_workers
         finally:
             backend.close()
@@ -323,14 +330,17 @@ class _BaseSGD(BaseEstimator):
             "column_sums": sums,
         }
 
-    def _on_epoch(self, info: dict) -> None:
-        if not logger.handlers and not logging.getLogger().handlers:
-            logging.basicConfig(level=logging.INFO, format="%(message)s")
-        logger.setLevel(logging.INFO)
-        logger.info(
-            "-- Epoch %d: objective %.6g, batch size %d, learning rate %.3g, %.2f s",
-            info["epoch"], info["objective"], info["batch_size"], info["learning_rate"], info["time"],
-        )
+    def _on_epoch(self, bar: Progress):
+        """The per-epoch callback with ``verbose``: the bar, and with ``verbose >= 2`` a line per
+        epoch on the "dasksgd" logger (configure logging to see it)."""
+        def on_epoch(info: dict) -> None:
+            bar.on_epoch(info)
+            if self.verbose >= 2:
+                logger.info(
+                    "-- Epoch %d: objective %.6g, batch size %d, learning rate %.3g, %.2f s",
+                    info["epoch"], info["objective"], info["batch_size"], info["learning_rate"], info["time"],
+                )
+        return on_epoch
 
     def _set_model(self, coef: np.ndarray, intercept: np.ndarray) -> None:
         raise NotImplementedError
@@ -389,7 +399,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     shuffle : bool, default=True
         Permute every shard's rows at the start of each epoch.
     verbose : int, default=0
-        Log one line per epoch to the "dasksgd" logger.
+        1: a progress bar (tqdm; a widget in Jupyter) over the epochs, with the objective, the
+        batch size and the step size. 2: also a line per epoch on the "dasksgd" logger.
     epsilon : float, default=0.1
         Width of the huber / epsilon-insensitive losses.
     random_state : int, RandomState or None, default=None
@@ -801,7 +812,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     shuffle : bool, default=True
         Permute every shard's rows at the start of each epoch.
     verbose : int, default=0
-        Log one line per epoch to the "dasksgd" logger.
+        1: a progress bar (tqdm; a widget in Jupyter) over the epochs, with the objective, the
+        batch size and the step size. 2: also a line per epoch on the "dasksgd" logger.
     epsilon : float, default=0.1
         Width of the huber / epsilon-insensitive losses.
     random_state : int, RandomState or None, default=None

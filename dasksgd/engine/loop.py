@@ -336,6 +336,7 @@ def train(
     plan: Plan,
     max_iter: int | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    on_step: Callable[[dict], None] | None = None,
     start_time: float | None = None,
     checkpoint: Callable[[TrainState, LoopState], None] | None = None,
     checkpoint_every: int = 100,
@@ -357,6 +358,8 @@ def train(
         Epochs to run (a resumed fit counts those it ran before); ``config.max_iter`` by default.
     on_epoch : callable, optional
         Called with a dict (epoch, objective, batch_size, learning_rate, time) after each epoch.
+    on_step : callable, optional
+        Called with a dict (step, epoch, batch_size, learning_rate, loss, time) after each step.
     start_time : float, optional
         ``time.perf_counter()`` when the fit started (loading included); the history's times
         count from it. Default: now.
@@ -516,6 +519,10 @@ def train(
                      st.loss / st.count, time.perf_counter() - t0)
                 )
                 ls.batches = batches.update(ls.batches, ndelta=ndelta)
+                if on_step is not None:
+                    row = ls.rows[-1]
+                    on_step({"step": row[0], "epoch": epoch + 1, "batch_size": int(st.count),
+                             "learning_rate": eta, "loss": row[7], "time": row[8]})
                 if checkpoint is not None and state.step % checkpoint_every == 0:
                     checkpoint(state, ls)
             if done:
