@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 import warnings
 from numbers import Integral, Real
 from typing import Any
@@ -149,14 +150,16 @@ class _BaseSGD(BaseEstimator):
                 )
         return Xd
 
-    def _backend(self, X: Any, y: Any, sample_weight: Any, spec: TargetSpec, seed: int, val: float):
+    def _backend(self, X: Any, y: Any, sample_weight: Any, spec: TargetSpec, seed: int, val: float,
+                 fit_id: str | None = None):
         loss = get_loss(self.loss, self.epsilon)
         common = dict(fit_intercept=self.fit_intercept, shuffle=self.shuffle, seed=seed,
                       validation_fraction=val)
         if inputs.is_dask_collection(X):
             client = inputs.get_client()
             if client is not None:
-                return ClusterBackend(client, X, y, sample_weight, spec, loss, fan_in=self.fan_in, **common)
+                return ClusterBackend(client, X, y, sample_weight, spec, loss, fan_in=self.fan_in,
+                                      fit_id=fit_id, **common)
             import dask
 
             # No cluster: compute the chunks here and keep them as the shards, so the
@@ -250,7 +253,16 @@ class _BaseSGD(BaseEstimator):
             if self.warm_start and hasattr(self, "coef_") and not partial:
                 state.coef = np.asarray(self.coef_, dtype=np.float64).reshape(K, n_features).T.copy()
                 state.intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(K).copy()
-        backend = self._backend(X, y, sample_weight, spec, seed, val)
+        fit_id = uuid.uuid4().hex[:12]
+        backend = self._backend(X, y, sample_weight, spec, seed, val, fit_id)
+        reporter = None
+        if isinstance(backend, ClusterBackend):  # the live page of the cluster's dashboard
+            from . import dashboard
+
+            link = dashboard.enable(backend.client)
+            if link is not None:
+                reporter = dashboard.Reporter(backend.client, repr(self)[:300], fit_id=fit_id)
+                logger.info("training progress: %s", link)
         try:
             save_to = None
             if path is not None:
@@ -274,15 +286,20 @@ class _BaseSGD(BaseEstimator):
                 plan = make_plan(backend, config, n_features, n_outputs=K, seed=seed)
             epochs = 1 if partial else config.max_iter
             bar = Progress(epochs, backend.n_train, type(self).__name__) if self.verbose else None
+            on_step, on_epoch = self._callbacks(bar, reporter)
+            status = "failed"
             try:
                 result = train(
                     backend, config, state, plan=plan, max_iter=1 if partial else None,
-                    on_epoch=None if bar is None else self._on_epoch(bar), on_step=None if bar is None else bar.on_step,
+                    on_epoch=on_epoch, on_step=on_step,
                     start_time=start, checkpoint=save_to, checkpoint_every=self.checkpoint_every, resume=resume,
                 )
+                status = "done"
             finally:
                 if bar is not None:
                     bar.close()
+                if reporter is not None:
+                    reporter.close(status)
             n_workers = backend.n_workers
         finally:
             backend.close()
@@ -330,17 +347,26 @@ class _BaseSGD(BaseEstimator):
             "column_sums": sums,
         }
 
-    def _on_epoch(self, bar: Progress):
-        """The per-epoch callback with ``verbose``: the bar, and with ``verbose >= 2`` a line per
-        epoch on the "dasksgd" logger (configure logging to see it)."""
-        def on_epoch(info: dict) -> None:
-            bar.on_epoch(info)
-            if self.verbose >= 2:
-                logger.info(
-                    "-- Epoch %d: objective %.6g, batch size %d, learning rate %.3g, %.2f s",
-                    info["epoch"], info["objective"], info["batch_size"], info["learning_rate"], info["time"],
-                )
-        return on_epoch
+    def _callbacks(self, bar: Progress | None, reporter: Any):
+        """``(on_step, on_epoch)`` for the loop: the progress bar (``verbose``), the dashboard's
+        reporter (cluster fits), and with ``verbose >= 2`` a line per epoch on the "dasksgd"
+        logger (configure logging to see it). None where nothing listens."""
+        steps = [c.on_step for c in (bar, reporter) if c is not None]
+        epochs = [c.on_epoch for c in (bar, reporter) if c is not None]
+        if self.verbose >= 2:
+            epochs.append(lambda info: logger.info(
+                "-- Epoch %d: objective %.6g, batch size %d, learning rate %.3g, %.2f s",
+                info["epoch"], info["objective"], info["batch_size"], info["learning_rate"], info["time"],
+            ))
+
+        def fan_out(callbacks):
+            if not callbacks:
+                return None
+            if len(callbacks) == 1:
+                return callbacks[0]
+            return lambda info: [c(info) for c in callbacks] and None
+
+        return fan_out(steps), fan_out(epochs)
 
     def _set_model(self, coef: np.ndarray, intercept: np.ndarray) -> None:
         raise NotImplementedError

@@ -30,9 +30,16 @@ from ..losses import Loss
 from .shards import ShardSet, TargetSpec, check_weights, prepare_shard
 from .tree import ByShard, build_tree
 
-__all__ = ["ClusterBackend", "ShardHolder", "assign_shards"]
+__all__ = ["ClusterBackend", "ShardHolder", "assign_shards", "WORKER_TOPIC"]
 
 logger = logging.getLogger("dasksgd")
+
+#: Topic of the scheduler events in which every worker's actor reports the seconds its shards
+#: took per step (read by the dashboard page, :mod:`dasksgd.dashboard`).
+WORKER_TOPIC = "dasksgd-worker"
+
+#: Seconds between two of those reports from one worker.
+REPORT_INTERVAL = 0.5
 
 
 class ShardHolder:
@@ -52,6 +59,7 @@ class ShardHolder:
         validation_fraction: float,
         total_shards: int,
         shapes: list[tuple[int, int]] | None = None,
+        fit_id: str | None = None,
     ) -> None:
         shapes = shapes or [None] * len(indices)
         shards = [
@@ -62,6 +70,23 @@ class ShardHolder:
         self.shardset = ShardSet(shards, loss, fit_intercept=fit_intercept, shuffle=shuffle, seed=seed,
                                  total_shards=total_shards)
         self.calls: dict[str, int] = {}
+        self.fit_id = fit_id
+        self._times: list[list[float]] = []  # [wall clock, seconds] of steps not reported yet
+        self._reported = 0.0
+
+    def _report(self, seconds: float | None) -> None:
+        """Queue a step's time (None: none, just send what is queued); send the queue as a
+        scheduler event every REPORT_INTERVAL s, or now when ``seconds`` is None (on the worker's
+        batched stream to the scheduler: no round trip)."""
+        now = time.time()
+        if seconds is not None:
+            self._times.append([now, seconds])
+        if self._times and (seconds is None or now - self._reported >= REPORT_INTERVAL):
+            from distributed import get_worker
+
+            worker = get_worker()
+            worker.log_event(WORKER_TOPIC, {"fit": self.fit_id, "worker": worker.address, "times": self._times})
+            self._times, self._reported = [], now
 
     async def ping(self) -> str:
         """Answered on the worker's event loop: whether the worker is alive and responsive."""
@@ -81,7 +106,10 @@ class ShardHolder:
         pending = [child.run(op, args, sub) for child, sub in children]
         self.calls[op] = self.calls.get(op, 0) + 1
         # The arithmetic runs off the event loop so the worker keeps answering while it works.
+        t0 = time.perf_counter()
         total = await asyncio.to_thread(getattr(self.shardset, op), *args)
+        if self.fit_id is not None:  # other requests (an epoch's objective, ...) flush the queue
+            self._report(time.perf_counter() - t0 if op == "step" else None)
         for fut in pending:
             total = total + await fut
         return total
@@ -226,6 +254,9 @@ class ClusterBackend:
         As for :class:`ShardSet`.
     fan_in : int
         Most partial sums any node of the reduction tree receives per step.
+    fit_id : str, optional
+        Tags the workers' step-time reports (:data:`WORKER_TOPIC` events) with the fit; None:
+        the workers report nothing.
     """
 
     def __init__(
@@ -242,8 +273,10 @@ class ClusterBackend:
         seed: int = 0,
         validation_fraction: float = 0.0,
         fan_in: int = 8,
+        fit_id: str | None = None,
     ) -> None:
         self.client = client
+        self.fit_id = fit_id
         self._args = (X, y, sample_weight, spec, loss, fit_intercept, shuffle, seed, validation_fraction, fan_in)
         self._scale: tuple | None = None  # the last set_scale request, replayed after a rebuild
         self._alive: set | None = None
@@ -296,6 +329,7 @@ class ClusterBackend:
                 validation_fraction,
                 len(sizes),
                 [(sizes[i], int(X.shape[1])) for i in block],
+                self.fit_id,
                 actor=True,
                 workers=[worker],
                 allow_other_workers=False,

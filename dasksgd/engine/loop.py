@@ -359,7 +359,8 @@ def train(
     on_epoch : callable, optional
         Called with a dict (epoch, objective, batch_size, learning_rate, time) after each epoch.
     on_step : callable, optional
-        Called with a dict (step, epoch, batch_size, learning_rate, loss, time) after each step.
+        Called with a dict (step, epoch, batch_size, bound, learning_rate, loss, time) after each
+        step (``bound``: the diversity rule's ``delta * n * Delta + 1``).
     start_time : float, optional
         ``time.perf_counter()`` when the fit started (loading included); the history's times
         count from it. Default: now.
@@ -521,7 +522,7 @@ def train(
                 ls.batches = batches.update(ls.batches, ndelta=ndelta)
                 if on_step is not None:
                     row = ls.rows[-1]
-                    on_step({"step": row[0], "epoch": epoch + 1, "batch_size": int(st.count),
+                    on_step({"step": row[0], "epoch": epoch + 1, "batch_size": int(st.count), "bound": row[5],
                              "learning_rate": eta, "loss": row[7], "time": row[8]})
                 if checkpoint is not None and state.step % checkpoint_every == 0:
                     checkpoint(state, ls)

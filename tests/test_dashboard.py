@@ -1,0 +1,138 @@
+"""The live training page, served by a real scheduler: its data equal the fit's history, and a
+real headless Chromium draws a running fit (a screenshot is kept in test-artifacts/)."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dasksgd import SGDClassifier
+from dasksgd.datasets import make_classification
+
+pytestmark = pytest.mark.cluster
+
+ARTIFACTS = Path(os.environ.get("DASKSGD_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0", worker_dashboard_address=None) as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+def _base(client):
+    base = client.dashboard_link.rsplit("/", 1)[0]
+    assert base.startswith("http://127.0.0.1:")  # bound to the loopback interface
+    return base
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return r.read().decode()
+
+
+def test_page_data_are_the_fit_history(cluster_client):
+    client = cluster_client
+    X, y = make_classification(60_000, 8, chunks=15_000, random_state=1)
+    with client.as_current():
+        est = SGDClassifier(alpha=2.5e-4, batch_size=3000, max_iter=4, tol=None, random_state=0).fit(X, y)
+    data = json.loads(_get(_base(client) + "/dasksgd/data.json"))
+    fits = [f for f in data["fits"] if "alpha=0.00025" in f["label"]]
+    assert len(fits) == 1 and fits[0]["status"] == "done"
+    f, h = fits[0], est.history_
+    steps = np.array(f["steps"], dtype=float)
+    np.testing.assert_array_equal(steps[:, 0], h["step"])
+    np.testing.assert_array_equal(steps[:, 1], h["batch_size"])
+    np.testing.assert_array_equal(steps[:, 3], h["learning_rate"])
+    np.testing.assert_array_equal(steps[:, 4], h["loss"])
+    np.testing.assert_array_equal([e[1] for e in f["epochs"]], h["objective"].dropna())
+    assert sorted(f["workers"]) == sorted(client.scheduler_info()["workers"])
+    assert all(len(t) > 0 for t in f["workers"].values())
+    assert "<title>dasksgd: training</title>" in _get(_base(client) + "/dasksgd")
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("DASKSGD_REQUIRE_CHROMIUM"):
+        pytest.fail("Chromium is required here (DASKSGD_REQUIRE_CHROMIUM is set) but not installed")
+    pytest.skip("no Chromium on this machine (.ci/run installs Debian's chromium)")
+
+
+def _chrome(binary, *args, timeout=90):
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--virtual-time-budget=4000"]
+    return subprocess.run([binary, *flags, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_chromium_shows_a_running_fit(cluster_client):
+    chromium = _chromium()
+    client = cluster_client
+    X, y = make_classification(400_000, 20, chunks=50_000, random_state=2)
+    est = SGDClassifier(alpha=3.5e-4, batch_size=5000, max_iter=12, tol=None, random_state=0)
+    errors = []
+
+    def fit():
+        try:
+            with client.as_current():
+                est.fit(X, y)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=fit)
+    thread.start()
+    try:
+        url = _base(client) + "/dasksgd"
+        deadline = time.monotonic() + 120
+        while True:  # until the running fit has published a couple of epochs
+            fits = [f for f in json.loads(_get(url + "/data.json"))["fits"] if "alpha=0.00035" in f["label"]]
+            if fits and len(fits[0]["epochs"]) >= 2:
+                break
+            assert thread.is_alive() and time.monotonic() < deadline, "the fit ended before the page saw it"
+            time.sleep(0.2)
+        dom = _chrome(chromium, "--dump-dom", url).stdout
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "dashboard.png"
+        _chrome(chromium, "--window-size=1300,900", f"--screenshot={shot}", url)
+        running = thread.is_alive()
+    finally:
+        thread.join()
+    assert not errors, errors
+    assert running, "the fit ended before the page was loaded; make it longer"
+    fit_id = fits[0]["id"]
+    section = re.search(rf'<div class="fit" data-fit="{fit_id}">.*?</div></div>', dom, re.S)
+    assert section, "the page does not show the running fit"
+    html = section.group(0)
+    assert "running" in html  # drawn while the fit ran
+
+    def series(name):
+        m = re.search(rf'data-series="{re.escape(name)}" data-n="(\d+)" data-last="[^"]*" data-y="([^"]*)"', html)
+        assert m, f"no {name!r} series on the page"
+        n, ys = int(m.group(1)), [float(v) for v in m.group(2).split(",") if v]
+        assert n == len(ys) and n > 0
+        return np.array(ys)
+
+    h = est.history_
+    B = series("batch size")
+    assert 0 < len(B) < len(h)  # part of the fit: it was still running
+    np.testing.assert_array_equal(B, h["batch_size"].to_numpy()[: len(B)])
+    lr = series("step size")
+    np.testing.assert_allclose(lr, h["learning_rate"].to_numpy()[: len(lr)], rtol=1e-12)
+    objective = series("objective")
+    assert len(objective) >= 2
+    np.testing.assert_allclose(objective, h["objective"].dropna().to_numpy()[: len(objective)], rtol=1e-12)
+    workers = re.findall(r'data-series="127\.0\.0\.1:\d+" data-n="(\d+)"', html)
+    assert len(workers) == 2 and all(int(n) > 0 for n in workers)  # step times of both workers
+    assert shot.exists() and shot.stat().st_size > 10_000
