@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["make_classification", "make_regression"]
@@ -81,8 +83,8 @@ def make_classification(
     scale_spread: float = 0.0,
     density: float | None = None,
     random_state: int = 0,
-    dtype=np.float64,
-):
+    dtype: type = np.float64,
+) -> tuple[Any, Any]:
     """A logistic-model classification problem as lazy dask arrays.
 
     Rows are Gaussian; labels are drawn from the logistic model (softmax for more than two
@@ -112,6 +114,7 @@ def make_classification(
     Returns
     -------
     X : dask.array.Array of shape (n_samples, n_features)
+        The rows (blocks of ``chunks`` rows; numpy, or CSR with ``density``).
     y : dask.array.Array of shape (n_samples,)
         Labels in {0, ..., n_classes - 1}.
     """
@@ -129,8 +132,8 @@ def make_regression(
     scale_spread: float = 0.0,
     density: float | None = None,
     random_state: int = 0,
-    dtype=np.float64,
-):
+    dtype: type = np.float64,
+) -> tuple[Any, Any]:
     """A linear regression problem (unit Gaussian noise) as lazy dask arrays.
 
     Rows as in :func:`make_classification`; ``y = x . w + e`` with fixed random ``w`` (on the
@@ -138,12 +141,24 @@ def make_regression(
 
     Parameters
     ----------
-    n_samples, n_features, chunks, scale_spread, density, random_state, dtype
-        As for :func:`make_classification`.
+    n_samples, n_features : int
+        Shape of ``X``.
+    chunks : int
+        Rows per block.
+    scale_spread : float
+        Spread of the feature scales, as for :func:`make_classification`.
+    density : float, optional
+        Fraction of stored values per row (CSR blocks), as for :func:`make_classification`.
+    random_state : int
+        Seed of the coefficients and of every block.
+    dtype : numpy dtype
+        dtype of ``X``.
 
     Returns
     -------
     X : dask.array.Array of shape (n_samples, n_features)
+        The rows.
     y : dask.array.Array of shape (n_samples,)
+        Targets.
     """
     return _make("regression", n_samples, n_features, 1, chunks, scale_spread, density, random_state, dtype)

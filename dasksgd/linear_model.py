@@ -491,7 +491,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Samples seen plus one, as scikit-learn.
     n_features_in_ : int
         Number of features.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of the features, for dataframe input with string column names.
     batch_size_ : int
         Batch size of the last step.
@@ -897,7 +897,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Samples seen plus one.
     n_features_in_ : int
         Number of features.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of the features, for dataframe input with string column names.
     batch_size_ : int
         Batch size of the last step.

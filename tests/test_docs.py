@@ -1,0 +1,61 @@
+"""The documentation: numpydoc validation of the public API, and the Sphinx site (with the
+gallery made by running examples/) built with warnings as errors."""
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Checks not enforced (the same list as docs/conf.py): summary layout details, "See Also" and
+#: "Examples" sections, and punctuation of parameter descriptions.
+IGNORED = {"GL01", "GL02", "ES01", "SA01", "EX01", "SS05", "RT02", "PR08", "PR09", "GL06"}
+
+PUBLIC = [
+    "dasksgd.SGDClassifier", "dasksgd.SGDRegressor", "dasksgd.gradient_diversity",
+    "dasksgd.datasets.make_classification", "dasksgd.datasets.make_regression", "dasksgd.cli.main",
+] + [f"dasksgd.SGDClassifier.{m}" for m in ("fit", "partial_fit", "predict", "predict_proba",
+                                              "predict_log_proba", "decision_function", "score")] \
+  + [f"dasksgd.SGDRegressor.{m}" for m in ("fit", "partial_fit", "predict", "score")]
+
+
+def test_public_names_are_documented():
+    import dasksgd
+
+    assert set(dasksgd.__all__) == {"SGDClassifier", "SGDRegressor", "gradient_diversity", "__version__"}
+    listed = {p.split(".")[1] for p in PUBLIC if p.count(".") == 1}
+    assert listed == set(dasksgd.__all__) - {"__version__"}
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_numpydoc_validation(name):
+    validate = pytest.importorskip("numpydoc.validate").validate
+    importlib.import_module("dasksgd.linear_model")
+    errors = [f"{code}: {msg}" for code, msg in validate(name)["errors"] if code not in IGNORED]
+    assert not errors, f"{name}:\n" + "\n".join(errors)
+
+
+@pytest.mark.slow
+def test_sphinx_site_builds_without_warnings(tmp_path):
+    pytest.importorskip("sphinx_gallery")
+    pytest.importorskip("pydata_sphinx_theme")
+    env = dict(os.environ, MPLBACKEND="Agg")
+    out = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-d", str(tmp_path / "doctrees"),
+         str(ROOT / "docs"), str(tmp_path / "html")],
+        capture_output=True, text=True, timeout=900, env=env,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-8000:]
+    html = tmp_path / "html"
+    for page in ("index.html", "user_guide.html", "api.html", "cluster.html", "tools.html", "gpu.html",
+                 "auto_examples/index.html", "generated/dasksgd.SGDClassifier.html"):
+        assert (html / page).exists(), page
+    gallery = (html / "auto_examples" / "index.html").read_text()
+    examples = sorted(p.stem for p in (ROOT / "examples").glob("plot_*.py"))
+    assert examples and all(e in gallery for e in examples)
+    # Every example ran and made its figure.
+    assert len(list((html / "_images").glob("sphx_glr_plot_*_001.png"))) >= len(examples)
