@@ -10,7 +10,6 @@ steps; large ones few accurate steps. This redoes the seed's table on a bundled 
 """
 
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler

@@ -14,7 +14,6 @@ This example fits three bundled data sets and plots, step by step, the estimate 
 """
 
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, make_classification
 
 from dasksgd import SGDClassifier, SGDRegressor
