@@ -801,7 +801,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             Accuracy.
         """
         if inputs.is_dask_collection(X):
-            return _dask_score(self.predict(X), X, y, sample_weight, lambda p, t: p == t, accuracy=True)
+            return _dask_score(self.predict(X), X, y, sample_weight, accuracy=True)
         if is_device_array(X):  # the score is one number: computed on the host
             from sklearn.metrics import accuracy_score
 
@@ -1070,7 +1070,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             R^2.
         """
         if inputs.is_dask_collection(X):
-            return _dask_score(self.predict(X), X, y, sample_weight, None, accuracy=False)
+            return _dask_score(self.predict(X), X, y, sample_weight, accuracy=False)
         if is_device_array(X):  # the score is one number: computed on the host
             from sklearn.metrics import r2_score
 
@@ -1143,31 +1143,35 @@ def _proba_xp(Z: Any, loss: str, K: int) -> Any:
     return xp.where(zero, 1.0 / K, P) / xp.where(zero, 1.0, s)
 
 
-def _host_block(block: Any) -> np.ndarray:
-    return to_numpy(block, dtype=None)
-
-
-def _on_host(v: Any) -> Any:
-    """A dask array whose chunks live on a device, with its chunks brought to the host (a score
-    is a few sums; the predictions are small next to the data)."""
-    if v is None or not is_device_array(v._meta):
-        return v
-    return v.map_blocks(_host_block, meta=_host_block(v._meta), token="dasksgd-to-host")
-
-
-def _dask_score(pred, X, y, sample_weight, eq, *, accuracy: bool) -> float:
-    import dask
-    import dask.array as da
-
-    pred = _on_host(pred)
-    yd = _on_host(inputs.as_dask_vector(y, pred[:, None] if pred.ndim == 1 else pred, "y"))
-    sw = _on_host(inputs.as_dask_vector(sample_weight, pred[:, None], "sample_weight"))
-    w = da.ones_like(pred, dtype=np.float64) if sw is None else sw.astype(np.float64)
+def _score_sums(pred: Any, y: Any, w: Any, accuracy: bool) -> np.ndarray:
+    """One block's sums for a score, on the host: ``[weight, weight of the correct]``
+    (accuracy) or ``[weight, weighted SSE, sum of w y, sum of w y^2]`` (R^2)."""
+    pred, y = to_numpy(pred, dtype=None), to_numpy(y, dtype=None)
+    w = np.ones(pred.shape[0]) if w is None else to_numpy(w)
     if accuracy:
-        num = (w * (pred == yd)).sum()
-        (num, den) = dask.compute(num, w.sum())
-        return float(num / den)
-    yf = yd.astype(np.float64)
-    sse, sy, syy, sw_ = dask.compute((w * (yf - pred) ** 2).sum(), (w * yf).sum(), (w * yf * yf).sum(), w.sum())
-    var = syy - sy * sy / sw_
+        return np.array([w.sum(), (w * (pred == y)).sum()])
+    y = y.astype(np.float64)
+    r = y - pred
+    return np.array([w.sum(), (w * r * r).sum(), (w * y).sum(), (w * y * y).sum()])
+
+
+def _dask_score(pred, X, y, sample_weight, *, accuracy: bool) -> float:
+    """Accuracy or R^2 of lazy predictions: one named task per block, the sums added here."""
+    yd = inputs.as_dask_vector(y, pred[:, None] if pred.ndim == 1 else pred, "y")
+    sw = inputs.as_dask_vector(sample_weight, pred[:, None], "sample_weight")
+    k = 2 if accuracy else 4
+    arrays = [pred, yd] + ([] if sw is None else [sw])
+
+    def block(p, t, w=None):
+        return _score_sums(p, t, w, accuracy)
+
+    # One graph for the blocks of all three arrays (separately optimized graphs would give the
+    # user's chunks two different task specs under one key).
+    sums = pred.map_blocks(block, *arrays[1:], chunks=((k,) * pred.numblocks[0],), dtype=np.float64,
+                           meta=np.empty(0), token="dasksgd-score").compute()
+    total = np.asarray(sums).reshape(-1, k).sum(axis=0)
+    if accuracy:
+        return float(total[1] / total[0])
+    wsum, sse, sy, syy = total
+    var = syy - sy * sy / wsum
     return float(1.0 - sse / var) if var > 0 else 0.0

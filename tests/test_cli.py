@@ -2,6 +2,7 @@
 one-line errors for bad input."""
 
 import json
+import re
 
 import joblib
 import numpy as np
@@ -105,3 +106,24 @@ def test_predict_needs_the_model_columns(tmp_path, capsys):
     fewer = _write(df.drop(columns=["c"]), tmp_path / "fewer.parquet", parts=1)
     assert main(["predict", str(model), fewer, "--workers", "0"]) == 2
     assert "feature column(s) ['c'] are not in DATA" in capsys.readouterr().err
+
+
+@pytest.mark.cluster
+def test_everything_the_cli_starts_listens_on_loopback():
+    from dasksgd.cli import _cluster
+
+    with _cluster(None, 2) as client:
+        info = client.scheduler_info()
+        addresses = [info["address"], *info["workers"]] + [w["nanny"] for w in info["workers"].values()]
+        assert all(a.startswith("tcp://127.0.0.1:") for a in addresses), addresses
+        assert client.dashboard_link.startswith("http://127.0.0.1:")
+        sockets = client.cluster.scheduler.http_server._sockets.values()
+        assert sockets and all(s.getsockname()[0] == "127.0.0.1" for s in sockets)
+
+
+@pytest.mark.cluster
+def test_demo_reaches_the_optimum(capsys):
+    assert main(["demo", "--n-samples", "40000", "--n-features", "10", "--chunk-rows", "10000"]) == 0
+    out = capsys.readouterr().out
+    gap = float(re.search(r"relative gap ([0-9.e+-]+)", out).group(1))
+    assert gap < 1e-4 and "Dashboard: http://127.0.0.1:" in out

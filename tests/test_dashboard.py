@@ -136,3 +136,23 @@ def test_chromium_shows_a_running_fit(cluster_client):
     workers = re.findall(r'data-series="127\.0\.0\.1:\d+" data-n="(\d+)"', html)
     assert len(workers) == 2 and all(int(n) > 0 for n in workers)  # step times of both workers
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_every_task_dasksgd_submits_is_named_dasksgd(cluster_client):
+    # The task stream and the progress page show what a fit does: every task dasksgd adds to
+    # the user's graph has a "dasksgd-..." name.
+    from distributed import get_task_stream
+
+    client = cluster_client
+    X, y = make_classification(40_000, 6, chunks=10_000, random_state=4)
+    users = {k if isinstance(k, str) else k[0] for k in list(dict(X.__dask_graph__())) + list(dict(y.__dask_graph__()))}
+    with client.as_current(), get_task_stream(client) as stream:
+        est = SGDClassifier(max_iter=2, tol=None, random_state=0, class_weight="balanced").fit(X, y)
+        est.predict_proba(X).compute()
+        est.score(X, y)
+    names = {t["key"] if isinstance(t["key"], str) else t["key"][0] for t in stream.data}
+    # The user's own tasks (also as dask renames them when it fuses them) and dask's finalize
+    # task of the user's .compute() are not ours.
+    tokens = {t for u in users for t in re.findall(r"[0-9a-f]{16,}", u)}
+    ours = {n for n in names - users if not n.startswith("finalize-") and not any(t in n for t in tokens)}
+    assert ours and all("dasksgd-" in n for n in ours), sorted(n for n in ours if "dasksgd-" not in n)
