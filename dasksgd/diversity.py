@@ -301,6 +301,10 @@ class FixedBatchSize:
         """A fixed batch size stays fixed."""
         return state
 
+    def exact(self, state: BatchState) -> BatchState:
+        """A fixed batch size stays fixed."""
+        return state
+
 
 class DiversityBatchSize:
     """``B = delta * n * Delta(w) + 1``, clipped to ``[b_min, b_max]``, with hysteresis.
@@ -317,7 +321,8 @@ class DiversityBatchSize:
     the gradient it measures is the noise of its own steps: ``B`` then stays put while the
     objective stops improving. :meth:`stalled` (called by the loop when an epoch makes almost no
     progress) doubles a floor under ``B``, the batch-size form of decaying the step size
-    (Smith et al., 2018), until the steps are exact.
+    (Smith et al., 2018), until the steps are exact; :meth:`exact` (an epoch that did not lower
+    the objective at all: the steps' noise outweighs their descent) goes to the full batch at once.
 
     Parameters
     ----------
@@ -368,6 +373,10 @@ class DiversityBatchSize:
         """Double the batch and put a floor there: the last epoch made almost no progress."""
         floor = self._whole(min(2 * state.size, self.b_max))
         return BatchState(floor, state.changes + 1, floor)
+
+    def exact(self, state: BatchState) -> BatchState:
+        """The whole data from now on: an epoch of steps did not lower the objective at all."""
+        return BatchState(self.b_max, state.changes + 1, self.b_max)
 
     def _whole(self, B: int) -> int:
         """More than half the data: the whole data."""

@@ -179,8 +179,10 @@ def test_a_stalled_epoch_doubles_the_batch_and_keeps_it():
     assert p.update(s, ndelta=300.0).size == 2000  # the rule asks for less: the floor holds
     assert p.update(s, ndelta=3000.0).size == 3001  # and more is still granted
     assert p.stalled(p.stalled(s)).size == 10_000  # 8000 is over half the data: all of it
+    assert p.exact(s).size == p.exact(s).floor == 10_000  # an epoch that raised the objective
+    assert p.update(p.exact(s), ndelta=300.0).size == 10_000
     f = FixedBatchSize(50, 1000)
-    assert f.stalled(f.init()) == f.init()
+    assert f.stalled(f.init()) == f.init() == f.exact(f.init())
 
 
 def BatchStateLike(size):

@@ -413,7 +413,11 @@ def train(
             raise _Diverged(f"the training objective became {value:.6g} in epoch {epoch + 1}")
         if math.isfinite(ls.objective):
             ls.progress.append(ls.objective - value)
-            if len(ls.progress) >= 2 and ls.batches.size < n and ls.progress[-1] <= STALL * ls.progress[-2]:
+            if ls.batches.size < n and ls.progress[-1] <= 0.0:
+                # A whole epoch of mini-batch steps did not lower the objective: their noise
+                # outweighs their descent. Exact (full-batch, quasi-Newton) steps from here.
+                ls.batches = batches.exact(ls.batches)
+            elif len(ls.progress) >= 2 and ls.batches.size < n and ls.progress[-1] <= STALL * ls.progress[-2]:
                 # The epoch barely moved: the batch's noise is the limit (see DiversityBatchSize).
                 ls.batches = batches.stalled(ls.batches)
         ls.objective = value
