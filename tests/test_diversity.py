@@ -144,7 +144,7 @@ def test_smoother():
 def test_batch_policy_follows_the_rule_with_hysteresis():
     from dasksgd.diversity import DiversityBatchSize, FixedBatchSize
 
-    p = DiversityBatchSize(delta=1.0, b_min=100, b_max=10_000)
+    p = DiversityBatchSize(delta=1.0, b_min=100, b_max=100_000)  # taken whole over 12,500 rows
     s = p.init()
     assert s.size == 100
     assert p.update(s, ndelta=110.0).size == 100  # below the floor
@@ -154,12 +154,13 @@ def test_batch_policy_follows_the_rule_with_hysteresis():
     assert p.update(s, ndelta=1300.0).size == 1301
     assert p.update(s, ndelta=600.0).size == 1000  # -40%: kept
     assert p.update(s, ndelta=300.0).size == 301  # halved: follows
-    assert p.update(s, ndelta=math.inf).size == 10_000  # below the noise level: the cap
+    assert p.update(s, ndelta=math.inf).size == 100_000  # below the noise level: the cap
     assert p.update(s, ndelta=math.nan) == s
     assert p.update(BatchStateLike(3500), ndelta=3999.0).size == 3500  # +14%: kept
-    assert p.update(BatchStateLike(3500), ndelta=4999.0).size == 5000  # at most half the data: the rule
-    assert p.update(BatchStateLike(3500), ndelta=5000.0).size == 10_000  # over half: the whole data
-    assert p.update(BatchStateLike(9000), ndelta=1e9).size == 10_000  # the cap, even if close
+    assert p.update(BatchStateLike(3500), ndelta=4999.0).size == 5000
+    assert p.update(BatchStateLike(10_000), ndelta=12_499.0).size == 12_500  # an eighth of the data: the rule
+    assert p.update(BatchStateLike(10_000), ndelta=12_500.0).size == 100_000  # over an eighth: the whole data
+    assert p.update(BatchStateLike(9000), ndelta=1e9).size == 100_000  # the cap
     f = FixedBatchSize(50, 20)
     assert f.init().size == 20 and f.update(f.init(), ndelta=1e6).size == 20
     with pytest.raises(ValueError):
@@ -171,16 +172,17 @@ def test_batch_policy_follows_the_rule_with_hysteresis():
 def test_a_stalled_epoch_doubles_the_batch_and_keeps_it():
     from dasksgd.diversity import DiversityBatchSize, FixedBatchSize
 
-    p = DiversityBatchSize(delta=1.0, b_min=100, b_max=10_000)
+    p = DiversityBatchSize(delta=1.0, b_min=100, b_max=100_000)
     s = p.update(p.init(), ndelta=999.0)
     assert s.size == 1000
     s = p.stalled(s)
     assert s.size == s.floor == 2000
     assert p.update(s, ndelta=300.0).size == 2000  # the rule asks for less: the floor holds
     assert p.update(s, ndelta=3000.0).size == 3001  # and more is still granted
-    assert p.stalled(p.stalled(s)).size == 10_000  # 8000 is over half the data: all of it
-    assert p.exact(s).size == p.exact(s).floor == 10_000  # an epoch that raised the objective
-    assert p.update(p.exact(s), ndelta=300.0).size == 10_000
+    assert p.stalled(p.stalled(s)).size == 8000
+    assert p.stalled(p.stalled(p.stalled(s))).size == 100_000  # 16,000 is over an eighth: all of it
+    assert p.exact(s).size == p.exact(s).floor == 100_000  # an epoch that raised the objective
+    assert p.update(p.exact(s), ndelta=300.0).size == 100_000
     f = FixedBatchSize(50, 1000)
     assert f.stalled(f.init()) == f.init() == f.exact(f.init())
 

@@ -209,3 +209,23 @@ def test_resume_from_any_checkpoint_is_bit_identical(case):
         assert full.rollbacks >= 1
     if case == "auto-lbfgs":
         assert (full.history["batch_size"] < 1500).any() and (full.history["batch_size"] == 1500).any()
+
+
+def test_an_epoch_that_raises_the_objective_sends_the_batch_to_the_whole_data():
+    from dataclasses import replace
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 10))
+    y = X @ np.ones(10) + 3.0 * rng.standard_normal(20000)  # noisy: small batches stall
+    loss = get_loss("squared_error")
+    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-4, 0.15),
+                         schedule=LearningRate("auto", 0.0, 0.5, 1e-4, loss), batch_size="auto", max_iter=8, tol=None)
+    backend = LocalBackend([(X, y, None)], TargetSpec(), loss, seed=0)
+    plan = replace(make_plan(backend, config, 10), b_min=64)
+    res = train(backend, config, TrainState(coef=np.zeros((10, 1)), intercept=np.zeros(1)), plan=plan)
+    ends = res.history.dropna(subset=["objective"])
+    f, B = ends["objective"].to_numpy(), ends["batch_size"].to_numpy()
+    rose = np.nonzero(np.diff(f) > 0)[0]
+    assert len(rose) and B[rose[0] + 1] < len(y)  # a mini-batch epoch raised the objective...
+    assert (B[rose[0] + 2 :] == len(y)).all()  # ...and every step after it took all the rows
+    # (the stall rule alone would have doubled the batch: 978 -> 1956 here)
