@@ -239,7 +239,8 @@ function render(data) {
     let gap = "";
     if (ep.length >= 2) {
       const a = ep[ep.length - 2][1], b = ep[ep.length - 1][1];
-      if (a !== null && b !== null && b > 0) gap = `last epoch's relative decrease (a gap estimate): ${fmt((a - b) / b)}`;
+      if (a !== null && b !== null && b > 0) gap = a >= b ? `last epoch's relative decrease (a gap estimate): ${fmt((a - b) / b)}`
+                                                           : `the last epoch raised the objective by ${fmt((b - a) / b)} (relative)`;
     }
     const objNote = ep.length ? `epoch ${ep[ep.length - 1][0]}: objective ${fmt(ep[ep.length - 1][1])}. ${gap}` : "";
     const workers = Object.entries(f.workers).map(([w, t]) => ({name: w.replace(/^tcp:\/\//, ""), pts: t.map(p => [p[0] - f.start, p[1] * 1000])}));
