@@ -236,72 +236,35 @@ class _BaseSGD(BaseEstimator):
         config = self._config(X.shape[0])
         path = None if (partial or self.checkpoint is None) else os.fspath(self.checkpoint)
         saved = None if path is None else checkpoints.load(path)
-        rng = check_random_state(self.random_state)
         if saved is not None:
             seed = saved["seed"]  # the shuffles and the validation split of the saved fit
         elif partial and hasattr(self, "_seed"):
             seed = self._seed
         else:
-            seed = int(rng.randint(np.iinfo(np.int32).max))
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         val = self.validation_fraction if (self.early_stopping and not partial) else 0.0
-        n_features, K = X.shape[1], spec.n_outputs
-        resume = None
-        if partial and hasattr(self, "_state"):
-            state = self._state
-        else:
-            state = TrainState(coef=np.zeros((n_features, K)), intercept=np.zeros(K))
-            if self.warm_start and hasattr(self, "coef_") and not partial:
-                state.coef = np.asarray(self.coef_, dtype=np.float64).reshape(K, n_features).T.copy()
-                state.intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(K).copy()
         fit_id = uuid.uuid4().hex[:12]
         backend = self._backend(X, y, sample_weight, spec, seed, val, fit_id)
-        reporter = None
-        if isinstance(backend, ClusterBackend):  # the live page of the cluster's dashboard
-            from . import dashboard
-
-            link = dashboard.enable(backend.client)
-            if link is not None:
-                reporter = dashboard.Reporter(backend.client, repr(self)[:300], fit_id=fit_id)
-                logger.info("training progress: %s", link)
+        reporter, bar, status = None, None, "failed"
         try:
-            save_to = None
-            if path is not None:
-                identity = self._identity(backend, X, spec)
-                if saved is not None:
-                    differ = checkpoints.mismatch(saved["identity"], identity)
-                    if differ:
-                        raise ValueError(
-                            f"The checkpoint {path!r} was written by another fit ({'; '.join(differ)}). "
-                            "Delete it, or give this fit another checkpoint path."
-                        )
-                    plan, state, resume = saved["plan"], saved["state"], saved["loop"]
-                    apply_plan(backend, config, plan)
-                    logger.info("resuming from %s at step %d", path, state.step)
-
-                def _save(st: TrainState, loop: Any, _path=path, _identity=identity) -> None:
-                    checkpoints.save(_path, {"identity": _identity, "seed": seed, "plan": plan,
-                                             "state": st, "loop": loop})
-                save_to = _save
-            if resume is None:
-                plan = make_plan(backend, config, n_features, n_outputs=K, seed=seed)
-            epochs = 1 if partial else config.max_iter
-            bar = Progress(epochs, backend.n_train, type(self).__name__) if self.verbose else None
+            if isinstance(backend, ClusterBackend):  # the live page of the cluster's dashboard
+                reporter = self._reporter(backend, fit_id)
+            plan, state, resume, save_to = self._plan(backend, config, X, spec, partial, seed, path, saved)
+            if self.verbose:
+                bar = Progress(1 if partial else config.max_iter, backend.n_train, type(self).__name__)
             on_step, on_epoch = self._callbacks(bar, reporter)
-            status = "failed"
-            try:
-                result = train(
-                    backend, config, state, plan=plan, max_iter=1 if partial else None,
-                    on_epoch=on_epoch, on_step=on_step,
-                    start_time=start, checkpoint=save_to, checkpoint_every=self.checkpoint_every, resume=resume,
-                )
-                status = "done"
-            finally:
-                if bar is not None:
-                    bar.close()
-                if reporter is not None:
-                    reporter.close(status)
+            result = train(
+                backend, config, state, plan=plan, max_iter=1 if partial else None,
+                on_epoch=on_epoch, on_step=on_step,
+                start_time=start, checkpoint=save_to, checkpoint_every=self.checkpoint_every, resume=resume,
+            )
+            status = "done"
             n_workers = backend.n_workers
         finally:
+            if bar is not None:
+                bar.close()
+            if reporter is not None:
+                reporter.close(status)
             backend.close()
         if path is not None:
             # The fitted estimator holds the result now; the checkpoint was for a fit cut short.
@@ -330,6 +293,50 @@ class _BaseSGD(BaseEstimator):
             self.history_ = pd.concat([self.history_, result.history], ignore_index=True)
         else:
             self.history_ = result.history
+
+    def _reporter(self, backend: ClusterBackend, fit_id: str) -> Any:
+        """The dashboard's reporter of this fit (None when the scheduler cannot serve the page)."""
+        from . import dashboard
+
+        link = dashboard.enable(backend.client)
+        if link is None:
+            return None
+        logger.info("training progress: %s", link)
+        return dashboard.Reporter(backend.client, repr(self)[:300], fit_id=fit_id)
+
+    def _plan(self, backend: Any, config: TrainConfig, X: Any, spec: TargetSpec, partial: bool, seed: int,
+              path: str | None, saved: dict | None):
+        """``(plan, state, resume, save_to)``: the plan and starting state of a fresh fit (or of
+        a checkpoint it resumes), and the checkpoint writer (None without ``checkpoint``)."""
+        n_features, K = X.shape[1], spec.n_outputs
+        if partial and hasattr(self, "_state"):
+            state = self._state
+        else:
+            state = TrainState(coef=np.zeros((n_features, K)), intercept=np.zeros(K))
+            if self.warm_start and hasattr(self, "coef_") and not partial:
+                state.coef = np.asarray(self.coef_, dtype=np.float64).reshape(K, n_features).T.copy()
+                state.intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(K).copy()
+        if path is None:
+            return make_plan(backend, config, n_features, n_outputs=K, seed=seed), state, None, None
+        identity = self._identity(backend, X, spec)
+        resume = None
+        if saved is not None:
+            differ = checkpoints.mismatch(saved["identity"], identity)
+            if differ:
+                raise ValueError(
+                    f"The checkpoint {path!r} was written by another fit ({'; '.join(differ)}). "
+                    "Delete it, or give this fit another checkpoint path."
+                )
+            plan, state, resume = saved["plan"], saved["state"], saved["loop"]
+            apply_plan(backend, config, plan)
+            logger.info("resuming from %s at step %d", path, state.step)
+        else:
+            plan = make_plan(backend, config, n_features, n_outputs=K, seed=seed)
+
+        def save_to(st: TrainState, loop: Any) -> None:
+            checkpoints.save(path, {"identity": identity, "seed": seed, "plan": plan, "state": st, "loop": loop})
+
+        return plan, state, resume, save_to
 
     def _identity(self, backend: Any, X: Any, spec: TargetSpec) -> dict:
         """What a checkpoint must share with this fit to be resumed by it: the parameters that

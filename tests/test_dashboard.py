@@ -156,3 +156,14 @@ def test_every_task_dasksgd_submits_is_named_dasksgd(cluster_client):
     tokens = {t for u in users for t in re.findall(r"[0-9a-f]{16,}", u)}
     ours = {n for n in names - users if not n.startswith("finalize-") and not any(t in n for t in tokens)}
     assert ours and all("dasksgd-" in n for n in ours), sorted(n for n in ours if "dasksgd-" not in n)
+
+
+def test_a_failed_fit_is_shown_as_failed(cluster_client, tmp_path):
+    client = cluster_client
+    X, y = make_classification(40_000, 6, chunks=10_000, random_state=5)
+    est = SGDClassifier(alpha=4.5e-4, batch_size=2000, max_iter=3, tol=None, random_state=0,
+                        checkpoint=tmp_path / "missing-dir" / "fit.ckpt", checkpoint_every=2)
+    with client.as_current(), pytest.raises(FileNotFoundError):  # the first checkpoint cannot be written
+        est.fit(X, y)
+    fits = [f for f in json.loads(_get(_base(client) + "/dasksgd/data.json"))["fits"] if "alpha=0.00045" in f["label"]]
+    assert len(fits) == 1 and fits[0]["status"] == "failed" and len(fits[0]["steps"]) == 2
