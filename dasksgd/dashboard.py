@@ -107,9 +107,10 @@ class DashboardPlugin(SchedulerPlugin):
         app = getattr(scheduler, "http_application", None)
         if app is None or getattr(scheduler, "_dasksgd_routes", False):
             return
+        import dask
         from distributed.http.utils import get_handlers
 
-        prefix = __import__("dask").config.get("distributed.scheduler.dashboard.prefix", None) or "/"
+        prefix = dask.config.get("distributed.scheduler.dashboard.prefix", None) or "/"
         app.add_handlers(r".*$", get_handlers(server=scheduler, modules=[__name__], prefix=prefix))
         scheduler._dasksgd_routes = True
 

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 from dask.base import is_dask_collection
 
-__all__ = ["is_dask_collection", "as_dask_matrix", "as_dask_vector", "get_client", "persist", "label_counts"]
+__all__ = ["is_dask_collection", "as_dask_matrix", "as_dask_vector", "get_client", "persist", "label_counts",
+           "check_2d"]
 
 
 def get_client() -> Any:
@@ -84,6 +85,16 @@ def _frame_to_array(df: Any) -> Any:
         return df.to_dask_array().compute_chunk_sizes()
 
 
+def check_2d(ndim: int) -> None:
+    """Refuse an ``X`` that is not 2-D, with scikit-learn's message."""
+    if ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {ndim}D array instead. Reshape your data either using "
+            "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) if "
+            "it contains a single sample."
+        )
+
+
 def as_dask_matrix(X: Any) -> tuple[Any, list[str] | None]:
     """A dask array with one column chunk and a float dtype, and the feature names if any.
 
@@ -107,12 +118,7 @@ def as_dask_matrix(X: Any) -> tuple[Any, list[str] | None]:
         X = _frame_to_array(X)
     if not isinstance(X, da.Array):
         raise TypeError(f"Expected a dask array or dataframe; got {type(X).__name__}.")
-    if X.ndim != 2:
-        raise ValueError(
-            f"Expected 2D array, got {X.ndim}D array instead. Reshape your data either using "
-            "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) if "
-            "it contains a single sample."
-        )
+    check_2d(X.ndim)
     if any(np.isnan(c) for c in X.chunks[0]):
         X = X.compute_chunk_sizes()
     if len(X.chunks[1]) > 1:

@@ -131,24 +131,28 @@ class _BaseSGD(BaseEstimator):
 
     def _check_X_dask(self, X: Any, reset: bool) -> Any:
         Xd, names = inputs.as_dask_matrix(X)
+        self._check_features(int(Xd.shape[1]), names, reset)
+        return Xd
+
+    def _check_features(self, n_features: int, names: list[str] | None, reset: bool) -> None:
+        """Record (``reset``) or check the number and names of the features, as scikit-learn does."""
         if reset:
-            self.n_features_in_ = Xd.shape[1]
+            self.n_features_in_ = n_features
             if names is not None:
                 self.feature_names_in_ = np.asarray(names, dtype=object)
             elif hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
-        else:
-            if Xd.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {Xd.shape[1]} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input."
-                )
-            fitted = getattr(self, "feature_names_in_", None)
-            if names is not None and fitted is not None and list(fitted) != names:
-                raise ValueError(
-                    "The feature names should match those that were passed during fit."
-                )
-        return Xd
+            return
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        fitted = getattr(self, "feature_names_in_", None)
+        if names is not None and fitted is not None and list(fitted) != names:
+            raise ValueError(
+                "The feature names should match those that were passed during fit."
+            )
 
     def _backend(self, X: Any, y: Any, sample_weight: Any, spec: TargetSpec, seed: int, val: float,
                  fit_id: str | None = None):
@@ -175,21 +179,8 @@ class _BaseSGD(BaseEstimator):
 
     def _check_device_X(self, X: Any, reset: bool) -> Any:
         """An in-memory array of another namespace (cupy, ...): checked for shape, kept as it is."""
-        if X.ndim != 2:
-            raise ValueError(
-                f"Expected 2D array, got {X.ndim}D array instead. Reshape your data either using "
-                "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) if "
-                "it contains a single sample."
-            )
-        if reset:
-            self.n_features_in_ = int(X.shape[1])
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
+        inputs.check_2d(X.ndim)
+        self._check_features(int(X.shape[1]), None, reset)
         return X
 
     def _validate_input(self, X, y, sample_weight, *, reset):
@@ -367,11 +358,13 @@ class _BaseSGD(BaseEstimator):
             ))
 
         def fan_out(callbacks):
-            if not callbacks:
-                return None
-            if len(callbacks) == 1:
-                return callbacks[0]
-            return lambda info: [c(info) for c in callbacks] and None
+            if len(callbacks) <= 1:
+                return callbacks[0] if callbacks else None
+
+            def each(info: dict) -> None:
+                for c in callbacks:
+                    c(info)
+            return each
 
         return fan_out(steps), fan_out(epochs)
 

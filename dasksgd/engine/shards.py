@@ -388,21 +388,21 @@ class ShardSet:
 
     def column_sums(self) -> np.ndarray:
         """``[sum_i x_i, sum_i x_i^2 (per column), count]`` over the training rows (measured at
-        load for dense shards, else one pass)."""
+        load for dense numpy shards, else in one pass the first time it is asked for)."""
         parts = []
         for s in self.shards:
             X = s.X
-            if s.columns is not None:
-                col, sq = s.columns
-            elif is_sparse(X):
-                col = np.asarray(X.sum(axis=0)).ravel()
-                sq = np.asarray(X.multiply(X).sum(axis=0)).ravel()
-            elif isinstance(X, np.ndarray):
-                col, sq = X.sum(axis=0), np.einsum("ij,ij->j", X, X)  # no temporary
-            else:
-                xp = array_namespace(X)
-                col, sq = xp.sum(X, axis=0), xp.sum(X * X, axis=0)
-            parts.append((s.index, np.concatenate([to_numpy(col).ravel(), to_numpy(sq).ravel(), [float(s.n)]])))
+            if s.columns is None:
+                if is_sparse(X):
+                    col, sq = X.sum(axis=0), X.multiply(X).sum(axis=0)
+                elif isinstance(X, np.ndarray):
+                    col, sq = X.sum(axis=0), np.einsum("ij,ij->j", X, X)  # no temporary
+                else:
+                    xp = array_namespace(X)
+                    col, sq = xp.sum(X, axis=0), xp.sum(X * X, axis=0)
+                s.columns = (to_numpy(col).ravel(), to_numpy(sq).ravel())  # the rows never change
+            col, sq = s.columns
+            parts.append((s.index, np.concatenate([col, sq, [float(s.n)]])))
         return self._combine(parts, np.zeros(2 * self._n_features + 1), once=True)
 
     def set_scale(self, inv_scale2: np.ndarray, mean: np.ndarray) -> Maximum:
