@@ -228,4 +228,4 @@ def test_an_epoch_that_raises_the_objective_sends_the_batch_to_the_whole_data():
     rose = np.nonzero(np.diff(f) > 0)[0]
     assert len(rose) and B[rose[0] + 1] < len(y)  # a mini-batch epoch raised the objective...
     assert (B[rose[0] + 2 :] == len(y)).all()  # ...and every step after it took all the rows
-    # (the stall rule alone would have doubled the batch: 978 -> 1956 here)
+    # (the stall rule alone would only have doubled the batch)
