@@ -221,7 +221,8 @@ def gradient_statistics(
     -------
     GradStats
     """
-    xp = array_namespace(coef)
+    # plain numpy for numpy models: the same functions without the compat layer's wrappers
+    xp = np if isinstance(coef, np.ndarray) else array_namespace(coef)
     blocks = _row_blocks(X)
     if blocks is None:
         return GradStats(float(X.shape[0]), *_sums(X, Y, coef, intercept, loss, sample_weight, row_norms,

@@ -79,21 +79,28 @@ class _Shard:
     def n(self) -> int:
         return self.X.shape[0]
 
-    def runs(self, lo: int, hi: int) -> list[tuple[int, int]]:
-        """Physical row ranges holding rows ``[lo, hi)`` of this epoch's order, in that order."""
+    def runs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Physical row ranges ``[starts[j], ends[j])`` holding rows ``[lo, hi)`` of this epoch's
+        order, in that order."""
         if lo == 0 and hi == self.n:
-            return [(0, self.n)]  # the whole shard: the order of a sum's terms is all that changes
+            # The whole shard: the order of a sum's terms is all that would change.
+            return np.array([0]), np.array([self.n])
         i0 = int(np.searchsorted(self.cum, lo, side="right")) - 1
         i1 = int(np.searchsorted(self.cum, hi, side="left"))
-        out: list[tuple[int, int]] = []
-        for i in range(i0, i1):
-            base = int(self.order[i]) * self.block - int(self.cum[i])
-            a, e = max(lo, int(self.cum[i])) + base, min(hi, int(self.cum[i + 1])) + base
-            if out and out[-1][1] == a:
-                out[-1] = (out[-1][0], e)
-            else:
-                out.append((a, e))
-        return out
+        # The blocks i0..i1-1 (in this epoch's order), clipped to [lo, hi), at their physical rows.
+        first, last = self.cum[i0:i1], self.cum[i0 + 1 : i1 + 1]
+        base = self.order[i0:i1] * self.block - first
+        a = np.maximum(first, lo) + base
+        e = np.minimum(last, hi) + base
+        # Blocks that follow each other physically make one run.
+        joined = np.flatnonzero(a[1:] == e[:-1])
+        if joined.size:
+            keep = np.ones(a.size, dtype=bool)
+            keep[joined + 1] = False
+            ends = np.ones(a.size, dtype=bool)
+            ends[joined] = False
+            a, e = a[keep], e[ends]
+        return a, e
 
 
 #: Floats a request may send up the tree per shard, all shards together, to keep every shard's
@@ -309,13 +316,14 @@ def prepare_shard(
     return shard
 
 
-def _index(parts: list[tuple[int, int]]) -> Any:
-    """A slice for one run, an index array for several."""
-    if len(parts) == 1:
-        return slice(*parts[0])
-    if not parts:
-        return np.zeros(0, dtype=np.intp)
-    return np.concatenate([np.arange(a, e) for a, e in parts])
+def _index(starts: np.ndarray, ends: np.ndarray) -> Any:
+    """The rows of the runs ``[starts[j], ends[j])`` in order: a slice for one run, else an
+    index array."""
+    if starts.size == 1:
+        return slice(int(starts[0]), int(ends[0]))
+    lengths = ends - starts
+    # Row k of the result is starts[j] + (k - offset_j) for the run j it falls in.
+    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
 
 
 class ShardSet:
@@ -489,10 +497,10 @@ class ShardSet:
             buf = self._buffer = _empty_aligned((rows, X.shape[1]), X.dtype)
         return buf
 
-    def _stats(self, s: _Shard, runs: list[tuple[int, int]], W: Any, b: Any, probe: Any = None) -> GradStats:
+    def _stats(self, s: _Shard, runs: tuple[np.ndarray, np.ndarray], W: Any, b: Any, probe: Any = None) -> GradStats:
         """Statistics of the rows in ``runs`` (in order), through the work buffer."""
         out = None
-        for X, idx in self._pieces(s, runs):
+        for X, idx in self._pieces(s, *runs):
             st = gradient_statistics(
                 X, take_rows(s.Y, idx), W, b, self.loss,
                 sample_weight=None if s.sw is None else take_rows(s.sw, idx),
@@ -503,35 +511,51 @@ class ShardSet:
             out = st if out is None else out + st
         return out
 
-    def _pieces(self, s: _Shard, runs: list[tuple[int, int]]):
-        """``(rows, index)`` pieces covering ``runs`` in order: short numpy runs are packed into
+    def _pieces(self, s: _Shard, starts: np.ndarray, ends: np.ndarray):
+        """``(rows, index)`` pieces covering the runs in order: short numpy runs are packed into
         the work buffer (so one product covers many scattered groups), long ones are used in
-        place; other arrays (sparse, cupy) are sliced per run."""
+        place; other arrays (sparse, cupy) are gathered in one go."""
         if not isinstance(s.X, np.ndarray):
             # Sparse (or device) rows: one row gather per step, proportional to the stored values.
-            idx = _index(runs)
+            idx = _index(starts, ends)
             yield take_rows(s.X, idx), idx
             return
         buf = self._work(s.X)
-        cap, k, parts = buf.shape[0], 0, []
-        for a, e in runs:
+        cap = buf.shape[0]
+        lengths = ends - starts
+        if int(lengths.max()) < cap and int(lengths.sum()) <= cap:
+            # The usual small batch: all its runs in one gather.
+            yield self._pack(s.X, buf, _index(starts, ends))
+            return
+        k, parts = 0, []
+        for a, e in zip(starts.tolist(), ends.tolist()):
             if e - a >= cap:
                 # A long run is computed where it lies (a view, no copy).
                 if k:
-                    yield buf[:k], _index(parts)
+                    yield self._pack(s.X, buf, _index(*np.array(parts).T))
                     k, parts = 0, []
                 yield s.X[a:e], slice(a, e)
                 continue
             while a < e:
                 take = min(e - a, cap - k)
-                buf[k : k + take] = s.X[a : a + take]
                 parts.append((a, a + take))
                 k, a = k + take, a + take
                 if k == cap:
-                    yield buf[:k], _index(parts)
+                    yield self._pack(s.X, buf, _index(*np.array(parts).T))
                     k, parts = 0, []
         if k:
-            yield buf[:k], _index(parts)
+            yield self._pack(s.X, buf, _index(*np.array(parts).T))
+
+    @staticmethod
+    def _pack(X: np.ndarray, buf: np.ndarray, idx: Any):
+        """The rows ``idx`` of ``X`` copied into the front of the buffer in one gather."""
+        if isinstance(idx, slice):
+            k = idx.stop - idx.start
+            buf[:k] = X[idx]
+        else:
+            k = idx.size
+            np.take(X, idx, axis=0, out=buf[:k])
+        return buf[:k], idx
 
     def objective(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """``[rows, sum of the weighted loss]`` over every training row (one product, no gradient)."""

@@ -82,6 +82,29 @@ def test_deeper_tree_over_three_workers():
             deep.close()
 
 
+def test_requests_go_straight_to_the_workers_unless_the_client_says_not_to(client):
+    """A default client sends the requests over direct connections to the workers (not through
+    the scheduler's relay of actor calls); a client made with ``direct_to_workers=False`` keeps
+    the relay. Both give the same fit, bit for bit."""
+    from distributed import Client
+
+    X, y, Xd, yd = _data()
+    spec = TargetSpec(np.array([0, 1]))
+    results = []
+    with Client(client.scheduler.address, direct_to_workers=False, set_as_default=False) as relayed:
+        for c, direct in ((client, True), (relayed, False)):
+            backend = ClusterBackend(c, Xd, yd, None, spec, get_loss("log_loss"), seed=5)
+            try:
+                assert (backend._routes is not None) == direct
+                results.append(train(backend, _config(), TrainState(np.zeros((6, 1)), np.zeros(1)), plan=PLAN))
+                infos = backend.info()
+            finally:
+                backend.close()
+            assert [i["calls"]["step"] for i in infos] == [len(results[-1].history)] * 2
+    np.testing.assert_array_equal(results[0].state.coef, results[1].state.coef)
+    np.testing.assert_array_equal(results[0].state.intercept, results[1].state.intercept)
+
+
 @pytest.mark.parametrize(("where", "expected"), [
     (["a", "b", "a", "b", "b", "a", "a", "b"], ["a", "b", "a", "b", "b", "a", "a", "b"]),  # balanced: nothing moves
     (["a"] * 8, ["a"] * 4 + ["b"] * 4),  # all on one worker: half moves

@@ -185,3 +185,35 @@ def test_misaligned_chunks_are_realigned():
     s = prepare_shard(0, X, np.zeros(50), None, TargetSpec())
     assert s.X.flags.aligned and s.X.ctypes.data % 64 == 0
     np.testing.assert_array_equal(s.X, X0)
+
+
+@pytest.mark.parametrize("block", [1, 3, 7, 64])
+@pytest.mark.parametrize("cap_rows", [5, 1000])
+def test_runs_and_pieces_follow_the_epoch_order(block, cap_rows, monkeypatch):
+    """The runs of rows [lo, hi) of an epoch's order, and the pieces a step computes on, are the
+    rows a brute-force expansion of the blocks' permutation gives, in that order (with a work
+    buffer smaller than a run, too)."""
+    import dasksgd.engine.shards as shards_module
+
+    ss = _shardset([50], shuffle=True, seed=3)
+    s = ss.shards[0]
+    s.block = block
+    ss.set_epoch(2)
+    order = np.concatenate([np.arange(b * block, min((b + 1) * block, s.n)) for b in s.order])
+    assert sorted(order) == list(range(s.n))
+    monkeypatch.setattr(shards_module, "BUFFER_BYTES", cap_rows * s.X.shape[1] * 8)
+    ss._buffer = None
+    rng = np.random.default_rng(block)
+    for lo, hi in [(0, 50), (0, 1), (49, 50), (3, 4), *(sorted(rng.choice(51, 2, replace=False)) for _ in range(30))]:
+        starts, ends = s.runs(lo, hi)
+        rows = np.concatenate([np.arange(a, e) for a, e in zip(starts, ends)])
+        if (lo, hi) != (0, 50):  # the whole shard is one run, in physical order
+            np.testing.assert_array_equal(rows, order[lo:hi])
+            assert np.all(starts[1:] != ends[:-1])  # adjacent runs are joined
+        # A piece may be the work buffer, which the next one overwrites: copy as they come.
+        pieces = [(X.copy(), i) for X, i in ss._pieces(s, starts, ends)]
+        assert all(len(X) <= max(cap_rows, max(ends - starts)) for X, _ in pieces)
+        got = np.concatenate([X[:, 0] for X, _ in pieces])
+        idx = np.concatenate([np.arange(s.n)[i] for _, i in pieces])
+        np.testing.assert_array_equal(got, s.X[rows, 0])
+        np.testing.assert_array_equal(idx, rows)
