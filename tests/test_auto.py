@@ -72,8 +72,9 @@ def test_noisy_regression_does_not_stall_at_the_noise_floor():
     # With unit noise the diversity rule alone settles at a batch whose own noise is the
     # gradient it measures (the gap then stays ~1e-3). Batches over an eighth of the data are
     # taken whole (exact L-BFGS steps), and epochs that stall or raise the objective grow the
-    # batch: < 1e-8 after six epochs (it took eleven with the half-data threshold and the stall
-    # rule's doubling alone).
+    # batch: < 1e-8 after eight epochs (it took eleven with the half-data threshold and the
+    # stall rule's doubling alone; six to eight with the current rules, depending on the smallest
+    # batch the cost model allows, which decides how soon the batch reaches the whole data).
     from sklearn.linear_model import Ridge
 
     from dasksgd import SGDRegressor
@@ -88,7 +89,7 @@ def test_noisy_regression_does_not_stall_at_the_noise_floor():
         return 0.5 * np.mean((y - X @ coef - b) ** 2) + 0.5 * alpha * coef @ coef
 
     f_star = objective(ref.coef_, ref.intercept_)
-    est = SGDRegressor(alpha=alpha, max_iter=6, tol=None, random_state=0).fit(X, y)
+    est = SGDRegressor(alpha=alpha, max_iter=8, tol=None, random_state=0).fit(X, y)
     gap = (objective(est.coef_, est.intercept_[0]) - f_star) / f_star
     assert -1e-12 <= gap < 1e-8
     assert est.history_["batch_size"].iloc[-1] == n

@@ -34,7 +34,7 @@ from typing import Any, Callable
 from dask.base import tokenize
 
 from ..losses import Loss
-from .shards import ShardSet, TargetSpec, check_weights, prepare_shard
+from .shards import SHARD_OVERHEAD, ShardSet, TargetSpec, check_weights, prepare_shard
 from .tree import ByShard, build_tree
 
 __all__ = ["ClusterBackend", "ShardHolder", "assign_shards", "WORKER_TOPIC"]
@@ -387,6 +387,7 @@ class ClusterBackend:
         infos = [a.info().result(timeout=self.timeouts["request"]) for a in self.actors]
         check_weights(sum(i["weight"] for i in infos))
         self.workers = [w for w, _ in plan]
+        self.most_shards = max(len(block) for _, block in plan)
         self.n_train = sum(sum(i["n_train"]) for i in infos)
         self.n_val = sum(sum(i["n_val"]) for i in infos)
         self.n_workers = len(self.actors)
@@ -394,9 +395,16 @@ class ClusterBackend:
         self.tree = build_tree(self.actors, fan_in)
         self._routes = self._connect()
 
-    #: Seconds per step of bookkeeping (model out, sums back): ~2 ms measured by
-    #: benchmarks/step_overhead.py on a 2-core machine. Sets the smallest "auto" batch.
-    step_overhead = 2e-3
+    #: Seconds of a step's round trip (model out, sums back), with one shard per worker: ~1.7 ms
+    #: measured by benchmarks/step_overhead.py on a 2-core machine.
+    transport_overhead = 1.7e-3
+
+    @property
+    def step_overhead(self) -> float:
+        """Seconds of bookkeeping per step: the round trip and the fixed cost of every shard on
+        the busiest worker (a cost model, not a timing: two fits of the same data and layout
+        are identical). Sets the smallest "auto" batch."""
+        return self.transport_overhead + SHARD_OVERHEAD * self.most_shards
 
     def info(self) -> list[dict]:
         """What each worker's actor holds and how many requests it served."""

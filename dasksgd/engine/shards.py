@@ -103,14 +103,23 @@ class _Shard:
         return a, e
 
 
+#: Seconds a step spends on every shard whatever its rows (numpy's per-call costs: ~20 small
+#: calls): ~50 us in process and ~80 us on a worker, on a 2-core machine with 25 rows per shard
+#: (benchmarks/step_overhead.py). Part of the backends' step overhead cost model.
+SHARD_OVERHEAD = 6e-5
+
 #: Floats a request may send up the tree per shard, all shards together, to keep every shard's
 #: result apart (see :class:`ShardSet`): 512 KB per step, 16 MB for a request made once per fit.
 PER_SHARD_FLOATS = 1 << 16
 ONCE_FLOATS = 1 << 21
 
 _ALIGN = 64
-#: Bytes of X per group of rows: the unit an epoch's shuffle reorders.
-GROUP_BYTES = 256 << 10
+#: Bytes of X per group of rows: the unit an epoch's shuffle reorders. A batch's groups are
+#: computed where they lie; 1 MB amortizes a product's fixed cost (~40 us) over ~160 us of
+#: arithmetic at d = 100 (256 KB groups, gathered into the work buffer: 2x slower per row).
+GROUP_BYTES = 1 << 20
+#: Runs of rows at least this long are computed in place, shorter ones gathered.
+IN_PLACE_BYTES = 64 << 10
 #: Bytes of the work buffer a step computes in.
 BUFFER_BYTES = 8 << 20
 
@@ -372,7 +381,7 @@ class ShardSet:
                 width = max(int(s.X.nnz * (itemsize(s.X.dtype) + 4) / max(s.n, 1)), 1)
             else:
                 width = max(int(s.X.shape[1]) * itemsize(s.X.dtype), 1)
-            # Groups of ~256 KB, but at least 64 of them per shard so that small data shuffle too.
+            # Groups of ~1 MB (at most 4096 rows), but at least 64 of them per shard so that small data shuffle too.
             s.block = int(max(1, min(GROUP_BYTES // width, 4096, -(-s.n // 64))))
 
     # -- facts --------------------------------------------------------------------------
@@ -513,8 +522,8 @@ class ShardSet:
 
     def _pieces(self, s: _Shard, starts: np.ndarray, ends: np.ndarray):
         """``(rows, index)`` pieces covering the runs in order: short numpy runs are packed into
-        the work buffer (so one product covers many scattered groups), long ones are used in
-        place; other arrays (sparse, cupy) are gathered in one go."""
+        the work buffer (so one product covers many of them), long ones are used in place;
+        other arrays (sparse, cupy) are gathered in one go."""
         if not isinstance(s.X, np.ndarray):
             # Sparse (or device) rows: one row gather per step, proportional to the stored values.
             idx = _index(starts, ends)
@@ -523,14 +532,16 @@ class ShardSet:
         buf = self._work(s.X)
         cap = buf.shape[0]
         lengths = ends - starts
-        if int(lengths.max()) < cap and int(lengths.sum()) <= cap:
+        # A run of IN_PLACE_BYTES or more is computed where it lies (a view): gathering it would
+        # cost a copy, more than the fixed cost of one more product. Shorter runs are gathered.
+        long_run = min(cap, max(1, IN_PLACE_BYTES // (s.X.shape[1] * s.X.dtype.itemsize)))
+        if int(lengths.max()) < long_run and int(lengths.sum()) <= cap:
             # The usual small batch: all its runs in one gather.
             yield self._pack(s.X, buf, _index(starts, ends))
             return
         k, parts = 0, []
         for a, e in zip(starts.tolist(), ends.tolist()):
-            if e - a >= cap:
-                # A long run is computed where it lies (a view, no copy).
+            if e - a >= long_run:
                 if k:
                     yield self._pack(s.X, buf, _index(*np.array(parts).T))
                     k, parts = 0, []

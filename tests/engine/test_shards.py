@@ -189,10 +189,11 @@ def test_misaligned_chunks_are_realigned():
 
 @pytest.mark.parametrize("block", [1, 3, 7, 64])
 @pytest.mark.parametrize("cap_rows", [5, 1000])
-def test_runs_and_pieces_follow_the_epoch_order(block, cap_rows, monkeypatch):
+@pytest.mark.parametrize("in_place_rows", [4, None])
+def test_runs_and_pieces_follow_the_epoch_order(block, cap_rows, in_place_rows, monkeypatch):
     """The runs of rows [lo, hi) of an epoch's order, and the pieces a step computes on, are the
     rows a brute-force expansion of the blocks' permutation gives, in that order (with a work
-    buffer smaller than a run, too)."""
+    buffer smaller than a run, and runs computed in place, too)."""
     import dasksgd.engine.shards as shards_module
 
     ss = _shardset([50], shuffle=True, seed=3)
@@ -202,6 +203,8 @@ def test_runs_and_pieces_follow_the_epoch_order(block, cap_rows, monkeypatch):
     order = np.concatenate([np.arange(b * block, min((b + 1) * block, s.n)) for b in s.order])
     assert sorted(order) == list(range(s.n))
     monkeypatch.setattr(shards_module, "BUFFER_BYTES", cap_rows * s.X.shape[1] * 8)
+    if in_place_rows:
+        monkeypatch.setattr(shards_module, "IN_PLACE_BYTES", in_place_rows * s.X.shape[1] * 8)
     ss._buffer = None
     rng = np.random.default_rng(block)
     for lo, hi in [(0, 50), (0, 1), (49, 50), (3, 4), *(sorted(rng.choice(51, 2, replace=False)) for _ in range(30))]:
@@ -213,6 +216,9 @@ def test_runs_and_pieces_follow_the_epoch_order(block, cap_rows, monkeypatch):
         # A piece may be the work buffer, which the next one overwrites: copy as they come.
         pieces = [(X.copy(), i) for X, i in ss._pieces(s, starts, ends)]
         assert all(len(X) <= max(cap_rows, max(ends - starts)) for X, _ in pieces)
+        if max(ends - starts) >= min(cap_rows, in_place_rows or 10**9):
+            # long runs are views of the shard, not copies
+            assert any(np.shares_memory(X, s.X) for X, _ in ss._pieces(s, starts, ends))
         got = np.concatenate([X[:, 0] for X, _ in pieces])
         idx = np.concatenate([np.arange(s.n)[i] for _, i in pieces])
         np.testing.assert_array_equal(got, s.X[rows, 0])
