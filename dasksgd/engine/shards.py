@@ -87,6 +87,9 @@ class _Shard:
             return np.array([0]), np.array([self.n])
         i0 = int(np.searchsorted(self.cum, lo, side="right")) - 1
         i1 = int(np.searchsorted(self.cum, hi, side="left"))
+        if i1 == i0 + 1:  # inside one group (a small batch): one run
+            base = int(self.order[i0]) * self.block - int(self.cum[i0])
+            return np.array([lo + base]), np.array([hi + base])
         # The blocks i0..i1-1 (in this epoch's order), clipped to [lo, hi), at their physical rows.
         first, last = self.cum[i0:i1], self.cum[i0 + 1 : i1 + 1]
         base = self.order[i0:i1] * self.block - first
@@ -528,6 +531,9 @@ class ShardSet:
             # Sparse (or device) rows: one row gather per step, proportional to the stored values.
             idx = _index(starts, ends)
             yield take_rows(s.X, idx), idx
+            return
+        if starts.size == 1:  # one run: computed where it lies, whatever its length
+            yield s.X[int(starts[0]) : int(ends[0])], slice(int(starts[0]), int(ends[0]))
             return
         buf = self._work(s.X)
         cap = buf.shape[0]
