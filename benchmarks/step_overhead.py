@@ -10,7 +10,9 @@ shard per step through the scheduler, summed by a pairwise tree of tasks.
 Prints a markdown table of the median and 90th-percentile milliseconds per step, and the
 round trip of a trivial call to both workers' actors, relayed by the scheduler (how an actor
 call from a default client travels) and sent directly (how the engine's requests travel: the
-floor of its step).
+floor of its step). Last, the cost of encoding one step's request (the model of 4 coefficients
+and the window) with Dask's serializer, element by element as an actor call sends its
+arguments, against one pickle (how the engine sends it).
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ def main() -> None:
     from distributed import Client, LocalCluster
 
     from dasksgd.engine import ClusterBackend, TargetSpec
-    from dasksgd.engine.cluster import _execute
+    from distributed.protocol import dumps, to_serialize
+
+    from dasksgd.engine.cluster import _execute, _pack
     from dasksgd.losses import get_loss
 
     rows, d = 64, 4
@@ -119,6 +123,12 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|")
     for shards, eng, tasks in out:
         print(f"| {shards} | {eng[0]:.2f} | {eng[1]:.2f} | {tasks[0]:.2f} | {tasks[1]:.2f} |")
+    print()
+    request = ("step", (np.zeros((d, 1)), np.zeros(1), 0, 0, 128, 512, None), [])
+    as_args = _time(lambda: dumps({"op": "actor_execute", "args": [to_serialize(a) for a in request]}), 2000)
+    as_pickle = _time(lambda: dumps({"op": "actor_execute", "args": [to_serialize(_pack(request))]}), 2000)
+    print(f"Encoding one step's request: {as_args[0] * 1e3:.0f} us with Dask's serializer over the "
+          f"arguments, {as_pickle[0] * 1e3:.0f} us as one pickle.")
     print()
     print(f"A trivial call to both workers' actors: median {relayed[0]:.2f} ms relayed by the scheduler "
           f"(an actor call from a default client), {direct[0]:.2f} ms sent directly (the floor of the "

@@ -122,10 +122,11 @@ class ShardHolder:
         fn = getattr(self.shardset, op)
         t0 = time.perf_counter()
         if op == "step":
-            rows = max(self._rows * (args[4] - args[3]) / max(args[5], 1), 1.0)
-            # A step expected to be short runs right here: handing it to a thread and back costs
-            # more than it (~0.2 ms each way on a 2-core machine). Anything longer runs off the
-            # event loop, so that the worker keeps answering while it works.
+            start, end, n = args[3:6]  # ShardSet.step(coef, intercept, epoch, start, end, total, ...)
+            rows = max(self._rows * (end - start) / max(n, 1), 1.0)
+            # A step expected to be short runs right here: handing it to a thread and back would
+            # cost about as much as it. Anything longer runs off the event loop, so that the
+            # worker keeps answering while it works.
             if self._row_seconds is not None and rows * self._row_seconds < INLINE_SECONDS:
                 total = fn(*args)
             else:
@@ -143,7 +144,8 @@ class ShardHolder:
 
 def _pack(value: Any) -> bytes:
     """Requests and results travel as one pickle: Dask's serializer walks a tuple element by
-    element (~130 us for a step's arguments, against ~10 us for one pickle)."""
+    element (~150 us for a step's arguments, against ~30 us as one pickle: the last line of
+    ``benchmarks/step_overhead.py``)."""
     return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -454,7 +456,7 @@ class ClusterBackend:
     def _gather(self, op: str, args: tuple) -> Any:
         """Send ``op`` to every tree head and add their results, in one hop to the client's event
         loop and back: the requests go out and the answers are awaited in one coroutine there
-        (a result fetched per actor future costs a hop each, ~0.5 ms on a 2-core machine)."""
+        (fetching each actor future's result from this thread would cost a hop each)."""
         t0 = time.perf_counter()
         sent: list = []
 

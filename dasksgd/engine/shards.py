@@ -107,8 +107,9 @@ class _Shard:
 
 
 #: Seconds a step spends on every shard whatever its rows (numpy's per-call costs: ~20 small
-#: calls): ~50 us in process and ~80 us on a worker, on a 2-core machine with 25 rows per shard
-#: (benchmarks/step_overhead.py). Part of the backends' step overhead cost model.
+#: calls). ``benchmarks/step_overhead.py`` from 2 to 32 shards on 2 workers: 80-125 us per shard
+#: a worker holds, with the worst case of 16 one-row groups per piece; the model takes 60 us.
+#: Part of the backends' step overhead cost model.
 SHARD_OVERHEAD = 6e-5
 
 #: Floats a request may send up the tree per shard, all shards together, to keep every shard's
@@ -118,8 +119,9 @@ ONCE_FLOATS = 1 << 21
 
 _ALIGN = 64
 #: Bytes of X per group of rows: the unit an epoch's shuffle reorders. A batch's groups are
-#: computed where they lie; 1 MB amortizes a product's fixed cost (~40 us) over ~160 us of
-#: arithmetic at d = 100 (256 KB groups, gathered into the work buffer: 2x slower per row).
+#: computed where they lie, and 1 MB amortizes a product's fixed cost: ``benchmarks/kernel.py``
+#: (1M x 100, one core) gives 0.14-0.22 us per row in mini-batch steps against 0.13 in a full
+#: pass, and 0.32-0.37 with 256 KB groups gathered into the work buffer (``--gathered``).
 GROUP_BYTES = 1 << 20
 #: Runs of rows at least this long are computed in place, shorter ones gathered.
 IN_PLACE_BYTES = 64 << 10
@@ -537,12 +539,13 @@ class ShardSet:
             return
         buf = self._work(s.X)
         cap = buf.shape[0]
-        lengths = ends - starts
         # A run of IN_PLACE_BYTES or more is computed where it lies (a view): gathering it would
-        # cost a copy, more than the fixed cost of one more product. Shorter runs are gathered.
+        # cost a copy, more than the fixed cost of one more product. Shorter runs are gathered
+        # into the buffer, as many as it holds per product.
         long_run = min(cap, max(1, IN_PLACE_BYTES // (s.X.shape[1] * s.X.dtype.itemsize)))
+        lengths = ends - starts
         if int(lengths.max()) < long_run and int(lengths.sum()) <= cap:
-            # The usual small batch: all its runs in one gather.
+            # The usual small batch: all its runs in one gather, without a loop over them.
             yield self._pack(s.X, buf, _index(starts, ends))
             return
         k, parts = 0, []
