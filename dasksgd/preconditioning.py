@@ -62,13 +62,33 @@ class Preconditioner:
         penalty of a feature with a tiny spread makes the problem stiff.
         """
         count = max(float(count), 1.0)
-        mean = sums / count if center else np.zeros_like(sums)
-        var = np.maximum(sq_sums / count - mean**2, 0.0)
-        scale = np.sqrt(var + ridge)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflowing sums: scale 1, below
+            mean = sums / count if center else np.zeros_like(sums)
+            var = np.maximum(sq_sums / count - mean**2, 0.0)
+            scale = np.sqrt(var + ridge)
         # Constant (or empty) columns: nothing to scale. Tiny spreads relative to the mean stay
         # unscaled too, where the subtraction above lost all precision.
         ok = np.isfinite(scale) & (scale > 1e-12 * np.maximum(np.abs(mean), 1.0)) & (var > 0)
         return cls(mean, np.where(ok, scale, 1.0))
+
+    def fits(self, sq_sums: np.ndarray, count: float, ridge: float = 0.0, factor: float = 4.0) -> bool:
+        """Whether this scaling (taken from a sample of the rows) fits rows whose coordinates
+        ``t = (x - mean) / scale`` have the column sums of squares ``sq_sums`` over ``count``.
+
+        ``m_j = mean(t_j^2)`` is ``(var_j + shift_j^2) / scale_j^2`` for the rows' own variance
+        and the error of the sample's mean. It does not fit when ``m_j > factor`` (the sample
+        saw too little of the column's spread: a rare feature, an outlier, or a mean off by
+        more than two scales), or when even ``m_j scale_j^2 + ridge``, which bounds the rows'
+        own ``scale_j^2``, is under ``scale_j^2 / factor`` (the sample saw too much of it).
+        Columns constant in the rows (``m_j`` zero to the rounding of the mean) fit any scale.
+        """
+        if not np.all(np.isfinite(sq_sums)):
+            return False
+        m = sq_sums / max(float(count), 1.0)
+        s2 = self.scale**2
+        constant = m * s2 <= (1e-12 * np.maximum(np.abs(self.mean), 1.0)) ** 2
+        off = (m > factor) | (m * s2 + ridge < s2 / factor)
+        return not bool(np.any(off & ~constant))
 
     @property
     def inv_scale2(self) -> np.ndarray:

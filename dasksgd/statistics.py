@@ -40,7 +40,7 @@ from array_api_compat import array_namespace
 from .arrays import is_sparse, row_slice, to_like, to_numpy
 from .losses import Loss
 
-__all__ = ["GradStats", "Maximum", "gradient_statistics", "loss_sum", "margins", "row_sq_norms", "is_sparse"]
+__all__ = ["GradStats", "ScaleStats", "gradient_statistics", "loss_sum", "margins", "row_sq_norms", "scaled_norms", "is_sparse"]
 
 
 @dataclass(frozen=True)
@@ -101,61 +101,88 @@ class GradStats:
 
 
 @dataclass(frozen=True)
-class Maximum:
-    """A value whose ``+`` is the maximum, so that a largest value goes through the same
-    associative reduce as the sums."""
+class ScaleStats:
+    """What the rows measure in the optimizer's coordinates ``t = (x - mean) / scale``: the
+    largest squared row norm (``+`` keeps the maximum) and, per column, the sum of ``t^2`` over
+    ``count`` rows (``+`` adds). ``sq_sums / count`` is about 1 per column when the scaling fits
+    the rows; far from 1, the scaling came from rows that do not represent them."""
 
-    value: float
+    largest: float
+    sq_sums: np.ndarray
+    count: float
 
-    def __add__(self, other: "Maximum") -> "Maximum":
-        if not isinstance(other, Maximum):
+    def __add__(self, other: "ScaleStats") -> "ScaleStats":
+        if not isinstance(other, ScaleStats):
             return NotImplemented
-        return Maximum(max(self.value, other.value))
+        return ScaleStats(max(self.largest, other.largest), self.sq_sums + other.sq_sums, self.count + other.count)
 
 
 def row_sq_norms(X: Any, inv_scale2: Any = None, mean: Any = None, block: int = 65536) -> Any:
     """Squared Euclidean norm of every row of ``X`` (dense or sparse CSR).
 
     With ``inv_scale2`` and ``mean`` (shape ``(d,)``), the norm of the row in the coordinates
-    ``(x_j - mean_j) / scale_j``. Sparse input is never densified (the shift is expanded);
-    dense input is processed in blocks of rows so that no temporary the size of ``X`` is made.
+    ``(x_j - mean_j) / scale_j`` (see :func:`scaled_norms`).
     """
+    if inv_scale2 is not None:
+        return scaled_norms(X, inv_scale2, mean, block)[0]
     if is_sparse(X):
         xp = array_namespace(X.data)
-        if inv_scale2 is None:
-            out = X.multiply(X).sum(axis=1)
-        else:
-            out = X.multiply(X) @ to_like(inv_scale2, X)
-            if mean is not None:
-                shift = to_like(np.asarray(mean) * np.asarray(inv_scale2), X)
-                out = out - 2.0 * (X @ shift) + float(np.sum(mean * mean * inv_scale2))
-        return xp.reshape(xp.asarray(out), (-1,))
+        return xp.reshape(xp.asarray(X.multiply(X).sum(axis=1)), (-1,))
     if isinstance(X, np.ndarray):
-        return _row_sq_norms_numpy(X, inv_scale2, mean, block)
+        return np.einsum("ij,ij->i", X, X)
     xp = array_namespace(X)
-    parts = []
-    if inv_scale2 is not None:
-        inv_scale2 = to_like(inv_scale2, X)
-        mean = None if mean is None else to_like(mean, X)
+    return xp.sum(X * X, axis=1)
+
+
+def scaled_norms(X: Any, inv_scale2: Any, mean: Any = None, block: int = 65536) -> tuple[Any, np.ndarray]:
+    """Squared norm of every row of ``X`` in the coordinates ``t = (x - mean) / scale`` (``mean``
+    None: no shift), and the column sums of ``t^2`` (float64, on the host), from one read of
+    ``X``.
+
+    Sparse input is never densified (the shift is expanded); dense input is processed in blocks
+    of rows so that no temporary the size of ``X`` is made.
+    """
+    inv2 = np.asarray(inv_scale2, dtype=np.float64)
+    if is_sparse(X):
+        xp = array_namespace(X.data)
+        sq = X.multiply(X)
+        out = sq @ to_like(inv2, X)
+        col = to_numpy(sq.sum(axis=0)).ravel()
+        if mean is not None:
+            m = np.asarray(mean, dtype=np.float64)
+            out = out - 2.0 * (X @ to_like(m * inv2, X)) + float(np.sum(m * m * inv2))
+            col = col - 2.0 * m * to_numpy(X.sum(axis=0)).ravel() + X.shape[0] * m * m
+        return xp.reshape(xp.asarray(out), (-1,)), col * inv2
+    if isinstance(X, np.ndarray):
+        return _scaled_norms_numpy(X, inv2, mean, block)
+    xp = array_namespace(X)
+    parts, col = [], np.zeros(X.shape[1])
+    inv = to_like(inv2, X)
+    shift = None if mean is None else to_like(mean, X)
     for a in range(0, X.shape[0], block):
         Xb = row_slice(X, a, a + block)
-        if mean is not None:
-            Xb = Xb - mean
-        sq = Xb * Xb
-        parts.append(xp.sum(sq, axis=1) if inv_scale2 is None else sq @ inv_scale2)
+        if shift is not None:
+            Xb = Xb - shift
+        sq = Xb * Xb * inv
+        parts.append(xp.sum(sq, axis=1))
+        col += to_numpy(xp.sum(sq, axis=0))
     if not parts:
-        return xp.zeros(0, dtype=X.dtype)
-    return parts[0] if len(parts) == 1 else xp.concat(parts)
+        return xp.zeros(0, dtype=X.dtype), col
+    return (parts[0] if len(parts) == 1 else xp.concat(parts)), col
 
 
-def _row_sq_norms_numpy(X: np.ndarray, inv_scale2: Any, mean: Any, block: int) -> np.ndarray:
+#: Bytes of X per block of the row-norm pass: the shifted, scaled copy of a block is read
+#: twice (row sums and column sums of its squares) while it is in the core's cache.
+NORM_BLOCK_BYTES = 1 << 19
+
+
+def _scaled_norms_numpy(X: np.ndarray, inv2: np.ndarray, mean: Any, block: int) -> tuple[np.ndarray, np.ndarray]:
     """numpy fast path: one read of X, through a cache-sized buffer, no temporary of X's size."""
-    if inv_scale2 is None:
-        return np.einsum("ij,ij->i", X, X)
     out = np.empty(X.shape[0], dtype=X.dtype)
-    sinv = np.sqrt(np.asarray(inv_scale2, dtype=X.dtype))
+    col = np.zeros(X.shape[1])
+    sinv = np.sqrt(inv2).astype(X.dtype)
     shift = None if mean is None else np.asarray(mean, dtype=X.dtype)
-    rows = max(1, min(block, (1 << 21) // max(X[:1].nbytes, 1)))
+    rows = max(1, min(block, NORM_BLOCK_BYTES // max(X[:1].nbytes, 1)))
     buf = np.empty((rows, X.shape[1]), dtype=X.dtype)
     for a in range(0, X.shape[0], rows):
         b = min(a + rows, X.shape[0])
@@ -166,7 +193,8 @@ def _row_sq_norms_numpy(X: np.ndarray, inv_scale2: Any, mean: Any, block: int) -
             np.subtract(X[a:b], shift, out=t)
             t *= sinv
         out[a:b] = np.einsum("ij,ij->i", t, t)
-    return out
+        col += np.einsum("ij,ij->j", t, t)
+    return out, col
 
 
 def margins(X: Any, coef: Any, intercept: Any) -> Any:

@@ -68,3 +68,39 @@ def test_centered_row_norms_dense_and_sparse():
     expected = np.sum(((Xs - pc.mean) / pc.scale) ** 2, axis=1)
     np.testing.assert_allclose(row_sq_norms(Xs, pc.inv_scale2, pc.mean, block=7), expected, rtol=1e-10)
     np.testing.assert_allclose(row_sq_norms(sp.csr_matrix(Xs), pc.inv_scale2, pc.mean), expected, rtol=1e-8)
+
+
+def _sample_pc(A, stride, ridge=0.0):
+    S = A[::stride]
+    return Preconditioner.from_sums(S.sum(0), (S**2).sum(0), len(S), center=True, ridge=ridge)
+
+
+def _fits(pc, A, ridge=0.0):
+    T2 = ((A - pc.mean) / pc.scale) ** 2
+    return pc.fits(T2.sum(0), len(A), ridge)
+
+
+def test_a_sample_scaling_fits_rows_like_the_sample():
+    A = np.random.default_rng(0).standard_normal((20000, 4)) * [1e-3, 1.0, 10.0, 1e4] + [5.0, 0.0, -3.0, 1e5]
+    A[:, 0] = 7.25  # a constant column
+    assert _fits(_sample_pc(A, 100), A)
+
+
+def test_a_sample_that_missed_a_rare_feature_does_not_fit():
+    A = np.random.default_rng(1).standard_normal((20000, 3))
+    A[:, 2] = 0.0
+    A[1::100, 2] = 1.0  # one row in 100, none of them in the sample of every 100th row
+    pc = _sample_pc(A, 100)
+    assert pc.scale[2] == 1.0 and pc.mean[2] == 0.0  # constant in the sample
+    assert not _fits(pc, A)  # the rows' own scale is 0.1: ten times smaller
+    assert _fits(_sample_pc(A, 1), A)
+    # ... unless the penalty's ridge dominates the column's spread anyway
+    assert _fits(pc, A, ridge=1.0)
+
+
+def test_a_sample_that_caught_the_only_outlier_does_not_fit():
+    A = np.random.default_rng(2).standard_normal((20000, 2))
+    A[0, 1] = 1e4  # in the sample of every 100th row, where it dominates the spread
+    assert not _fits(_sample_pc(A, 100), A)
+    A[0, 1], A[1, 1] = 0.0, 1e4  # missed by the sample: then it is the rows' spread that is larger
+    assert not _fits(_sample_pc(A, 100), A)

@@ -200,24 +200,40 @@ def make_plan(
 ) -> Plan:
     """Measure the data once per fit: scales, ``L`` (power iteration), ``L_max``, smallest batch.
 
-    Costs one pass for the column scales and up to ``iters`` requests over about ``sample``
-    rows for the power iteration on ``Xt' S Xt / n`` (in the scaled coordinates).
+    Costs the column scales of about ``sample`` rows, one pass over all rows in those
+    coordinates (row norms; it also checks the scales, and in the rare case they do not fit
+    the rows, one pass for the column scales of all rows and the row norms again), and the
+    Gram matrix of the sample (or up to ``iters`` requests of a power iteration on
+    ``Xt' S Xt / n`` over it, for many features).
     """
     fi = bool(config.fit_intercept)
+    stride = max(1, backend.n_train // sample)
+    ridge = config.penalty.l2_strength / config.loss.curvature
+    d = n_features
     if config.precondition:
-        sums = backend.call("column_sums")
-        d = n_features
-        ridge = config.penalty.l2_strength / config.loss.curvature
+        # The scaling from a sample (every stride-th row; a full pass of its own cost a sixth of
+        # a fit); the pass that follows measures every row in it, and says if the sample missed
+        # something (a rare feature, a far outlier): then the scaling of all the rows.
+        sums = backend.call("column_sums", stride)
         precond = Preconditioner.from_sums(sums[:d], sums[d : 2 * d], sums[-1], center=fi, ridge=ridge)
     else:
         precond = Preconditioner.identity(n_features)
-    largest_row = backend.call("set_scale", precond.inv_scale2, precond.mean if fi else None).value
+    scale = backend.call("set_scale", precond.inv_scale2, precond.mean if fi else None)
+    if config.precondition and stride > 1 and not precond.fits(scale.sq_sums, scale.count, ridge):
+        sums = backend.call("column_sums")
+        precond = Preconditioner.from_sums(sums[:d], sums[d : 2 * d], sums[-1], center=fi, ridge=ridge)
+        scale = backend.call("set_scale", precond.inv_scale2, precond.mean if fi else None)
+    if not (math.isfinite(scale.largest) and np.all(np.isfinite(scale.sq_sums))):
+        raise ValueError(
+            "The features' spread is too large for float64 arithmetic (their squares overflow "
+            "once centered and scaled); scale the features."
+        )
+    largest_row = scale.largest + (1.0 if fi else 0.0)  # the intercept's coordinate
     loss = config.loss
     # The l2 penalty in the optimizer's coordinates: alpha / s_j^2 on coordinate j.
     l2 = config.penalty.l2_strength * float(np.max(precond.inv_scale2))
     gamma = 1.0 / (loss.curvature * largest_row + l2) if (largest_row or l2) else 1.0
 
-    stride = max(1, backend.n_train // sample)
     k = n_features + int(fi)
     if k <= GRAM_FEATURES:
         # Few features: the sample's Gram matrix in one request, its top eigenvalue exactly.

@@ -31,7 +31,7 @@ from array_api_compat import array_namespace, device
 
 from ..arrays import float_dtype, is_float, itemsize, nbytes, row_slice, take_rows, to_like, to_numpy, values
 from ..losses import Loss
-from ..statistics import GradStats, Maximum, gradient_statistics, is_sparse, loss_sum, margins, row_sq_norms
+from ..statistics import GradStats, ScaleStats, gradient_statistics, is_sparse, loss_sum, margins, scaled_norms
 from .tree import ByShard
 
 __all__ = ["ShardSet", "TargetSpec", "check_weights", "prepare_shard"]
@@ -163,6 +163,34 @@ def _check_finite(a: Any, name: str, where: str) -> None:
         raise ValueError(f"Input {name} contains {what}{where}.")
 
 
+def _check_values(X: Any, where: str) -> None:
+    """Refuse non-finite values, and values whose squares overflow, naming the shard."""
+    _check_finite(X, "X", where)
+    v = X.data if is_sparse(X) else X
+    xp = array_namespace(v)
+    v = xp.reshape(v, (-1,))
+    with np.errstate(over="ignore", invalid="ignore"):
+        if isinstance(v, np.ndarray):
+            sq = float(np.einsum("i,i->", v, v, dtype=np.float64))
+        else:  # in the rows' own precision, as their arithmetic will be; no temporary
+            sq = float(v @ v)
+    if not math.isfinite(sq):
+        _too_large(v, where)
+
+
+def _column_sums(X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Column sums and sums of squares of ``X`` (float64, on the host), without a temporary of
+    ``X``'s size for dense numpy rows."""
+    if is_sparse(X):
+        col, sq = X.sum(axis=0), X.multiply(X).sum(axis=0)
+    elif isinstance(X, np.ndarray):
+        col, sq = X.sum(axis=0, dtype=np.float64), np.einsum("ij,ij->j", X, X, dtype=np.float64)
+    else:
+        xp = array_namespace(X)
+        col, sq = xp.sum(X, axis=0), xp.sum(X * X, axis=0)
+    return to_numpy(col, dtype=np.float64).ravel(), to_numpy(sq, dtype=np.float64).ravel()
+
+
 def _encode(y: np.ndarray, spec: TargetSpec, dtype: Any, where: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Targets as an ``(n, K)`` host matrix, and the class index of every row (None for
     regression). Labels are checked against the classes on the host: they may be strings."""
@@ -257,32 +285,14 @@ def prepare_shard(
                 raise ValueError(f"X must be numeric; got dtype {X.dtype}{where}.")
             X = X.astype(xp.float64) if is_sparse(X) else xp.astype(X, xp.float64)
     dtype = float_dtype(X)
-    columns = None
     if isinstance(X, np.ndarray) and not (X.flags.aligned and X.flags.c_contiguous):
         # Chunks that travelled between workers can arrive at any byte offset of a frame;
         # arithmetic on misaligned doubles is several times slower (and rounds differently).
         X = _copy_aligned(X)
-    if isinstance(X, np.ndarray):
-        # One pass gives what the preconditioner needs and, through its total, the check for
-        # non-finite values (the exact, allocating check runs only when something is off).
-        with np.errstate(over="ignore", invalid="ignore"):  # inf / huge values: checked next
-            columns = (X.sum(axis=0, dtype=np.float64), np.einsum("ij,ij->j", X, X, dtype=np.float64))
-            total = float(columns[0].sum() + columns[1].sum())
-        if not math.isfinite(total):
-            _check_finite(X, "X", where)
-            _too_large(X, where)
-    else:
-        _check_finite(X, "X", where)
-        v = X.data if is_sparse(X) else X
-        xp = array_namespace(v)
-        v = xp.reshape(v, (-1,))
-        with np.errstate(over="ignore", invalid="ignore"):
-            if isinstance(v, np.ndarray):
-                sq = float(np.einsum("i,i->", v, v, dtype=np.float64))
-            else:  # in the rows' own precision, as their arithmetic will be; no temporary
-                sq = float(v @ v)
-        if not math.isfinite(sq):
-            _too_large(v, where)
+    if not isinstance(X, np.ndarray):
+        # Dense numpy rows are checked by the plan's pass over them (ShardSet.set_scale), which
+        # reads them anyway: a pass of their own here cost a sixth of a fit of 2M x 100 rows.
+        _check_values(X, where)
     n = X.shape[0]
     n_y = y.shape[0] if hasattr(y, "shape") else len(y)
     if n_y != n:
@@ -321,12 +331,7 @@ def prepare_shard(
         shard.sw_val = None if sw is None else take_rows(sw, va)
         shard.X, shard.Y = take_rows(X, tr), take_rows(Y, tr)
         shard.sw = None if sw is None else take_rows(sw, tr)
-        if columns is not None:
-            Xv = shard.X_val
-            columns = (columns[0] - Xv.sum(axis=0, dtype=np.float64),
-                       columns[1] - np.einsum("ij,ij->j", Xv, Xv, dtype=np.float64))
-    shard.columns = columns
-    # Row norms come with the optimizer's coordinates (ShardSet.set_scale).
+    # Column sums and row norms are measured later (ShardSet.column_sums, ShardSet.set_scale).
     return shard
 
 
@@ -408,38 +413,41 @@ class ShardSet:
             "buffer_dtype": None if self._buffer is None else str(self._buffer.dtype),
         }
 
-    def column_sums(self) -> np.ndarray:
-        """``[sum_i x_i, sum_i x_i^2 (per column), count]`` over the training rows (measured at
-        load for dense numpy shards, else in one pass the first time it is asked for)."""
+    def column_sums(self, stride: int = 1) -> np.ndarray:
+        """``[sum_i x_i, sum_i x_i^2 (per column), count]`` over the training rows (kept after
+        the first request), or over every ``stride``-th of them (a sample, not kept)."""
         parts = []
         for s in self.shards:
-            X = s.X
+            if stride > 1:
+                sample = row_slice(s.X, 0, s.n, stride)
+                parts.append((s.index, np.concatenate([*_column_sums(sample), [float(sample.shape[0])]])))
+                continue
             if s.columns is None:
-                if is_sparse(X):
-                    col, sq = X.sum(axis=0), X.multiply(X).sum(axis=0)
-                elif isinstance(X, np.ndarray):
-                    col, sq = X.sum(axis=0), np.einsum("ij,ij->j", X, X)  # no temporary
-                else:
-                    xp = array_namespace(X)
-                    col, sq = xp.sum(X, axis=0), xp.sum(X * X, axis=0)
-                s.columns = (to_numpy(col).ravel(), to_numpy(sq).ravel())  # the rows never change
-            col, sq = s.columns
-            parts.append((s.index, np.concatenate([col, sq, [float(s.n)]])))
+                s.columns = _column_sums(s.X)  # the rows never change
+            parts.append((s.index, np.concatenate([*s.columns, [float(s.n)]])))
         return self._combine(parts, np.zeros(2 * self._n_features + 1), once=True)
 
-    def set_scale(self, inv_scale2: np.ndarray, mean: np.ndarray) -> Maximum:
-        """Measure the row norms in the coordinates ``(x_j - mean_j) / scale_j``.
+    def set_scale(self, inv_scale2: np.ndarray, mean: np.ndarray | None) -> ScaleStats:
+        """Measure the row norms in the coordinates ``t = (x - mean) / scale``.
 
         The norms feed the per-sample squared gradient norms of the diversity estimate, which
-        must be taken in the coordinates the optimizer works in. Returns the largest squared
-        row norm (with the intercept's 1), which bounds the per-sample smoothness.
+        must be taken in the coordinates the optimizer works in; the largest bounds the
+        per-sample smoothness. The column sums of ``t^2`` tell the plan whether a scaling taken
+        from a sample of the rows fits all of them. This is the first pass over dense numpy
+        rows, and it checks their values: non-finite or overflowing values raise here, before
+        any step, naming the shard.
         """
-        largest = 0.0
+        parts = []
         for s in self.shards:
-            s.norms = row_sq_norms(s.X, inv_scale2, mean)
-            if s.n:
-                largest = max(largest, float(array_namespace(s.norms).max(s.norms)))
-        return Maximum(largest + (1.0 if self.fit_intercept else 0.0))  # a maximum has no order
+            with np.errstate(over="ignore", invalid="ignore"):  # bad values: checked next
+                s.norms, sq = scaled_norms(s.X, inv_scale2, mean)
+            if not np.all(np.isfinite(sq)):
+                # This shard's values, or a scaling made non-finite by another shard's values
+                # (that shard raises): the exact check, only when something is off.
+                _check_values(s.X, f" (shard {s.index})")
+            largest = float(array_namespace(s.norms).max(s.norms)) if s.n else 0.0
+            parts.append((s.index, ScaleStats(largest, sq, float(s.n))))
+        return self._combine(parts, ScaleStats(0.0, np.zeros(self._n_features), 0.0), once=True)
 
     # -- combining the shards' results --------------------------------------------------
 

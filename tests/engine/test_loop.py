@@ -229,3 +229,31 @@ def test_an_epoch_that_raises_the_objective_sends_the_batch_to_the_whole_data():
     assert len(rose) and B[rose[0] + 1] < len(y)  # a mini-batch epoch raised the objective...
     assert (B[rose[0] + 2 :] == len(y)).all()  # ...and every step after it took all the rows
     # (the stall rule alone would only have doubled the batch)
+
+
+@pytest.mark.parametrize("rare", [False, True])
+def test_plan_scales_from_a_sample_unless_the_rows_say_otherwise(rare):
+    from dasksgd.preconditioning import Preconditioner
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 4)) * [1.0, 3.0, 0.5, 1.0] + [0.0, 2.0, -1.0, 0.0]
+    if rare:
+        X[:, 3] = 0.0
+        X[5::97, 3] = 2.0  # none of these rows is in the sample of every 40th row of the two shards
+    y = rng.standard_normal(2000)
+    loss = get_loss("squared_error")
+    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-6, 0.15),
+                         schedule=LearningRate("auto", 0.0, 0.5, 1e-6, loss))
+    backend = LocalBackend([(X[:1000], y[:1000], None), (X[1000:], y[1000:], None)], TargetSpec(), loss)
+    plan = make_plan(backend, config, 4, sample=50)
+    ridge = 1e-6 / loss.curvature
+    S = np.vstack([X[:1000:40], X[1000::40]])
+    sampled = Preconditioner.from_sums(S.sum(0), (S**2).sum(0), len(S), center=True, ridge=ridge)
+    full = Preconditioner.from_sums(X.sum(0), (X**2).sum(0), len(X), center=True, ridge=ridge)
+    expected = full if rare else sampled
+    np.testing.assert_allclose(plan.precond.mean, expected.mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(plan.precond.scale, expected.scale, rtol=1e-12)
+    # gamma = 1 / L_max from the row norms in the coordinates the plan chose.
+    T2 = ((X - expected.mean) / expected.scale) ** 2
+    l2 = 1e-6 * float(np.max(1.0 / expected.scale**2))
+    assert plan.gamma == pytest.approx(1.0 / (loss.curvature * (T2.sum(1).max() + 1.0) + l2), rel=1e-10)

@@ -98,8 +98,6 @@ def test_gram_matvec():
 @pytest.mark.parametrize(
     "X, y, sw, match",
     [
-        (np.array([[1.0, np.nan]]), [1.0], None, r"Input X contains NaN \(shard 4\)"),
-        (np.array([[1.0, np.inf]]), [1.0], None, r"Input X contains infinity"),
         (np.ones((2, 2)), [1.0], None, r"inconsistent numbers of samples: \[2, 1\] \(shard 4\)"),
         (np.ones((1, 2)), [np.nan], None, r"Input y contains NaN"),
         (np.ones((1, 2)), [1.0], [-1.0], r"Negative values in data passed to sample_weight"),
@@ -108,6 +106,54 @@ def test_gram_matvec():
 def test_bad_shards_are_named(X, y, sw, match):
     with pytest.raises(ValueError, match=match):
         prepare_shard(4, X, np.asarray(y), None if sw is None else np.asarray(sw), TargetSpec())
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [(np.nan, r"Input X contains NaN \(shard 4\)"), (np.inf, r"Input X contains infinity or a value too large \(shard 4\)"),
+     (1e200, r"Input X contains values too large .*\(shard 4\)")],
+)
+@pytest.mark.parametrize("in_sample", [False, True])
+def test_bad_values_of_dense_rows_are_named_by_the_plans_pass(bad, match, in_sample):
+    # Dense numpy rows are checked by set_scale (their first pass). A bad value in the sample the
+    # scaling comes from spoils the scaling of every shard: only the shard holding it is named.
+    rng = np.random.default_rng(0)
+    good = prepare_shard(0, rng.standard_normal((30, 3)), rng.standard_normal(30), None, TargetSpec())
+    X = rng.standard_normal((30, 3))
+    X[0 if in_sample else 7, 1] = bad
+    ss = ShardSet([good, prepare_shard(4, X, rng.standard_normal(30), None, TargetSpec())],
+                  get_loss("squared_error"))
+    sums = ss.column_sums(5)  # rows 0, 5, 10, ... of each shard
+    mean, sq, count = sums[:3] / sums[-1], sums[3:6], sums[-1]
+    with np.errstate(all="ignore"):
+        inv2 = 1.0 / np.where(np.isfinite(sq), sq / count - mean**2, 1.0)
+    with pytest.raises(ValueError, match=match):
+        ss.set_scale(inv2, mean)
+    # The good shard alone, with the spoiled scaling: nothing of its own to refuse.
+    out = ShardSet([good], get_loss("squared_error")).set_scale(inv2, mean)
+    assert out.count == 30
+
+
+def test_set_scale_measures_the_rows_in_the_new_coordinates():
+    ss = _shardset([40, 17, 100])
+    X = np.vstack([s.X for s in ss.shards])
+    rng = np.random.default_rng(1)
+    mean, inv2 = rng.standard_normal(3), rng.uniform(0.5, 2.0, 3)
+    out = ss.set_scale(inv2, mean)
+    T2 = (X - mean) ** 2 * inv2  # brute force
+    assert out.count == len(X)
+    assert out.largest == pytest.approx(T2.sum(axis=1).max(), rel=1e-12)
+    np.testing.assert_allclose(out.sq_sums, T2.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(np.concatenate([s.norms for s in ss.shards]), T2.sum(axis=1), rtol=1e-12)
+
+
+def test_column_sums_of_all_rows_and_of_a_sample():
+    ss = _shardset([40, 17, 100])
+    X = np.vstack([s.X for s in ss.shards])
+    full = ss.column_sums()
+    np.testing.assert_allclose(full, np.concatenate([X.sum(0), (X * X).sum(0), [len(X)]]), rtol=1e-12)
+    S = np.vstack([s.X[::7] for s in ss.shards])  # every 7th row of each shard
+    np.testing.assert_allclose(ss.column_sums(7), np.concatenate([S.sum(0), (S * S).sum(0), [len(S)]]), rtol=1e-12)
 
 
 def test_unknown_label():
