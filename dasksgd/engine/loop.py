@@ -210,16 +210,19 @@ def make_plan(
     stride = max(1, backend.n_train // sample)
     ridge = config.penalty.l2_strength / config.loss.curvature
     d = n_features
+    # Dense rows: the scaling from a sample (every stride-th row; a pass of column sums over all
+    # rows cost a sixth of a fit); the pass that follows measures every row in it, and says if
+    # the sample missed something (a rare feature, a far outlier): then the scaling of all the
+    # rows. Sparse rows: a sample has too few values per column, and their column sums cost
+    # little (as many operations as stored values).
+    by_sample = stride > 1 and backend.work_per_row >= n_features
     if config.precondition:
-        # The scaling from a sample (every stride-th row; a full pass of its own cost a sixth of
-        # a fit); the pass that follows measures every row in it, and says if the sample missed
-        # something (a rare feature, a far outlier): then the scaling of all the rows.
-        sums = backend.call("column_sums", stride)
+        sums = backend.call("column_sums", stride if by_sample else 1)
         precond = Preconditioner.from_sums(sums[:d], sums[d : 2 * d], sums[-1], center=fi, ridge=ridge)
     else:
         precond = Preconditioner.identity(n_features)
     scale = backend.call("set_scale", precond.inv_scale2, precond.mean if fi else None)
-    if config.precondition and stride > 1 and not precond.fits(scale.sq_sums, scale.count, ridge):
+    if config.precondition and by_sample and not precond.fits(scale.sq_sums, scale.count, ridge):
         sums = backend.call("column_sums")
         precond = Preconditioner.from_sums(sums[:d], sums[d : 2 * d], sums[-1], center=fi, ridge=ridge)
         scale = backend.call("set_scale", precond.inv_scale2, precond.mean if fi else None)

@@ -257,3 +257,23 @@ def test_plan_scales_from_a_sample_unless_the_rows_say_otherwise(rare):
     T2 = ((X - expected.mean) / expected.scale) ** 2
     l2 = 1e-6 * float(np.max(1.0 / expected.scale**2))
     assert plan.gamma == pytest.approx(1.0 / (loss.curvature * (T2.sum(1).max() + 1.0) + l2), rel=1e-10)
+
+
+def test_plan_scales_sparse_rows_from_all_of_them():
+    # A sample of sparse rows holds too few values per column: the plan takes every row's.
+    import scipy.sparse as sp
+
+    from dasksgd.preconditioning import Preconditioner
+
+    rng = np.random.default_rng(1)
+    X = sp.random(2000, 30, density=0.1, format="csr", random_state=1)
+    y = rng.standard_normal(2000)
+    loss = get_loss("squared_error")
+    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-6, 0.15),
+                         schedule=LearningRate("auto", 0.0, 0.5, 1e-6, loss))
+    backend = LocalBackend([(X[:1000], y[:1000], None), (X[1000:], y[1000:], None)], TargetSpec(), loss)
+    plan = make_plan(backend, config, 30, sample=50)
+    D = X.toarray()
+    full = Preconditioner.from_sums(D.sum(0), (D**2).sum(0), len(D), center=True, ridge=1e-6 / loss.curvature)
+    np.testing.assert_allclose(plan.precond.mean, full.mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(plan.precond.scale, full.scale, rtol=1e-12)
