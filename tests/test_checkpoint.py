@@ -143,22 +143,29 @@ def _regression():
 
 
 def _cut_short(est, X, y, path, after_step):
-    """Fit until the checkpoint holds ``after_step``, then interrupt (Ctrl-C) the fit."""
+    """Fit, and interrupt the fit (Ctrl-C: SIGINT to the main thread) once it has written the
+    checkpoint of ``after_step`` or a later step.
+
+    The signal is sent by another thread as soon as that checkpoint is written, so it lands
+    wherever the fit is then (in its next step, most often while it waits on the workers). A
+    thread polling the file instead could, on a loaded machine, look only after the fit had
+    ended and removed it.
+    """
     main = threading.main_thread().ident
+    save, sent = ckpt.save, []
 
-    def interrupt():
-        deadline = time.monotonic() + 60
-        while _step(path) < after_step and time.monotonic() < deadline:
-            time.sleep(0.002)
-        signal.pthread_kill(main, signal.SIGINT)
+    def save_then_interrupt(where, payload):
+        save(where, payload)
+        if not sent and payload["state"].step >= after_step:
+            sent.append(payload["state"].step)
+            threading.Thread(target=signal.pthread_kill, args=(main, signal.SIGINT), daemon=True).start()
 
-    t = threading.Thread(target=interrupt, daemon=True)
-    t.start()
-    with pytest.raises(KeyboardInterrupt):
-        est.fit(X, y)
-        time.sleep(60)  # (if the fit ended first: the interrupt lands here, and the test fails below)
-    t.join()
-    assert _step(path) >= after_step, "the fit was not interrupted in the middle"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ckpt, "save", save_then_interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            est.fit(X, y)
+            time.sleep(60)  # (if the fit ended first: the interrupt lands here, and the test fails below)
+    assert sent and _step(path) >= after_step, "the fit was not interrupted in the middle"
 
 
 @pytest.mark.parametrize("change", [{"alpha": 1e-2}, {"loss": "hinge"}, {"batch_size": 250}])
