@@ -31,7 +31,7 @@ then gradient) read each block from memory once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -73,8 +73,12 @@ class GradStats:
     def __add__(self, other: "GradStats") -> "GradStats":
         if not isinstance(other, GradStats):
             return NotImplemented
+        # Field by field, not through dataclasses.fields(): the client adds one record per
+        # shard every step, and the introspection cost ~10 us per addition.
         return GradStats(
-            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+            self.count + other.count, self.loss + other.loss, self.grad_coef + other.grad_coef,
+            self.grad_intercept + other.grad_intercept, self.sqnorm + other.sqnorm,
+            self.probe_loss + other.probe_loss,
         )
 
     @classmethod

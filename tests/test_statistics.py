@@ -154,3 +154,16 @@ def test_combine_is_associative(a, b, c):
     same = a + zero
     np.testing.assert_array_equal(same.grad_coef, a.grad_coef)
     assert same.count == a.count
+
+
+def test_sum_adds_every_field():
+    # __add__ names the fields one by one (it is on the client's per-step path): a new field
+    # must be added there too.
+    from dataclasses import fields
+
+    names = [f.name for f in fields(GradStats)]
+    a = GradStats(*[np.full((2, 1), i + 1.0) if "grad" in n else i + 1.0 for i, n in enumerate(names)])
+    b = GradStats(*[np.full((2, 1), 10.0 * (i + 1)) if "grad" in n else 10.0 * (i + 1) for i, n in enumerate(names)])
+    total = a + b
+    for i, name in enumerate(names):
+        np.testing.assert_array_equal(getattr(total, name), 11.0 * (i + 1), err_msg=name)
