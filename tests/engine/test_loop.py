@@ -231,49 +231,47 @@ def test_an_epoch_that_raises_the_objective_sends_the_batch_to_the_whole_data():
     # (the stall rule alone would only have doubled the batch)
 
 
-@pytest.mark.parametrize("rare", [False, True])
-def test_plan_scales_from_a_sample_unless_the_rows_say_otherwise(rare):
+def _scaling_plan(X, y):
+    """The plan of a ridge regression on two shards of 1000 rows, with a sample of every 40th
+    row; and the ridge of its preconditioner."""
+    loss = get_loss("squared_error")
+    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-6, 0.15),
+                         schedule=LearningRate("auto", 0.0, 0.5, 1e-6, loss))
+    backend = LocalBackend([(X[:1000], y[:1000], None), (X[1000:], y[1000:], None)], TargetSpec(), loss)
+    return make_plan(backend, config, X.shape[1], sample=50), 1e-6 / loss.curvature
+
+
+def _scaling(X, ridge):
     from dasksgd.preconditioning import Preconditioner
 
+    X = X.toarray() if hasattr(X, "toarray") else X
+    return Preconditioner.from_sums(X.sum(0), (X**2).sum(0), len(X), center=True, ridge=ridge)
+
+
+@pytest.mark.parametrize("rare", [False, True])
+def test_plan_scales_from_a_sample_unless_the_rows_say_otherwise(rare):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((2000, 4)) * [1.0, 3.0, 0.5, 1.0] + [0.0, 2.0, -1.0, 0.0]
     if rare:
         X[:, 3] = 0.0
         X[5::97, 3] = 2.0  # none of these rows is in the sample of every 40th row of the two shards
-    y = rng.standard_normal(2000)
-    loss = get_loss("squared_error")
-    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-6, 0.15),
-                         schedule=LearningRate("auto", 0.0, 0.5, 1e-6, loss))
-    backend = LocalBackend([(X[:1000], y[:1000], None), (X[1000:], y[1000:], None)], TargetSpec(), loss)
-    plan = make_plan(backend, config, 4, sample=50)
-    ridge = 1e-6 / loss.curvature
-    S = np.vstack([X[:1000:40], X[1000::40]])
-    sampled = Preconditioner.from_sums(S.sum(0), (S**2).sum(0), len(S), center=True, ridge=ridge)
-    full = Preconditioner.from_sums(X.sum(0), (X**2).sum(0), len(X), center=True, ridge=ridge)
-    expected = full if rare else sampled
+    plan, ridge = _scaling_plan(X, rng.standard_normal(2000))
+    expected = _scaling(X if rare else np.vstack([X[:1000:40], X[1000::40]]), ridge)
     np.testing.assert_allclose(plan.precond.mean, expected.mean, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(plan.precond.scale, expected.scale, rtol=1e-12)
-    # gamma = 1 / L_max from the row norms in the coordinates the plan chose.
+    # gamma = 1 / L_max from the row norms in the coordinates the plan chose (squared loss:
+    # curvature 1).
     T2 = ((X - expected.mean) / expected.scale) ** 2
     l2 = 1e-6 * float(np.max(1.0 / expected.scale**2))
-    assert plan.gamma == pytest.approx(1.0 / (loss.curvature * (T2.sum(1).max() + 1.0) + l2), rel=1e-10)
+    assert plan.gamma == pytest.approx(1.0 / (T2.sum(1).max() + 1.0 + l2), rel=1e-10)
 
 
 def test_plan_scales_sparse_rows_from_all_of_them():
     # A sample of sparse rows holds too few values per column: the plan takes every row's.
     import scipy.sparse as sp
 
-    from dasksgd.preconditioning import Preconditioner
-
-    rng = np.random.default_rng(1)
     X = sp.random(2000, 30, density=0.1, format="csr", random_state=1)
-    y = rng.standard_normal(2000)
-    loss = get_loss("squared_error")
-    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-6, 0.15),
-                         schedule=LearningRate("auto", 0.0, 0.5, 1e-6, loss))
-    backend = LocalBackend([(X[:1000], y[:1000], None), (X[1000:], y[1000:], None)], TargetSpec(), loss)
-    plan = make_plan(backend, config, 30, sample=50)
-    D = X.toarray()
-    full = Preconditioner.from_sums(D.sum(0), (D**2).sum(0), len(D), center=True, ridge=1e-6 / loss.curvature)
+    plan, ridge = _scaling_plan(X, np.random.default_rng(1).standard_normal(2000))
+    full = _scaling(X, ridge)
     np.testing.assert_allclose(plan.precond.mean, full.mean, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(plan.precond.scale, full.scale, rtol=1e-12)
