@@ -19,6 +19,9 @@ def _session_client():
 @pytest.fixture
 def client(_session_client):
     """The shared cluster's client, current for the duration of one test only (so that the
-    other tests see no default client and train in-process)."""
+    other tests see no default client and train in-process). Both workers are there when it
+    starts: in one full run on a heavily loaded machine a test found the cluster without
+    workers (the cause was not established; a worker being restarted or reconnecting fits)."""
+    _session_client.wait_for_workers(2, timeout=120)
     with _session_client.as_current():
         yield _session_client
