@@ -113,7 +113,7 @@ def main() -> None:
                 parts[0].result()
 
             tasks = _time(task_step, max(30, args.steps // 5))
-            del xs, ys
+            client.cancel(xs + ys)  # release the scattered shards
             out.append((shards, eng, tasks))
 
     print(f"Machine: {platform.machine()}, {platform.processor() or 'unknown cpu'}, "
