@@ -209,23 +209,17 @@ def make_plan(
     fi = bool(config.fit_intercept)
     stride = max(1, backend.n_train // sample)
     ridge = config.penalty.l2_strength / config.loss.curvature
-    d = n_features
     # Dense rows: the scaling from a sample (every stride-th row; a pass of column sums over all
     # rows cost a sixth of a fit); the pass that follows measures every row in it, and says if
     # the sample missed something (a rare feature, a far outlier): then the scaling of all the
     # rows. Sparse rows: a sample has too few values per column, and their column sums cost
     # little (as many operations as stored values).
     by_sample = stride > 1 and backend.work_per_row >= n_features
-    if config.precondition:
-        sums = backend.call("column_sums", stride if by_sample else 1)
-        precond = Preconditioner.from_sums(sums[:d], sums[d : 2 * d], sums[-1], center=fi, ridge=ridge)
-    else:
-        precond = Preconditioner.identity(n_features)
-    scale = backend.call("set_scale", precond.inv_scale2, precond.mean if fi else None)
+    precond = _scaling(backend, config, n_features, stride if by_sample else 1)
+    scale = _set_scale(backend, config, precond)
     if config.precondition and by_sample and not precond.fits(scale.sq_sums, scale.count, ridge):
-        sums = backend.call("column_sums")
-        precond = Preconditioner.from_sums(sums[:d], sums[d : 2 * d], sums[-1], center=fi, ridge=ridge)
-        scale = backend.call("set_scale", precond.inv_scale2, precond.mean if fi else None)
+        precond = _scaling(backend, config, n_features)
+        scale = _set_scale(backend, config, precond)
     if not (math.isfinite(scale.largest) and np.all(np.isfinite(scale.sq_sums))):
         raise ValueError(
             "The features' spread is too large for float64 arithmetic (their squares overflow "
@@ -256,10 +250,25 @@ def make_plan(
     return Plan(precond, 1.0 / L if L > 0 else math.inf, gamma, backend.step_overhead, row_cost, b_min)
 
 
+def _scaling(backend: Any, config: TrainConfig, n_features: int, stride: int = 1) -> Preconditioner:
+    """The preconditioner from the column sums of every ``stride``-th row (the identity without
+    ``config.precondition``)."""
+    if not config.precondition:
+        return Preconditioner.identity(n_features)
+    d, sums = n_features, backend.call("column_sums", stride)
+    ridge = config.penalty.l2_strength / config.loss.curvature
+    return Preconditioner.from_sums(sums[:d], sums[d : 2 * d], sums[-1], center=config.fit_intercept, ridge=ridge)
+
+
+def _set_scale(backend: Any, config: TrainConfig, precond: Preconditioner) -> Any:
+    """Have the shards measure their rows in ``precond``'s coordinates (a ``ScaleStats``)."""
+    return backend.call("set_scale", precond.inv_scale2, precond.mean if config.fit_intercept else None)
+
+
 def apply_plan(backend: Any, config: TrainConfig, plan: Plan) -> None:
     """Give ``backend`` the feature scaling of a plan measured earlier on the same data (a
     resumed fit reuses its plan, so that it goes on exactly as it would have)."""
-    backend.call("set_scale", plan.precond.inv_scale2, plan.precond.mean if config.fit_intercept else None)
+    _set_scale(backend, config, plan.precond)
 
 
 def _objective(backend: Any, config: TrainConfig, coef: np.ndarray, intercept: np.ndarray) -> float:

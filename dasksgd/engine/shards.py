@@ -440,7 +440,7 @@ class ShardSet:
         parts = []
         for s in self.shards:
             with np.errstate(over="ignore", invalid="ignore"):  # bad values: checked next
-                s.norms, sq = scaled_norms(s.X, inv_scale2, mean)
+                s.norms, sq = scaled_norms(s.X, inv_scale2, mean, columns=s.columns)
             if not np.all(np.isfinite(sq)):
                 # This shard's values, or a scaling made non-finite by another shard's values
                 # (that shard raises): the exact check, only when something is off.
