@@ -22,7 +22,7 @@ import numpy as np
 __all__ = ["FORMAT", "save", "load", "mismatch"]
 
 #: Version of the checkpoint's layout; a file of another version is refused, not misread.
-FORMAT = 1
+FORMAT = 2
 
 _MAGIC = "dasksgd-checkpoint"
 

@@ -59,3 +59,20 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
     assert examples and all(e in gallery for e in examples)
     # Every example ran and made its figure.
     assert len(list((html / "_images").glob("sphx_glr_plot_*_001.png"))) >= len(examples)
+
+
+def _python_blocks(page: Path) -> list[str]:
+    import re
+
+    return re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+
+
+@pytest.mark.parametrize("page", ["docs/architecture.md"])
+def test_snippets_run_as_scripts(page, tmp_path):
+    blocks = _python_blocks(ROOT / page)
+    assert blocks, f"{page} has no python snippet"
+    for k, code in enumerate(blocks):
+        script = tmp_path / f"snippet_{k}.py"
+        script.write_text(code)
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert out.returncode == 0, f"{page}, snippet {k + 1}:\n{out.stderr[-4000:]}"

@@ -22,13 +22,14 @@ __all__ = [
     "build_tree",
     "make_plan",
     "Plan",
+    "build_rules",
     "train",
 ]
 
 _WHERE = {
     "ClusterBackend": ".cluster", "ShardHolder": ".cluster", "LocalBackend": ".local",
-    "Plan": ".loop", "TrainConfig": ".loop", "TrainResult": ".loop", "TrainState": ".loop", "LoopState": ".loop", "apply_plan": ".loop",
-    "make_plan": ".loop", "train": ".loop", "ShardSet": ".shards", "TargetSpec": ".shards",
+    "Plan": ".plan", "TrainConfig": ".config", "TrainResult": ".loop", "TrainState": ".loop", "LoopState": ".loop",
+    "apply_plan": ".plan", "make_plan": ".plan", "train": ".loop", "build_rules": ".loop", "ShardSet": ".shards", "TargetSpec": ".shards",
     "build_tree": ".tree",
 }
 

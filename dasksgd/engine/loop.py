@@ -1,16 +1,18 @@
 """The synchronous mini-batch SGD loop, independent of where the shards live.
 
-:func:`train` drives a backend (in-process or cluster) that answers requests by summing
-:class:`~dasksgd.statistics.GradStats` over shards. Once per fit, :func:`make_plan` measures what
-the rules need (per-feature scales, the smoothness bounds ``L`` and ``L_max``, the per-step
-overhead). Per step: one request (``step``) for the statistics of the batch, one update of the
-model here, and the policies (batch size from gradient diversity, step size, warmup) advance
-their explicit states; full-batch steps of smooth problems are L-BFGS steps
-(:mod:`dasksgd.quasi_newton`), others use momentum (:mod:`dasksgd.acceleration`). Per epoch: the
-training objective of the epoch's model (known from the L-BFGS pass, or carried by the next
-full-batch step as a probe, or one loss-only ``objective`` request), which also drives the
-stopping rules and the stall rule of the batch size; and one ``validation`` request when early
-stopping holds rows out.
+:func:`train` is the seed's algorithm: every step, one request to the backend for the summed
+:class:`~dasksgd.statistics.GradStats` of the batch (a reduce over the shards), then the rules
+decide and the model moves; every epoch, the training objective of the epoch's model, from which
+the rules decide again (stop, grow the batch, decay the step, roll back). The rules
+(:mod:`dasksgd.engine.rules`: batch size from gradient diversity, step size and warmup, the
+optimizer phase, averaging, stopping, divergence) and the callbacks (:mod:`dasksgd.engine.callbacks`)
+are objects with one protocol; :func:`build_rules` lists the default ones, and the loop holds no
+branch per rule. Once per fit, :func:`~dasksgd.engine.plan.make_plan` measures what the rules
+need (per-feature scales, the smoothness bounds ``L`` and ``L_max``, the per-step overhead).
+
+The epoch's objective comes from the rules when one knows it (the L-BFGS phase's accepted
+point), else rides on the next step when that is a full pass anyway (one more column of margins:
+the "probe"), else costs one loss-only ``objective`` request.
 """
 
 from __future__ import annotations
@@ -18,118 +20,96 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from dataclasses import astuple, dataclass, field, fields, replace
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..acceleration import Momentum, MomentumState
-from ..diversity import DiversityBatchSize, DiversitySmoother, FixedBatchSize, batch_diversity
-from ..losses import Loss
-from ..penalties import Penalty
-from ..preconditioning import Preconditioner
-from ..quasi_newton import QuasiNewton, QuasiNewtonState
-from ..schedules import LearningRate, ScheduleState, Warmup, scaled_step, smoothness
+from ..acceleration import Momentum
+from ..quasi_newton import QuasiNewton
+from ..schedules import Warmup
+from ..statistics import GradStats
+from .callbacks import Checkpoint, LogEpochs, Report
+from .config import TrainConfig
+from .plan import Plan, apply_plan, make_plan
+from .rules import (
+    AveragingRule, BatchSizeRule, Callback, Diverged, DivergenceRule, EpochEvent, Rule, Rules, ScheduleRule,
+    StepEvent, StoppingRule, UpdateRule, WarmupRule, batch_policy, quasi_newton,
+)
 
 __all__ = [
-    "TrainConfig", "TrainState", "TrainResult", "LoopState", "Plan", "apply_plan", "make_plan", "train", "HISTORY_COLUMNS",
+    "TrainConfig", "TrainState", "TrainResult", "LoopState", "StepRecord", "Plan", "apply_plan", "make_plan",
+    "build_rules", "train", "HISTORY_COLUMNS",
 ]
 
 logger = logging.getLogger("dasksgd")
 
-HISTORY_COLUMNS = [
-    "step", "epoch", "samples", "batch_size", "diversity", "batch_bound", "learning_rate", "loss",
-    "time", "objective", "validation_score",
-]
+#: Roll-backs after which a diverging fit stops with advice.
+ROLLBACKS = 5
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything the loop needs to know that does not change during a fit."""
+class StepRecord:
+    """One row of the history: a step."""
 
-    loss: Loss
-    penalty: Penalty
-    schedule: LearningRate
-    batch_size: int | str = "auto"  # an int, or "auto": from the gradient diversity
-    delta: float = 1.0
-    fit_intercept: bool = True
-    max_iter: int = 1000
-    tol: float | None = 1e-3
-    n_iter_no_change: int = 5
-    early_stopping: bool = False
-    average_start: float | None = None  # samples before averaging starts; None: no averaging
-    precondition: bool = True  # diagonal preconditioner: centered, Jacobi-scaled features
-    warmup_steps: int = 5
-    accelerate: bool = True  # full-batch steps: L-BFGS (smooth problems) or momentum with restarts
+    step: int
+    epoch: int
+    samples: float
+    batch_size: float
+    diversity: float  # the smoothed estimate of Delta(w)
+    batch_bound: float  # delta * n * Delta + 1: the batch the diversity rule allows
+    learning_rate: float
+    loss: float  # the batch's mean loss
+    time: float
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What :func:`make_plan` measured on the data, once per fit.
-
-    Attributes
-    ----------
-    precond : Preconditioner
-        Column means and scales: the optimizer works on standardized features (identity
-        without ``precondition``).
-    max_step : float
-        ``1 / L``, the full-batch step limit of the mean objective (in those coordinates).
-    gamma : float
-        ``1 / L_max``, the safe step of one sample.
-    overhead : float
-        Seconds of bookkeeping per step on this backend (its ``step_overhead``).
-    row_cost : float
-        Modelled seconds per row of a step's arithmetic, all workers together.
-    b_min : int
-        Smallest batch that amortizes the overhead: ``overhead / row_cost`` rows.
-    """
-
-    precond: Preconditioner
-    max_step: float
-    gamma: float
-    overhead: float
-    row_cost: float
-    b_min: int
+HISTORY_COLUMNS = [f.name for f in fields(StepRecord)] + ["objective", "validation_score"]
 
 
 @dataclass
 class TrainState:
-    """The model and the counters that carry over between calls (``partial_fit``, warm start)."""
+    """The model, the counters, and the rules' states: what carries over between calls
+    (``partial_fit``, warm start) and what a roll-back restores (see
+    :mod:`dasksgd.engine.rules.base` for which rule's state does what)."""
 
-    coef: np.ndarray  # (d, K)
+    coef: np.ndarray  # (d, K): the point the next gradient is taken at
     intercept: np.ndarray  # (K,)
     t: float = 0.0  # samples seen
     epoch: int = 0  # epochs started (seeds the shuffles)
     step: int = 0
-    schedule: ScheduleState = field(default_factory=ScheduleState)
-    avg_coef: np.ndarray | None = None
-    avg_intercept: np.ndarray | None = None
-    n_avg: int = 0
-    momentum: MomentumState = field(default_factory=MomentumState)
-    quasi: QuasiNewtonState = field(default_factory=QuasiNewtonState)
-    accepted: tuple | None = None  # the quasi-Newton phase's accepted point: the model
+    rules: dict = field(default_factory=dict)  # rule name -> its state (immutable values)
+    report: tuple | None = None  # the model to report when a rule has one (average, accepted point)
 
     def copy(self) -> "TrainState":
-        return replace(
-            self,
-            momentum=MomentumState(*(a.copy() if isinstance(a, np.ndarray) else a for a in self.momentum)),
-            coef=self.coef.copy(),
-            intercept=self.intercept.copy(),
-            avg_coef=None if self.avg_coef is None else self.avg_coef.copy(),
-            avg_intercept=None if self.avg_intercept is None else self.avg_intercept.copy(),
-        )
+        return replace(self, coef=self.coef.copy(), intercept=self.intercept.copy(), rules=dict(self.rules))
 
     def model(self) -> tuple[np.ndarray, np.ndarray]:
-        """The model to report: the average when averaging has started, else the iterate (not
-        the extrapolated point that momentum evaluates the gradient at)."""
-        if self.n_avg > 0:
-            return self.avg_coef, self.avg_intercept
-        if self.accepted is not None:
-            return self.accepted
-        if self.momentum.coef is not None:
-            return self.momentum.coef, self.momentum.intercept
-        return self.coef, self.intercept
+        """The model to report: a rule's (the average once averaging started, the accepted
+        point of L-BFGS, the iterate under momentum), else the point."""
+        return self.report if self.report is not None else (self.coef, self.intercept)
+
+
+@dataclass
+class LoopState:
+    """The loop's own counters between steps.
+
+    With a :class:`TrainState` it is everything a fit needs to go on from where it was: a
+    checkpoint holds both, and :func:`train` given them (``resume=``) continues exactly as the
+    uninterrupted fit would have.
+    """
+
+    good: TrainState  # the model at the last epoch end that did not diverge
+    epochs_run: int = 0
+    pos: int = 0  # rows of the current epoch already stepped over
+    objective: float = math.nan  # the last epoch's
+    step_scale: float = 1.0  # halved at each roll-back
+    rollbacks: int = 0
+    records: list = field(default_factory=list)  # StepRecord, one per step
+    epoch_rows: dict = field(default_factory=dict)  # step -> (objective, validation score)
+
+    def copy(self) -> "LoopState":
+        return replace(self, good=self.good.copy(), records=list(self.records), epoch_rows=dict(self.epoch_rows))
 
 
 @dataclass
@@ -145,143 +125,32 @@ class TrainResult:
     rollbacks: int = 0
 
 
-#: An epoch that decreases the objective by at most this fraction of the previous epoch's
-#: decrease has stalled (the batch-size policy then doubles the batch).
-STALL = 0.1
+def build_rules(config: TrainConfig, plan: Plan, n: int,
+                validate: Callable[[np.ndarray, np.ndarray], float] | None = None) -> list[Rule]:
+    """The default rules of a fit, in the order their hooks run.
 
-#: Divergence: an epoch objective above this multiple of the best one so far (or a non-finite
-#: loss) rolls back to the last good model and halves the step size, at most ROLLBACKS times.
-EXPLODE = 100.0
-ROLLBACKS = 5
-
-
-class _Diverged(Exception):
-    """Raised inside an epoch whose model went non-finite or exploded."""
-
-
-#: Arithmetic over overhead of a step at the smallest "auto" batch.
-FLOOR_RATIO = 4.0
-
-#: Up to this many coefficients, L comes from the sample's Gram matrix (one request);
-#: above it, from a power iteration (one request per iteration).
-GRAM_FEATURES = 1024
-
-
-def _power_iteration(backend: Any, precond: Preconditioner, k: int, fi: bool, stride: int, iters: int,
-                     seed: int) -> float:
-    """Largest eigenvalue of the sample's scaled Gram matrix by power iteration."""
-    v = np.random.default_rng(seed).standard_normal(k)
-    v /= np.linalg.norm(v)
-    lam = 0.0
-    for _ in range(iters):
-        out = backend.call("gram_matvec", precond.raw_direction(v, fi), stride)
-        av = precond.gram_from_raw(out[:-1], fi) / max(out[-1], 1.0)
-        new = float(np.linalg.norm(av))
-        if new == 0.0:
-            break
-        v = av / new
-        converged = abs(new - lam) <= 1e-3 * new
-        lam = new
-        if converged:
-            break
-    return lam
-
-
-#: Seconds per stored value of X of a gradient step on one core, as measured by
-#: benchmarks/batch_size_tradeoff.py on the 2-core development machine (about 6 ns: the two
-#: matrix-vector products, the loss, and the epoch's shuffle; a fused kernel would do ~1 ns).
-#: Used by the cost model of the smallest batch of batch_size="auto".
-ROW_COST = 5e-9
-
-
-def make_plan(
-    backend: Any, config: TrainConfig, n_features: int, *, n_outputs: int = 1, sample: int = 20000,
-    iters: int = 30, seed: int = 0,
-) -> Plan:
-    """Measure the data once per fit: scales, ``L`` (power iteration), ``L_max``, smallest batch.
-
-    Costs the column scales of about ``sample`` rows, one pass over all rows in those
-    coordinates (row norms; it also checks the scales, and in the rare case they do not fit
-    the rows, one pass for the column scales of all rows and the row norms again), and the
-    Gram matrix of the sample (or up to ``iters`` requests of a power iteration on
-    ``Xt' S Xt / n`` over it, for many features).
+    Divergence first (it judges what the others would build on), then the batch size (its
+    diversity estimate is taken at the step's point), the stopping rule (its verdict reaches the
+    schedule), the step size and its warmup, the update of the model, and averaging (of the
+    updated iterates). ``validate(coef, intercept)`` scores the held-out rows (early stopping).
     """
-    fi = bool(config.fit_intercept)
-    stride = max(1, backend.n_train // sample)
-    ridge = config.penalty.l2_strength / config.loss.curvature
-    # Dense rows: the scaling from a sample (every stride-th row; a pass of column sums over all
-    # rows cost a sixth of a fit); the pass that follows measures every row in it, and says if
-    # the sample missed something (a rare feature, a far outlier): then the scaling of all the
-    # rows. Sparse rows: a sample has too few values per column, and their column sums cost
-    # little (as many operations as stored values).
-    by_sample = stride > 1 and backend.work_per_row >= n_features
-    precond = _scaling(backend, config, n_features, stride if by_sample else 1)
-    scale = _set_scale(backend, config, precond)
-    if config.precondition and by_sample and not precond.fits(scale.sq_sums, scale.count, ridge):
-        precond = _scaling(backend, config, n_features)
-        scale = _set_scale(backend, config, precond)
-    if not (math.isfinite(scale.largest) and np.all(np.isfinite(scale.sq_sums))):
-        raise ValueError(
-            "The features' spread is too large for float64 arithmetic (their squares overflow "
-            "once centered and scaled); scale the features."
-        )
-    largest_row = scale.largest + (1.0 if fi else 0.0)  # the intercept's coordinate
-    loss = config.loss
-    # The l2 penalty in the optimizer's coordinates: alpha / s_j^2 on coordinate j.
-    l2 = config.penalty.l2_strength * float(np.max(precond.inv_scale2))
-    gamma = 1.0 / (loss.curvature * largest_row + l2) if (largest_row or l2) else 1.0
-
-    k = n_features + int(fi)
-    if k <= GRAM_FEATURES:
-        # Few features: the sample's Gram matrix in one request, its top eigenvalue exactly.
-        out = backend.call("gram", stride)
-        G = out[:-1].reshape(k, k) / max(out[-1], 1.0)
-        A = np.column_stack([precond.raw_direction(e, fi) for e in np.eye(k)])
-        lam = float(np.linalg.eigvalsh(A.T @ G @ A)[-1])
-    else:
-        lam = _power_iteration(backend, precond, k, fi, stride, iters, seed)
-    L = smoothness(lam, loss, l2)
-    # The floor of "auto": the batch whose arithmetic costs a quarter of the step's fixed
-    # overhead (a pass then costs at most 5x its arithmetic; below the floor the overhead would
-    # dominate while the diversity rule says nothing is gained). A cost model, not a timing, so
-    # that two fits of the same data are bit-for-bit identical.
-    row_cost = ROW_COST * backend.work_per_row * n_outputs / backend.n_workers
-    b_min = int(min(max(math.ceil(backend.step_overhead / (FLOOR_RATIO * row_cost)), 1), backend.n_train))
-    return Plan(precond, 1.0 / L if L > 0 else math.inf, gamma, backend.step_overhead, row_cost, b_min)
-
-
-def _scaling(backend: Any, config: TrainConfig, n_features: int, stride: int = 1) -> Preconditioner:
-    """The preconditioner from the column sums of every ``stride``-th row (the identity without
-    ``config.precondition``)."""
-    if not config.precondition:
-        return Preconditioner.identity(n_features)
-    d, sums = n_features, backend.call("column_sums", stride)
-    ridge = config.penalty.l2_strength / config.loss.curvature
-    return Preconditioner.from_sums(sums[:d], sums[d : 2 * d], sums[-1], center=config.fit_intercept, ridge=ridge)
-
-
-def _set_scale(backend: Any, config: TrainConfig, precond: Preconditioner) -> Any:
-    """Have the shards measure their rows in ``precond``'s coordinates (a ``ScaleStats``)."""
-    return backend.call("set_scale", precond.inv_scale2, precond.mean if config.fit_intercept else None)
-
-
-def apply_plan(backend: Any, config: TrainConfig, plan: Plan) -> None:
-    """Give ``backend`` the feature scaling of a plan measured earlier on the same data (a
-    resumed fit reuses its plan, so that it goes on exactly as it would have)."""
-    _set_scale(backend, config, plan.precond)
-
-
-def _objective(backend: Any, config: TrainConfig, coef: np.ndarray, intercept: np.ndarray) -> float:
-    count, total = backend.call("objective", coef, intercept)
-    return total / max(count, 1.0) + config.penalty.value(coef)
-
-
-def _validation_score(backend: Any, config: TrainConfig, coef: np.ndarray, intercept: np.ndarray) -> float:
-    w, a, sy, syy = backend.call("validation", coef, intercept)
-    if config.loss.is_classification:
-        return a / w
-    var = syy - sy * sy / w
-    return 1.0 - a / var if var > 0 else 0.0
+    quasi = _quasi_newton(config, plan)
+    schedule = config.schedule
+    if schedule.kind == "auto":
+        schedule = replace(schedule, eta0=plan.gamma)
+    fi = config.fit_intercept
+    rules = [
+        DivergenceRule(config.penalty, line_search=quasi is not None),
+        BatchSizeRule(batch_policy(config.batch_size, config.delta, plan.b_min, n), config.penalty, plan.precond,
+                      n, fi),
+        StoppingRule(config.tol, config.n_iter_no_change, validate if config.early_stopping else None),
+        ScheduleRule(schedule, config.delta, plan.max_step),
+        WarmupRule(Warmup(config.warmup_steps)),
+        UpdateRule(config.penalty, plan.precond, fi, Momentum(config.accelerate), quasi, n),
+    ]
+    if config.average_start is not None:
+        rules.append(AveragingRule(config.average_start))
+    return rules
 
 
 def _quasi_newton(config: TrainConfig, plan: Plan) -> QuasiNewton | None:
@@ -289,31 +158,8 @@ def _quasi_newton(config: TrainConfig, plan: Plan) -> QuasiNewton | None:
     if not (config.accelerate and config.loss.smooth and config.penalty.l1_strength == 0.0
             and config.average_start is None):
         return None
-    precond, fi = plan.precond, config.fit_intercept
-    d = precond.scale.shape[0]
-
-    def metric_inverse(v: np.ndarray) -> np.ndarray:
-        # P v: the preconditioned step direction of a gradient v (see Preconditioner.step).
-        K = v.shape[0] // (d + int(fi))
-        gc = v[: d * K].reshape(d, K)
-        if not fi:
-            return (precond.inv_scale2[:, None] * gc).ravel()
-        gb = v[d * K :]
-        dc = precond.inv_scale2[:, None] * (gc - precond.mean[:, None] * gb[None, :])
-        return np.concatenate([dc.ravel(), gb - precond.mean @ dc])
-
-    return QuasiNewton(metric_inverse, plan.max_step if math.isfinite(plan.max_step) else plan.gamma)
-
-
-def _flat(coef: np.ndarray, intercept: np.ndarray, fit_intercept: bool) -> np.ndarray:
-    return np.concatenate([coef.ravel(), intercept]) if fit_intercept else coef.ravel().copy()
-
-
-def _unflat(v: np.ndarray, intercept: np.ndarray, fit_intercept: bool) -> tuple[np.ndarray, np.ndarray]:
-    K = intercept.shape[0]
-    if not fit_intercept:
-        return v.reshape(-1, K).copy(), intercept
-    return v[: v.shape[0] - K].reshape(-1, K).copy(), v[v.shape[0] - K :].copy()
+    return quasi_newton(plan.precond, config.fit_intercept,
+                        plan.max_step if math.isfinite(plan.max_step) else plan.gamma)
 
 
 def _batch_end(pos: int, size: int, n: int) -> int:
@@ -324,36 +170,19 @@ def _batch_end(pos: int, size: int, n: int) -> int:
     return n if n - end < size // 2 else end
 
 
-def _batch_policy(config: TrainConfig, plan: Plan, n: int):
-    if config.batch_size == "auto":
-        return DiversityBatchSize(config.delta, plan.b_min, n)
-    return FixedBatchSize(int(config.batch_size), n)
+@dataclass(frozen=True)
+class _Pending:
+    """An epoch whose objective rides on the next step's pass (the step is a full pass anyway)."""
 
+    epoch: int
+    at_step: int
+    coef: np.ndarray
+    intercept: np.ndarray
 
-@dataclass
-class LoopState:
-    """The loop's own counters and policy states between steps.
-
-    With a :class:`TrainState` it is everything a fit needs to go on from where it was: a
-    checkpoint holds both, and :func:`train` given them (``resume=``) continues exactly as the
-    uninterrupted fit would have.
-    """
-
-    batches: Any  # the batch-size policy's state
-    smoother: Any  # the diversity smoother's state
-    warmup: Any  # the warmup's state
-    good: TrainState  # the last model that did not diverge
-    epochs_run: int = 0
-    pos: int = 0  # rows of the current epoch already stepped over
-    objective: float = math.nan
-    best: float | None = None  # best objective (or validation score) for the stopping rule
-    no_improve: int = 0
-    best_seen: float = math.inf  # lowest objective so far, for the divergence rule
-    step_scale: float = 1.0  # halved at each roll-back
-    rollbacks: int = 0
-    progress: list = field(default_factory=list)  # objective decrease of each epoch
-    rows: list = field(default_factory=list)  # history rows, one per step
-    epoch_rows: dict = field(default_factory=dict)  # step -> (objective, validation score)
+    def probe(self, state: TrainState) -> tuple[np.ndarray, np.ndarray] | None:
+        """The model whose loss the pass must also measure (None: it is the point itself)."""
+        same = np.array_equal(self.coef, state.coef) and np.array_equal(self.intercept, state.intercept)
+        return None if same else (self.coef, self.intercept)
 
 
 def train(
@@ -363,6 +192,8 @@ def train(
     *,
     plan: Plan,
     max_iter: int | None = None,
+    rules: Sequence[Rule] | None = None,
+    callbacks: Sequence[Callback] = (),
     on_epoch: Callable[[dict], None] | None = None,
     on_step: Callable[[dict], None] | None = None,
     start_time: float | None = None,
@@ -384,6 +215,11 @@ def train(
         What :func:`make_plan` measured on the same backend.
     max_iter : int, optional
         Epochs to run (a resumed fit counts those it ran before); ``config.max_iter`` by default.
+    rules : sequence of Rule, optional
+        The rules, in order; :func:`build_rules` by default.
+    callbacks : sequence of Callback
+        Called after the rules at every step and epoch (after ``on_step`` / ``on_epoch``,
+        before ``checkpoint``).
     on_epoch : callable, optional
         Called with a dict (epoch, objective, batch_size, learning_rate, time) after each epoch.
     on_step : callable, optional
@@ -408,199 +244,134 @@ def train(
     ------
     FloatingPointError
         If the model still diverges after ``ROLLBACKS`` roll-backs: an epoch whose objective is not
-        finite or explodes (over ``EXPLODE`` times the best so far) restarts from the last good
-        model with half the step size.
+        finite or explodes restarts from the last good model with half the step size.
     """
-    state = state.copy()
-    pen, n = config.penalty, backend.n_train
-    sched = config.schedule
-    if sched.kind == "auto":
-        sched = replace(sched, eta0=plan.gamma)
-    precond = plan.precond
-    batches, smoother, warmup = _batch_policy(config, plan, n), DiversitySmoother(), Warmup(config.warmup_steps)
-    momentum = Momentum(config.accelerate)
-    quasi = _quasi_newton(config, plan)
-    fi = config.fit_intercept
-    max_iter = config.max_iter if max_iter is None else max_iter
-    t0 = time.perf_counter() if start_time is None else start_time
-    if resume is None:
-        ls = LoopState(batches.init(), smoother.init(), warmup.init(), good=state.copy())
-    else:
-        ls = replace(resume, progress=list(resume.progress), rows=list(resume.rows),
-                     epoch_rows=dict(resume.epoch_rows), good=resume.good.copy())
-        if quasi is not None and ls.rollbacks:
-            quasi = QuasiNewton(quasi.precondition, quasi.first_step * ls.step_scale)
-        if ls.rows:  # times go on from where the saved fit stopped
-            t0 -= ls.rows[-1][8]
-    converged = False
-
-    def end_epoch(epoch: int, at_step: int, value: float, coef: np.ndarray, intercept: np.ndarray) -> bool:
-        """Record an epoch's objective, apply the stopping rules; True when the fit is done."""
-        nonlocal converged
-        if not math.isfinite(value) or value > EXPLODE * ls.best_seen:
-            raise _Diverged(f"the training objective became {value:.6g} in epoch {epoch + 1}")
-        if math.isfinite(ls.objective):
-            ls.progress.append(ls.objective - value)
-            if ls.batches.size < n and ls.progress[-1] <= 0.0:
-                # A whole epoch of mini-batch steps did not lower the objective: their noise
-                # outweighs their descent. Exact (full-batch, quasi-Newton) steps from here.
-                ls.batches = batches.exact(ls.batches)
-            elif len(ls.progress) >= 2 and ls.batches.size < n and ls.progress[-1] <= STALL * ls.progress[-2]:
-                # The epoch barely moved: the batch's noise is the limit (see DiversityBatchSize).
-                ls.batches = batches.stalled(ls.batches)
-        ls.objective = value
-        ls.best_seen = min(ls.best_seen, value)
-        ls.good = state.copy()  # (a deferred objective arrives before the next step is applied)
-        score = math.nan
-        if config.early_stopping:
-            score = _validation_score(backend, config, coef, intercept)
-        ls.epoch_rows[at_step] = (value, score)
-        if on_epoch is not None:
-            on_epoch({
-                "epoch": epoch + 1, "objective": value, "validation_score": score,
-                "batch_size": ls.batches.size,
-                "learning_rate": ls.rows[-1][6] if ls.rows else math.nan,
-                "time": time.perf_counter() - t0, "steps": at_step,
-            })
-        logger.debug("epoch %d: objective %.6g, B %d", epoch + 1, value, ls.batches.size)
-        if config.tol is None:
-            return False
-        # scikit-learn's rule: n_iter_no_change epochs without an improvement of tol.
-        if config.early_stopping:
-            improved = ls.best is None or score >= ls.best + config.tol
-            ls.best = score if ls.best is None else max(ls.best, score)
-        else:
-            improved = ls.best is None or value <= ls.best - config.tol
-            ls.best = value if ls.best is None else min(ls.best, value)
-        ls.no_improve = 0 if improved else ls.no_improve + 1
-        if ls.no_improve >= config.n_iter_no_change:
-            nxt = sched.on_plateau(state.schedule)
-            if nxt is None:
-                converged = True
-                return True
-            state.schedule, ls.no_improve = nxt, 0
-        return False
-
-    # An epoch whose objective rides on the next step: when that step is a full pass anyway, the
-    # loss of the epoch's model comes from the same pass (one more column of margins) instead of
-    # a pass of its own. (epoch, step, coef, intercept). Never pending at a checkpoint: it is
-    # settled by the first step of the next epoch, before that step's update.
-    pending: tuple | None = None
-    done = False
+    fit = _Fit(backend, config, plan, rules, [
+        *callbacks, Report(on_step, on_epoch), LogEpochs(),
+        *([Checkpoint(checkpoint, checkpoint_every)] if checkpoint is not None else []),
+    ], start_time)
+    max_iter, n = config.max_iter if max_iter is None else max_iter, fit.n
+    state, ls = fit.start(state, resume)
+    pending: _Pending | None = None
     while ls.epochs_run < max_iter:
         try:
-            epoch = state.epoch
-            while ls.pos < n:
-                end = _batch_end(ls.pos, ls.batches.size, n)
-                probe = None
-                if pending is not None and not (np.array_equal(pending[2], state.coef)
-                                                and np.array_equal(pending[3], state.intercept)):
-                    probe = (pending[2], pending[3])
-                st = backend.call("step", state.coef, state.intercept, epoch, ls.pos, end, n, probe)
-                if pending is not None:
-                    p_epoch, p_step, p_coef, p_intercept = pending
-                    pending = None
-                    value = (st.loss if probe is None else st.probe_loss) / n + pen.value(p_coef)
-                    if end_epoch(p_epoch, p_step, value, p_coef, p_intercept):
-                        done = True  # this step is not taken: the model stays the epoch's
-                        break
+            while ls.pos < n:  # the epoch's steps: a batch, a reduce, an update
+                end = _batch_end(ls.pos, fit.rules.batch_size(state.rules), n)
+                probe = None if pending is None else pending.probe(state)
+                stats = backend.call("step", state.coef, state.intercept, state.epoch, ls.pos, end, n, probe)
+                if pending is not None:  # the last epoch's objective came with this pass
+                    loss = stats.loss if probe is None else stats.probe_loss
+                    value = loss / n + config.penalty.value(pending.coef)
+                    verdict, pending = fit.end_epoch(state, ls, pending.epoch, pending.at_step, value,
+                                                     (pending.coef, pending.intercept)), None
+                    if verdict.stop:  # this step is not taken: the model stays the one judged
+                        return fit.result(state, ls, verdict.converged)
                 ls.pos = end
-                if st.count == 0:
-                    continue
-                exact = quasi is not None and st.count == n  # an L-BFGS pass: its line search copes
-                if not exact and not math.isfinite(st.loss):
-                    raise _Diverged(f"the loss of a batch became {st.loss} in epoch {epoch + 1}")
-                if ls.best_seen == math.inf:  # the first batch estimates the starting objective
-                    ls.best_seen = st.loss / st.count + pen.value(state.coef)
-                # Diversity at the current model, from the statistics the step brought anyway.
-                mean_sq, grad_sq = batch_diversity(st, pen, state.coef, n, precond, config.fit_intercept)
-                ls.smoother = smoother.update(ls.smoother, mean_sq=mean_sq, grad_sq=grad_sq)
-                ndelta = smoother.value(ls.smoother)
-                target = scaled_step(sched.value(state.schedule, state.t + 1.0), st.count, config.delta, plan.max_step)
-                ls.warmup, eta = warmup.update(ls.warmup, target=target)
-                eta *= ls.step_scale
-                point = (state.coef, state.intercept)
-                if exact:
-                    # Full batch, smooth problem: L-BFGS; the objective and gradient at the point
-                    # accept or reject the last trial and give the next one.
-                    value = st.loss / n + pen.value(state.coef)
-                    grad = _flat(st.grad_coef / n + pen.smooth_grad(state.coef), st.grad_intercept / n, fi)
-                    state.quasi, nxt = quasi.update(state.quasi, _flat(*point, fi), value, grad)
-                    state.accepted = _unflat(state.quasi.x, state.intercept, fi)
-                    state.coef, state.intercept = _unflat(nxt, state.intercept, fi)
-                    eta = state.quasi.t
-                else:
-                    if state.accepted is not None:  # the batch shrank: back to stochastic steps
-                        state.quasi, state.accepted = QuasiNewtonState(), None
-                    new = precond.step(*point, st.grad_coef / st.count, st.grad_intercept / st.count, eta, pen,
-                                       config.fit_intercept)
-                    state.momentum, (state.coef, state.intercept) = momentum.update(
-                        state.momentum, point=point, new=new, full_batch=st.count == n, metric=precond.metric,
-                    )
-                state.t += st.count
-                state.step += 1
-                if config.average_start is not None and state.t >= config.average_start:
-                    if state.n_avg == 0:
-                        state.avg_coef, state.avg_intercept = new[0].copy(), new[1].copy()
-                    else:
-                        k = state.n_avg + 1
-                        state.avg_coef += (new[0] - state.avg_coef) / k
-                        state.avg_intercept += (new[1] - state.avg_intercept) / k
-                    state.n_avg += 1
-                ls.rows.append(
-                    (state.step, epoch, state.t, st.count, ndelta / n, config.delta * ndelta + 1.0, eta,
-                     st.loss / st.count, time.perf_counter() - t0)
-                )
-                ls.batches = batches.update(ls.batches, ndelta=ndelta)
-                if on_step is not None:
-                    row = ls.rows[-1]
-                    on_step({"step": row[0], "epoch": epoch + 1, "batch_size": int(st.count), "bound": row[5],
-                             "learning_rate": eta, "loss": row[7], "time": row[8]})
-                if checkpoint is not None and state.step % checkpoint_every == 0:
-                    checkpoint(state, ls)
-            if done:
-                break
+                if stats.count:
+                    fit.update(state, ls, stats)
+            epoch, ls.pos = state.epoch, 0
             state.epoch += 1
             ls.epochs_run += 1
-            ls.pos = 0
             coef, intercept = state.model()
-            if state.accepted is not None:
-                # Quasi-Newton phase: the model is the accepted point, whose objective its pass
-                # measured already.
-                if end_epoch(epoch, state.step, state.quasi.f, coef, intercept):
-                    break
+            value = fit.rules.objective(state.rules)
+            if value is None and fit.defer and ls.epochs_run < max_iter and \
+                    _batch_end(0, fit.rules.batch_size(state.rules), n) == n:
+                pending = _Pending(epoch, state.step, coef.copy(), intercept.copy())
                 continue
-            if ls.epochs_run < max_iter and not config.early_stopping and _batch_end(0, ls.batches.size, n) == n:
-                pending = (epoch, state.step, coef.copy(), intercept.copy())
-                continue
-            if end_epoch(epoch, state.step, _objective(backend, config, coef, intercept), coef, intercept):
-                break
-        except _Diverged as why:
-            # Back to the last model that did not diverge, with half the step size.
-            ls.rollbacks += 1
-            if ls.rollbacks > ROLLBACKS:
-                raise FloatingPointError(
-                    f"{why}, and {ROLLBACKS} roll-backs to the last good model with half the step "
-                    "size each did not cure it. Lower eta0 or use learning_rate='auto', scale the "
-                    "features (or keep precondition=True), and check the data for extreme rows."
-                ) from None
-            logger.warning("%s: rolled back to the last good model, step size x %g", why, 0.5 ** ls.rollbacks)
-            ls.step_scale *= 0.5
-            state = replace(ls.good.copy(), epoch=state.epoch + 1, step=state.step, t=state.t)
-            ls.pos, pending, done = 0, None, False
-            quasi = None if quasi is None else QuasiNewton(quasi.precondition, quasi.first_step * 0.5)
-            ls.epochs_run += 1
+            if value is None:
+                value = fit.objective(coef, intercept)
+            verdict = fit.end_epoch(state, ls, epoch, state.step, value, (coef, intercept))
+            if verdict.stop:
+                return fit.result(state, ls, verdict.converged)
+        except Diverged as why:
+            state, pending = fit.roll_back(state, ls, why), None
+    return fit.result(state, ls, False)
 
-    history = pd.DataFrame(ls.rows, columns=HISTORY_COLUMNS[:9])
-    history["objective"] = np.nan
-    history["validation_score"] = np.nan
-    if len(history):
-        idx = history.index[history["step"].isin(list(ls.epoch_rows))]
-        for i in idx:
-            obj, sc = ls.epoch_rows[int(history.at[i, "step"])]
-            history.at[i, "objective"] = obj
-            history.at[i, "validation_score"] = sc
-    for col in ("step", "epoch", "batch_size"):
-        history[col] = history[col].astype(np.int64)
-    last_batch = int(history["batch_size"].iloc[-1]) if len(history) else ls.batches.size
-    return TrainResult(state, ls.epochs_run, converged, history, last_batch, ls.objective, ls.rollbacks)
+
+class _Fit:
+    """What :func:`train` does at each point of the loop, over one fit's backend, rules and
+    callbacks (the loop itself only orders these calls)."""
+
+    def __init__(self, backend: Any, config: TrainConfig, plan: Plan, rules: Sequence[Rule] | None,
+                 callbacks: Sequence[Callback], start_time: float | None) -> None:
+        self.backend, self.config, self.n = backend, config, backend.n_train
+        if rules is None:
+            rules = build_rules(config, plan, self.n, validate=self.validation_score)
+        self.rules, self.callbacks = Rules.of(rules), tuple(callbacks)
+        # An epoch's objective may wait for the next pass unless a rule asks the backend then.
+        self.defer = not self.rules.measures_at_epoch_end
+        self.t0 = time.perf_counter() if start_time is None else start_time
+
+    def start(self, state: TrainState, resume: LoopState | None) -> tuple[TrainState, LoopState]:
+        state = state.copy()
+        state.rules = self.rules.init(state.rules, fresh=resume is None)
+        if resume is None:
+            return state, LoopState(good=state.copy())
+        if resume.records:  # times go on from where the saved fit stopped
+            self.t0 -= resume.records[-1].time
+        return state, resume.copy()
+
+    def update(self, state: TrainState, ls: LoopState, stats: GradStats) -> None:
+        """The rules decide on one step's statistics and move the model; history and callbacks."""
+        step = StepEvent(stats, (state.coef, state.intercept), state.epoch, state.t, stats.count == self.n,
+                         ls.step_scale, state, loop=ls)
+        self.rules.after_step(state.rules, step)
+        state.t += stats.count
+        state.step += 1
+        state.report = self.rules.model(state.rules)
+        step.time = time.perf_counter() - self.t0
+        ls.records.append(StepRecord(state.step, state.epoch, state.t, stats.count, step.ndelta / self.n,
+                                     self.config.delta * step.ndelta + 1.0, step.eta, stats.loss / stats.count,
+                                     step.time))
+        for c in self.callbacks:
+            c.after_step(step=step)
+
+    def end_epoch(self, state: TrainState, ls: LoopState, epoch: int, at_step: int, value: float,
+                  model: tuple[np.ndarray, np.ndarray]) -> EpochEvent:
+        """The rules judge an epoch's objective (a divergence raises); history and callbacks."""
+        event = EpochEvent(epoch, at_step, value, ls.objective, model, state, loop=ls)
+        self.rules.after_epoch(state.rules, event)
+        ls.objective, ls.good = value, state.copy()
+        ls.epoch_rows[at_step] = (value, event.validation_score)
+        event.batch_size, event.time = self.rules.batch_size(state.rules), time.perf_counter() - self.t0
+        for c in self.callbacks:
+            c.after_epoch(epoch=event)
+        return event
+
+    def roll_back(self, state: TrainState, ls: LoopState, why: Diverged) -> TrainState:
+        """Back to the last good model, with half the step size (the next epoch starts)."""
+        ls.rollbacks += 1
+        if ls.rollbacks > ROLLBACKS:
+            raise FloatingPointError(
+                f"{why}, and {ROLLBACKS} roll-backs to the last good model with half the step "
+                "size each did not cure it. Lower eta0 or use learning_rate='auto', scale the "
+                "features (or keep precondition=True), and check the data for extreme rows."
+            ) from None
+        logger.warning("%s: rolled back to the last good model, step size x %g", why, 0.5**ls.rollbacks)
+        ls.step_scale *= 0.5
+        ls.pos = 0
+        ls.epochs_run += 1
+        good = ls.good.copy()
+        return replace(good, epoch=state.epoch + 1, step=state.step, t=state.t,
+                       rules=self.rules.restore(state.rules, good.rules))
+
+    def objective(self, coef: np.ndarray, intercept: np.ndarray) -> float:
+        count, total = self.backend.call("objective", coef, intercept)
+        return total / max(count, 1.0) + self.config.penalty.value(coef)
+
+    def validation_score(self, coef: np.ndarray, intercept: np.ndarray) -> float:
+        w, a, sy, syy = self.backend.call("validation", coef, intercept)
+        if self.config.loss.is_classification:
+            return a / w
+        var = syy - sy * sy / w
+        return 1.0 - a / var if var > 0 else 0.0
+
+    def result(self, state: TrainState, ls: LoopState, converged: bool) -> TrainResult:
+        history = pd.DataFrame([astuple(r) for r in ls.records], columns=HISTORY_COLUMNS[:-2])
+        marks = [ls.epoch_rows.get(int(s), (math.nan, math.nan)) for s in history["step"]]
+        history["objective"] = [m[0] for m in marks]
+        history["validation_score"] = [m[1] for m in marks]
+        for col in ("step", "epoch", "batch_size"):
+            history[col] = history[col].astype(np.int64)
+        last = int(history["batch_size"].iloc[-1]) if len(history) else self.rules.batch_size(state.rules)
+        return TrainResult(state, ls.epochs_run, converged, history, last, ls.objective, ls.rollbacks)

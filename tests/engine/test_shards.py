@@ -196,9 +196,9 @@ def test_input_not_modified():
 
 @pytest.mark.parametrize("gram_features", [1024, 0])  # the Gram matrix, or power iteration
 def test_scale_and_plan_against_numpy(gram_features, monkeypatch):
-    import dasksgd.engine.loop as loop_module
+    import dasksgd.engine.plan as plan_module
 
-    monkeypatch.setattr(loop_module, "GRAM_FEATURES", gram_features)
+    monkeypatch.setattr(plan_module, "GRAM_FEATURES", gram_features)
     from dasksgd.engine import LocalBackend, TrainConfig, make_plan
     from dasksgd.penalties import get_penalty
     from dasksgd.schedules import LearningRate

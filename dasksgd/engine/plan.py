@@ -1,0 +1,162 @@
+"""What the loop measures on the data once per fit: the scaling, the smoothness, the floor of B.
+
+:func:`make_plan` costs the column scales of a sample of rows, one pass over all rows in those
+coordinates (their norms, which also check the values), and the sample's Gram matrix (or a
+power iteration over it); :func:`apply_plan` gives a resumed fit's shards the plan it saved.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..preconditioning import Preconditioner
+from ..schedules import smoothness
+from .config import TrainConfig
+
+__all__ = ["Plan", "make_plan", "apply_plan"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`make_plan` measured on the data, once per fit.
+
+    Attributes
+    ----------
+    precond : Preconditioner
+        Column means and scales: the optimizer works on standardized features (identity
+        without ``precondition``).
+    max_step : float
+        ``1 / L``, the full-batch step limit of the mean objective (in those coordinates).
+    gamma : float
+        ``1 / L_max``, the safe step of one sample.
+    overhead : float
+        Seconds of bookkeeping per step on this backend (its ``step_overhead``).
+    row_cost : float
+        Modelled seconds per row of a step's arithmetic, all workers together.
+    b_min : int
+        Smallest batch that amortizes the overhead: ``overhead / row_cost`` rows.
+    """
+
+    precond: Preconditioner
+    max_step: float
+    gamma: float
+    overhead: float
+    row_cost: float
+    b_min: int
+
+
+#: Arithmetic over overhead of a step at the smallest "auto" batch.
+FLOOR_RATIO = 4.0
+
+#: Up to this many coefficients, L comes from the sample's Gram matrix (one request);
+#: above it, from a power iteration (one request per iteration).
+GRAM_FEATURES = 1024
+
+
+def _power_iteration(backend: Any, precond: Preconditioner, k: int, fi: bool, stride: int, iters: int,
+                     seed: int) -> float:
+    """Largest eigenvalue of the sample's scaled Gram matrix by power iteration."""
+    v = np.random.default_rng(seed).standard_normal(k)
+    v /= np.linalg.norm(v)
+    lam = 0.0
+    for _ in range(iters):
+        out = backend.call("gram_matvec", precond.raw_direction(v, fi), stride)
+        av = precond.gram_from_raw(out[:-1], fi) / max(out[-1], 1.0)
+        new = float(np.linalg.norm(av))
+        if new == 0.0:
+            break
+        v = av / new
+        converged = abs(new - lam) <= 1e-3 * new
+        lam = new
+        if converged:
+            break
+    return lam
+
+
+#: Seconds per stored value of X of a gradient step on one core, as measured by
+#: benchmarks/batch_size_tradeoff.py on the 2-core development machine (about 6 ns: the two
+#: matrix-vector products, the loss, and the epoch's shuffle; a fused kernel would do ~1 ns).
+#: Used by the cost model of the smallest batch of batch_size="auto".
+ROW_COST = 5e-9
+
+
+def make_plan(
+    backend: Any, config: TrainConfig, n_features: int, *, n_outputs: int = 1, sample: int = 20000,
+    iters: int = 30, seed: int = 0,
+) -> Plan:
+    """Measure the data once per fit: scales, ``L`` (power iteration), ``L_max``, smallest batch.
+
+    Costs the column scales of about ``sample`` rows, one pass over all rows in those
+    coordinates (row norms; it also checks the scales, and in the rare case they do not fit
+    the rows, one pass for the column scales of all rows and the row norms again), and the
+    Gram matrix of the sample (or up to ``iters`` requests of a power iteration on
+    ``Xt' S Xt / n`` over it, for many features).
+    """
+    fi = bool(config.fit_intercept)
+    stride = max(1, backend.n_train // sample)
+    ridge = config.penalty.l2_strength / config.loss.curvature
+    # Dense rows: the scaling from a sample (every stride-th row; a pass of column sums over all
+    # rows cost a sixth of a fit); the pass that follows measures every row in it, and says if
+    # the sample missed something (a rare feature, a far outlier): then the scaling of all the
+    # rows. Sparse rows: a sample has too few values per column, and their column sums cost
+    # little (as many operations as stored values).
+    by_sample = stride > 1 and backend.work_per_row >= n_features
+    precond = _scaling(backend, config, n_features, stride if by_sample else 1)
+    scale = _set_scale(backend, config, precond)
+    if config.precondition and by_sample and not precond.fits(scale.sq_sums, scale.count, ridge):
+        precond = _scaling(backend, config, n_features)
+        scale = _set_scale(backend, config, precond)
+    if not (math.isfinite(scale.largest) and np.all(np.isfinite(scale.sq_sums))):
+        raise ValueError(
+            "The features' spread is too large for float64 arithmetic (their squares overflow "
+            "once centered and scaled); scale the features."
+        )
+    largest_row = scale.largest + (1.0 if fi else 0.0)  # the intercept's coordinate
+    loss = config.loss
+    # The l2 penalty in the optimizer's coordinates: alpha / s_j^2 on coordinate j.
+    l2 = config.penalty.l2_strength * float(np.max(precond.inv_scale2))
+    gamma = 1.0 / (loss.curvature * largest_row + l2) if (largest_row or l2) else 1.0
+
+    k = n_features + int(fi)
+    if k <= GRAM_FEATURES:
+        # Few features: the sample's Gram matrix in one request, its top eigenvalue exactly.
+        out = backend.call("gram", stride)
+        G = out[:-1].reshape(k, k) / max(out[-1], 1.0)
+        A = np.column_stack([precond.raw_direction(e, fi) for e in np.eye(k)])
+        lam = float(np.linalg.eigvalsh(A.T @ G @ A)[-1])
+    else:
+        lam = _power_iteration(backend, precond, k, fi, stride, iters, seed)
+    L = smoothness(lam, loss, l2)
+    # The floor of "auto": the batch whose arithmetic costs a quarter of the step's fixed
+    # overhead (a pass then costs at most 5x its arithmetic; below the floor the overhead would
+    # dominate while the diversity rule says nothing is gained). A cost model, not a timing, so
+    # that two fits of the same data are bit-for-bit identical.
+    row_cost = ROW_COST * backend.work_per_row * n_outputs / backend.n_workers
+    b_min = int(min(max(math.ceil(backend.step_overhead / (FLOOR_RATIO * row_cost)), 1), backend.n_train))
+    return Plan(precond, 1.0 / L if L > 0 else math.inf, gamma, backend.step_overhead, row_cost, b_min)
+
+
+def _scaling(backend: Any, config: TrainConfig, n_features: int, stride: int = 1) -> Preconditioner:
+    """The preconditioner from the column sums of every ``stride``-th row (the identity without
+    ``config.precondition``)."""
+    if not config.precondition:
+        return Preconditioner.identity(n_features)
+    d, sums = n_features, backend.call("column_sums", stride)
+    ridge = config.penalty.l2_strength / config.loss.curvature
+    return Preconditioner.from_sums(sums[:d], sums[d : 2 * d], sums[-1], center=config.fit_intercept, ridge=ridge)
+
+
+def _set_scale(backend: Any, config: TrainConfig, precond: Preconditioner) -> Any:
+    """Have the shards measure their rows in ``precond``'s coordinates (a ``ScaleStats``)."""
+    return backend.call("set_scale", precond.inv_scale2, precond.mean if config.fit_intercept else None)
+
+
+def apply_plan(backend: Any, config: TrainConfig, plan: Plan) -> None:
+    """Give ``backend`` the feature scaling of a plan measured earlier on the same data (a
+    resumed fit reuses its plan, so that it goes on exactly as it would have)."""
+    _set_scale(backend, config, plan.precond)
+

@@ -1,0 +1,29 @@
+"""The training loop's rules: one protocol (:class:`Rule`), one container (:class:`Rules`).
+
+See :mod:`dasksgd.engine.rules.base` for the protocol and where a rule's state lives, and
+``docs/architecture.md`` for a worked example of adding a rule.
+"""
+
+from .base import Callback, Diverged, EpochEvent, Rule, Rules, StepEvent
+from .batch import BatchSizeRule, batch_policy
+from .step_size import ScheduleRule, WarmupRule
+from .stopping import DivergenceRule, StoppingRule
+from .update import AveragingRule, UpdateRule, quasi_newton
+
+__all__ = [
+    "AveragingRule",
+    "BatchSizeRule",
+    "Callback",
+    "Diverged",
+    "DivergenceRule",
+    "EpochEvent",
+    "Rule",
+    "Rules",
+    "ScheduleRule",
+    "StepEvent",
+    "StoppingRule",
+    "UpdateRule",
+    "WarmupRule",
+    "batch_policy",
+    "quasi_newton",
+]

@@ -1,0 +1,111 @@
+"""The rules that end or undo epochs: divergence, and scikit-learn's stopping rule."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from ...penalties import Penalty
+from .base import Diverged, EpochEvent, Rule, StepEvent
+
+__all__ = ["DivergenceRule", "StoppingRule", "StoppingState", "EXPLODE"]
+
+#: Divergence: an epoch objective above this multiple of the best one so far (or a non-finite
+#: loss) rolls back to the last good model and halves the step size.
+EXPLODE = 100.0
+
+
+class DivergenceRule(Rule):
+    """Says when the model diverged: the loop then rolls back (see :class:`~dasksgd.engine.rules.base.Diverged`).
+
+    A batch whose loss is not finite has diverged, except a full pass taken by a line search
+    (it rejects the trial by itself); so has an epoch whose objective is not finite or exceeds
+    ``EXPLODE`` times the lowest so far. The first batch's mean loss stands for the starting
+    objective until an epoch ends. Its state, the lowest objective, outlives a roll-back.
+
+    Parameters
+    ----------
+    penalty : Penalty
+        Added to the first batch's mean loss.
+    line_search : bool
+        Whether full passes are line-search trials (L-BFGS).
+    """
+
+    name = "divergence"
+
+    def __init__(self, penalty: Penalty, line_search: bool) -> None:
+        self.penalty, self.line_search = penalty, line_search
+
+    def init(self) -> float:
+        return math.inf
+
+    def after_step(self, best: float, *, step: StepEvent) -> float:
+        st = step.stats
+        if not (step.full_batch and self.line_search) and not math.isfinite(st.loss):
+            raise Diverged(f"the loss of a batch became {st.loss} in epoch {step.epoch + 1}")
+        if best == math.inf:
+            return st.loss / st.count + self.penalty.value(step.point[0])
+        return best
+
+    def after_epoch(self, best: float, *, epoch: EpochEvent) -> float:
+        if not math.isfinite(epoch.value) or epoch.value > EXPLODE * best:
+            raise Diverged(f"the training objective became {epoch.value:.6g} in epoch {epoch.epoch + 1}")
+        return min(best, epoch.value)
+
+
+class StoppingState(NamedTuple):
+    """The best objective (or validation score) so far and the epochs since it improved."""
+
+    best: float | None = None
+    no_improve: int = 0
+
+
+class StoppingRule(Rule):
+    """scikit-learn's rule: ``n_iter_no_change`` epochs without an improvement of ``tol``.
+
+    The improvement is that of the training objective, or with ``validate`` (early stopping) of
+    the validation score, measured here at every epoch's end. The verdict is a plateau; the
+    schedule rule decides whether that ends the fit or decays the step.
+
+    Parameters
+    ----------
+    tol : float or None
+        Improvement that counts (None: never stop early).
+    n_iter_no_change : int
+        Epochs without one that make a plateau.
+    validate : callable, optional
+        ``validate(coef, intercept) -> score`` on the held-out rows (early stopping).
+    """
+
+    name = "stopping"
+
+    def __init__(self, tol: float | None, n_iter_no_change: int,
+                 validate: Callable[[np.ndarray, np.ndarray], float] | None = None) -> None:
+        self.tol, self.n_iter_no_change, self.validate = tol, n_iter_no_change, validate
+
+    @property
+    def measures_at_epoch_end(self) -> bool:  # type: ignore[override]
+        return self.validate is not None
+
+    def init(self) -> StoppingState:
+        return StoppingState()
+
+    def after_epoch(self, state: StoppingState, *, epoch: EpochEvent) -> StoppingState:
+        if self.validate is not None:
+            epoch.validation_score = self.validate(*epoch.model)
+        if self.tol is None:
+            return state
+        best = state.best
+        if self.validate is not None:
+            score = epoch.validation_score
+            improved = best is None or score >= best + self.tol
+            best = score if best is None else max(best, score)
+        else:
+            improved = best is None or epoch.value <= best - self.tol
+            best = epoch.value if best is None else min(best, epoch.value)
+        no_improve = 0 if improved else state.no_improve + 1
+        if no_improve >= self.n_iter_no_change:
+            epoch.plateau, no_improve = True, 0
+        return StoppingState(best, no_improve)

@@ -1,0 +1,195 @@
+"""The rule protocol: the container's semantics, each default rule's decisions, and a new rule
+and a new callback added to a fit without touching the loop."""
+
+import math
+
+import numpy as np
+import pytest
+
+from dasksgd.diversity import DiversityBatchSize, FixedBatchSize
+from dasksgd.engine.local import LocalBackend
+from dasksgd.engine.loop import Plan, TrainConfig, TrainState, build_rules, train
+from dasksgd.engine.rules import (
+    AveragingRule, BatchSizeRule, Callback, Diverged, DivergenceRule, EpochEvent, Rule, Rules, ScheduleRule,
+    StepEvent, StoppingRule,
+)
+from dasksgd.engine.shards import TargetSpec
+from dasksgd.losses import get_loss
+from dasksgd.penalties import get_penalty
+from dasksgd.preconditioning import Preconditioner
+from dasksgd.schedules import LearningRate
+from dasksgd.statistics import GradStats
+
+
+class _Counter(Rule):
+    name = "counter"
+
+    def init(self):
+        return 0
+
+    def after_step(self, state, *, step):
+        return state + 1
+
+
+class _Kept(_Counter):
+    name = "kept"
+    persistent = True
+
+
+def test_rules_need_names_of_their_own():
+    with pytest.raises(ValueError, match="name of its own"):
+        Rules.of([_Counter(), _Counter()])
+    with pytest.raises(ValueError, match="name of its own"):
+        Rules.of([Rule()])
+
+
+def test_a_fresh_call_keeps_persistent_states_and_a_roll_back_restores_only_them():
+    rules = Rules.of([_Counter(), _Kept()])
+    states = rules.init({"counter": 7, "kept": 7}, fresh=True)
+    assert states == {"counter": 0, "kept": 7}  # a new call: what it learned is new, the trajectory is not
+    assert rules.init({"counter": 7, "kept": 7}, fresh=False) == {"counter": 7, "kept": 7}  # a resume
+    assert rules.init({}, fresh=False) == {"counter": 0, "kept": 0}
+    rules.after_step(states, step=None)
+    assert states == {"counter": 1, "kept": 8}
+    assert rules.restore(states, {"counter": 0, "kept": 7}) == {"counter": 1, "kept": 7}
+
+
+def _stats(count, loss):
+    return GradStats(count=float(count), loss=float(loss), grad_coef=np.ones((2, 1)), grad_intercept=np.ones(1),
+                     sqnorm=float(count))
+
+
+def _step(count=10, loss=1.0, full_batch=False):
+    return StepEvent(_stats(count, loss), (np.zeros((2, 1)), np.zeros(1)), 0, 0.0, full_batch, 1.0, None)
+
+
+def _epoch(value, previous=math.nan):
+    return EpochEvent(0, 1, value, previous, (np.zeros((2, 1)), np.zeros(1)), None)
+
+
+def test_divergence_rule():
+    rule = DivergenceRule(get_penalty("l2", 0.5), line_search=True)
+    best = rule.after_step(rule.init(), step=_step(10, 30.0))
+    assert best == 3.0  # the first batch's mean loss (the penalty of w = 0 is 0)
+    assert rule.after_step(best, step=_step(10, 1.0)) == 3.0
+    with pytest.raises(Diverged, match="loss of a batch became nan"):
+        rule.after_step(best, step=_step(10, math.nan))
+    assert rule.after_step(best, step=_step(10, math.inf, full_batch=True)) == 3.0  # the line search's trial
+    with pytest.raises(Diverged, match="objective became 301"):
+        rule.after_epoch(best, epoch=_epoch(301.0))
+    assert rule.after_epoch(best, epoch=_epoch(2.0)) == 2.0
+
+
+def test_batch_size_rule_after_epochs():
+    n = 10_000
+    rule = BatchSizeRule(DiversityBatchSize(1.0, 100, n), get_penalty("l2", 0.0), Preconditioner.identity(2), n, True)
+    state = rule.init()
+    assert rule.batch_size(state) == 100
+    state = rule.after_epoch(state, epoch=_epoch(1.0))  # the first epoch: nothing to compare with
+    assert rule.batch_size(state) == 100 and state.progress is None
+    state = rule.after_epoch(state, epoch=_epoch(0.5, previous=1.0))  # progress 0.5
+    assert rule.batch_size(state) == 100
+    state = rule.after_epoch(state, epoch=_epoch(0.49, previous=0.5))  # progress 0.01 <= 0.1 * 0.5: stalled
+    assert rule.batch_size(state) == state.batch.floor == 200
+    state = rule.after_epoch(state, epoch=_epoch(0.495, previous=0.49))  # the objective rose: exact steps
+    assert rule.batch_size(state) == n
+    fixed = BatchSizeRule(FixedBatchSize(64, n), get_penalty("l2", 0.0), Preconditioner.identity(2), n, True)
+    assert fixed.batch_size(fixed.after_epoch(fixed.init(), epoch=_epoch(2.0, previous=1.0))) == 64
+
+
+@pytest.mark.parametrize("early", [False, True])
+def test_stopping_rule_finds_a_plateau(early):
+    scores = iter([0.5, 0.6, 0.6, 0.6])
+    rule = StoppingRule(0.01, 2, validate=(lambda c, b: next(scores)) if early else None)
+    assert rule.measures_at_epoch_end is early
+    state, verdicts = rule.init(), []
+    for value in (1.0, 0.5, 0.499, 0.498):  # better, better, then two epochs within tol
+        event = _epoch(value)
+        state = rule.after_epoch(state, epoch=event)
+        verdicts.append(event.plateau)
+    assert verdicts == [False, False, False, True]
+    assert state.no_improve == 0  # counted afresh after a plateau
+
+
+@pytest.mark.parametrize(("kind", "stops"), [("constant", True), ("adaptive", False)])
+def test_schedule_rule_at_a_plateau(kind, stops):
+    loss = get_loss("squared_error")
+    rule = ScheduleRule(LearningRate(kind, 0.1, 0.5, 1e-3, loss), delta=1.0, max_step=math.inf)
+    step = _step(count=10)
+    state = rule.after_step(rule.init(), step=step)
+    assert step.eta == pytest.approx(10 * 0.1 / 2)  # the linear scaling rule with the (1 + delta) slack
+    event = _epoch(1.0)
+    event.plateau = True
+    state = rule.after_epoch(state, epoch=event)
+    assert event.stop is event.converged is stops
+    assert state.scale == (1.0 if stops else 0.2)  # adaptive divides by 5
+
+
+def test_averaging_rule_is_the_mean_of_the_iterates_after_start():
+    rule = AveragingRule(start=20.0)
+    state, iterates = rule.init(), [np.full((2, 1), float(k)) for k in range(5)]
+    for k, w in enumerate(iterates):
+        step = _step(count=10)
+        step.t, step.iterate = 10.0 * k, (w, np.zeros(1))
+        state = rule.after_step(state, step=step)
+    assert state.count == 4  # from the step that reached 20 samples
+    np.testing.assert_allclose(rule.model(state)[0], np.mean(iterates[1:], axis=0))
+
+
+# -- adding a rule and a callback: no edit of the loop --------------------------------------
+
+
+class MaxStep(Rule):
+    """A rule of the kind docs/architecture.md adds as its example: a cap on the step size."""
+
+    name = "max_step"
+
+    def __init__(self, cap):
+        self.cap = cap
+
+    def after_step(self, state, *, step):
+        step.eta = min(step.eta, self.cap)
+        return state
+
+
+class StopAfter(Callback):
+    def __init__(self, epochs):
+        self.epochs, self.seen = epochs, []
+
+    def after_epoch(self, *, epoch):
+        self.seen.append(epoch.value)
+        epoch.stop = len(self.seen) >= self.epochs
+
+
+def _problem():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((400, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.standard_normal(400)
+    loss = get_loss("squared_error")
+    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-3), schedule=LearningRate("constant", 0.01, 0.5, 1e-3, loss),
+                         batch_size=40, max_iter=6, tol=None, precondition=False, accelerate=False, warmup_steps=1)
+    plan = Plan(precond=Preconditioner.identity(3), max_step=math.inf, gamma=0.01, overhead=0.0, row_cost=1.0, b_min=1)
+    backend = LocalBackend([(X, y, None)], TargetSpec(), loss, shuffle=False)
+    return backend, config, plan, TrainState(coef=np.zeros((3, 1)), intercept=np.zeros(1))
+
+
+def test_a_new_rule_joins_the_chain_without_an_edit_of_the_loop():
+    backend, config, plan, start = _problem()
+    default = build_rules(config, plan, backend.n_train)
+    # The step the schedule asks for is 40 * 0.01 / 2 = 0.2; cap it at 0.05 before the update.
+    at = [type(r).__name__ for r in default].index("UpdateRule")
+    capped = train(backend, config, start, plan=plan, rules=[*default[:at], MaxStep(0.05), *default[at:]])
+    assert (capped.history["learning_rate"] == 0.05).all()
+    # The same as a schedule whose rate gives that step: the cap changed nothing but the step.
+    slower = TrainConfig(**{**config.__dict__, "schedule": LearningRate("constant", 0.0025, 0.5, 1e-3, config.loss)})
+    ref = train(backend, slower, start, plan=plan)
+    np.testing.assert_allclose(capped.state.model()[0], ref.state.model()[0], rtol=1e-12)
+    assert "max_step" in capped.state.rules
+
+
+def test_a_callback_can_end_the_fit_and_sees_the_rules_decisions():
+    backend, config, plan, start = _problem()
+    stop = StopAfter(3)
+    res = train(backend, config, start, plan=plan, callbacks=[stop])
+    assert res.n_iter == 3 and not res.converged
+    np.testing.assert_allclose(stop.seen, res.history["objective"].dropna().to_numpy(), rtol=0, atol=0)
