@@ -52,6 +52,7 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "abort_on_example_error": True,
     "within_subsection_order": "FileNameSortKey",
+    "write_computation_times": False,  # a generated page that would rewrite a tracked file
 }
 
 html_theme = "pydata_sphinx_theme"
