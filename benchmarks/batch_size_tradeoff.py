@@ -53,22 +53,38 @@ def main() -> None:
     from dasksgd.datasets import make_classification
 
     rows = []
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        X, y = make_classification(args.n, args.d, chunks=args.chunk_rows, scale_spread=args.spread, random_state=0)
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        X, y = make_classification(
+            args.n, args.d, chunks=args.chunk_rows, scale_spread=args.spread, random_state=0
+        )
         X, y = client.persist([X, y])
         Xn, yn = gather_local(client, X), gather_local(client, y)
         t0 = time.perf_counter()
-        ref = LogisticRegression(C=1.0 / (args.alpha * args.n), solver="newton-cholesky", tol=1e-12,
-                                 max_iter=200).fit(Xn, yn)
+        ref = LogisticRegression(
+            C=1.0 / (args.alpha * args.n), solver="newton-cholesky", tol=1e-12, max_iter=200
+        ).fit(Xn, yn)
         ref_time = time.perf_counter() - t0
         z = Xn @ ref.coef_.ravel() + ref.intercept_[0]
-        f_star = float(np.mean(np.logaddexp(0.0, -(2.0 * yn - 1.0) * z)) + 0.5 * args.alpha * np.sum(ref.coef_**2))
+        f_star = float(
+            np.mean(np.logaddexp(0.0, -(2.0 * yn - 1.0) * z))
+            + 0.5 * args.alpha * np.sum(ref.coef_**2)
+        )
         del Xn, yn, z
 
         grid: list = [args.n if g == "full" else int(g) for g in args.grid.split(",")] + ["auto"]
         for B in grid:
-            est = SGDClassifier(alpha=args.alpha, batch_size=B, max_iter=args.epochs, tol=None, random_state=0)
+            est = SGDClassifier(
+                alpha=args.alpha, batch_size=B, max_iter=args.epochs, tol=None, random_state=0
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 t0 = time.perf_counter()
@@ -82,11 +98,18 @@ def main() -> None:
             per_pass = (times[-1] - times[0]) / max(len(ends) - 1, 1)
             hits = {t: _first(times, gaps, t) for t in TARGETS}
             bound = h["batch_bound"].replace(np.inf, np.nan)
-            rows.append({
-                "B": B, "per_pass": per_pass, "wall": wall, "hits": hits, "final_gap": gaps[-1],
-                "bound_start": float(bound.iloc[:5].median()), "bound_end": float(bound.iloc[-5:].median()),
-                "B_path": ends["batch_size"].to_numpy(),
-            })
+            rows.append(
+                {
+                    "B": B,
+                    "per_pass": per_pass,
+                    "wall": wall,
+                    "hits": hits,
+                    "final_gap": gaps[-1],
+                    "bound_start": float(bound.iloc[:5].median()),
+                    "bound_end": float(bound.iloc[-5:].median()),
+                    "B_path": ends["batch_size"].to_numpy(),
+                }
+            )
 
     lines = [
         f"Machine: {platform.machine()} {platform.processor() or ''}, 2 worker processes x 1 thread "
@@ -103,18 +126,28 @@ def main() -> None:
     ]
     for r in rows:
         h = r["hits"]
-        label = "auto (" + "→".join(str(int(b)) for b in np.unique(r["B_path"])[[0, -1]]) + ")" if r["B"] == "auto" else str(r["B"])
+        label = (
+            "auto (" + "→".join(str(int(b)) for b in np.unique(r["B_path"])[[0, -1]]) + ")"
+            if r["B"] == "auto"
+            else str(r["B"])
+        )
         lines.append(
             f"| {label} | {r['per_pass']:.3f} | {h[1e-2][0]:.0f} | {h[1e-3][0]:.0f} | {h[1e-4][0]:.0f} "
             f"| {h[1e-2][1]:.2f} | {h[1e-3][1]:.2f} | {h[1e-4][1]:.2f} | {r['final_gap']:.1e} "
             f"| {r['bound_start']:.0f} / {r['bound_end']:.0f} |"
         )
-    fixed = [t if np.isfinite(t) else np.inf for t in (r["hits"][1e-3][1] for r in rows if r["B"] != "auto")]
+    fixed = [
+        t if np.isfinite(t) else np.inf
+        for t in (r["hits"][1e-3][1] for r in rows if r["B"] != "auto")
+    ]
     auto = [r["hits"][1e-3][1] for r in rows if r["B"] == "auto"][0]
     finite = [t for t in fixed if np.isfinite(t)]
     if finite and np.isfinite(auto):
-        lines += ["", f"Time to 1e-3: auto {auto:.2f} s; best fixed {min(finite):.2f} s (ratio {auto / min(finite):.2f}); "
-                      f"median fixed {np.median(fixed):.2f} s (fixed B that never reached it count as inf)."]
+        lines += [
+            "",
+            f"Time to 1e-3: auto {auto:.2f} s; best fixed {min(finite):.2f} s (ratio {auto / min(finite):.2f}); "
+            f"median fixed {np.median(fixed):.2f} s (fixed B that never reached it count as inf).",
+        ]
     write_table(f"batch_size_tradeoff_n{args.n}_d{args.d}_spread{args.spread:g}", "\n".join(lines))
 
 

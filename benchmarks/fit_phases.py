@@ -37,8 +37,11 @@ def main() -> None:
     from dasksgd.datasets import make_classification, make_regression
     from dasksgd.engine import cluster
 
-    make, Est = ((make_regression, SGDRegressor) if args.problem == "regression"
-                 else (make_classification, SGDClassifier))
+    make, Est = (
+        (make_regression, SGDRegressor)
+        if args.problem == "regression"
+        else (make_classification, SGDClassifier)
+    )
     log: list[tuple[str, float, float]] = []
     call, load = cluster.ClusterBackend.call, cluster.ClusterBackend._load
 
@@ -54,8 +57,16 @@ def main() -> None:
         log.append(("load", t0, time.perf_counter() - t0))
         return out
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as lc, Client(lc) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as lc,
+        Client(lc) as client,
+    ):
         X, y = make(args.n, args.d, chunks=args.chunks, random_state=0)
         X, y = client.persist([X, y])
         wait([X, y])
@@ -71,24 +82,33 @@ def main() -> None:
     first_step = min(t for op, t, _ in log if op == "step") - t0
     rows = [f"| {op} | {t - t0:.3f} | {dt * 1e3:.1f} |" for op, t, dt in log if op != "step"]
     ends = est.history_.dropna(subset=["objective"])
-    write_table(f"fit_phases_{args.problem}_n{args.n}_d{args.d}_chunks{args.chunks}", "\n".join([
-        f"Machine: {platform.machine()} {platform.processor() or ''}, Python {platform.python_version()}; "
-        "LocalCluster of 2 worker processes x 1 thread.",
-        f"Problem ({args.problem}): dasksgd.datasets n={args.n}, d={args.d}, chunks of {args.chunks} rows "
-        f"({-(-args.n // args.chunks)} shards); batch_size='auto', alpha=1e-5, {args.epochs} epochs: fit {total:.2f} s.",
-        "",
-        "| request (not steps) | starts at s | took ms |",
-        "|---|---:|---:|",
-        *rows,
-        "",
-        f"First step at {first_step:.3f} s; {len(steps)} steps, {sum(steps):.2f} s in all, median "
-        f"{np.median(steps) * 1e3:.1f} ms, fastest {min(steps) * 1e3:.1f} ms.",
-        "",
-        "| epoch | ends at s | batch size | objective |",
-        "|---:|---:|---:|---:|",
-        *[f"| {e + 1} | {t:.3f} | {B} | {o:.8f} |" for e, t, B, o in
-          zip(ends["epoch"], ends["time"], ends["batch_size"], ends["objective"])],
-    ]))
+    write_table(
+        f"fit_phases_{args.problem}_n{args.n}_d{args.d}_chunks{args.chunks}",
+        "\n".join(
+            [
+                f"Machine: {platform.machine()} {platform.processor() or ''}, Python {platform.python_version()}; "
+                "LocalCluster of 2 worker processes x 1 thread.",
+                f"Problem ({args.problem}): dasksgd.datasets n={args.n}, d={args.d}, chunks of {args.chunks} rows "
+                f"({-(-args.n // args.chunks)} shards); batch_size='auto', alpha=1e-5, {args.epochs} epochs: fit {total:.2f} s.",
+                "",
+                "| request (not steps) | starts at s | took ms |",
+                "|---|---:|---:|",
+                *rows,
+                "",
+                f"First step at {first_step:.3f} s; {len(steps)} steps, {sum(steps):.2f} s in all, median "
+                f"{np.median(steps) * 1e3:.1f} ms, fastest {min(steps) * 1e3:.1f} ms.",
+                "",
+                "| epoch | ends at s | batch size | objective |",
+                "|---:|---:|---:|---:|",
+                *[
+                    f"| {e + 1} | {t:.3f} | {B} | {o:.8f} |"
+                    for e, t, B, o in zip(
+                        ends["epoch"], ends["time"], ends["batch_size"], ends["objective"]
+                    )
+                ],
+            ]
+        ),
+    )
 
 
 if __name__ == "__main__":

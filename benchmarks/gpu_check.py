@@ -51,7 +51,9 @@ def _gpu():
 
 def _objective(X, y, coef, intercept):
     """Mean logistic loss + alpha/2 ||coef||^2 on the host, in float64."""
-    z = np.asarray(X, dtype=np.float64) @ np.ravel(coef).astype(np.float64) + float(np.ravel(intercept)[0])
+    z = np.asarray(X, dtype=np.float64) @ np.ravel(coef).astype(np.float64) + float(
+        np.ravel(intercept)[0]
+    )
     s = np.where(y == 1, 1.0, -1.0)
     return float(np.mean(np.logaddexp(0.0, -s * z))) + 0.5 * ALPHA * float(np.sum(np.square(coef)))
 
@@ -65,11 +67,16 @@ def parity(to_device, label: str, n: int = 200_000, d: int = 100) -> tuple[str, 
     params = dict(alpha=ALPHA, max_iter=30, tol=None, random_state=0)
     host = SGDClassifier(**params).fit(X, y)
     dev = SGDClassifier(**params).fit(to_device(X), to_device(y))
-    f_host, f_dev = _objective(X, y, host.coef_, host.intercept_), _objective(X, y, dev.coef_, dev.intercept_)
+    f_host, f_dev = (
+        _objective(X, y, host.coef_, host.intercept_),
+        _objective(X, y, dev.coef_, dev.intercept_),
+    )
     rel = abs(f_dev - f_host) / f_host
     ok = rel <= 1e-5
-    return (f"| parity ({label}, {n:,} x {d} float32, 30 epochs) | objective host {f_host:.8f}, "
-            f"{label} {f_dev:.8f}: relative difference {rel:.2e} | {'PASS' if ok else 'FAIL'} (<= 1e-5) |"), ok
+    return (
+        f"| parity ({label}, {n:,} x {d} float32, 30 epochs) | objective host {f_host:.8f}, "
+        f"{label} {f_dev:.8f}: relative difference {rel:.2e} | {'PASS' if ok else 'FAIL'} (<= 1e-5) |"
+    ), ok
 
 
 def bandwidth(cupy, props, rows: int, d: int) -> list[str]:
@@ -126,7 +133,9 @@ def time_to_accuracy(cupy, rows: int, d: int = 100) -> list[str]:
     X, y = make_classification(rows, d, chunks=min(rows, 500_000), random_state=1, dtype=np.float32)
     X, y = X.compute(), y.compute()
     t0 = time.perf_counter()
-    ref = LogisticRegression(C=1.0 / (ALPHA * rows), solver="newton-cholesky", tol=1e-12, max_iter=100)
+    ref = LogisticRegression(
+        C=1.0 / (ALPHA * rows), solver="newton-cholesky", tol=1e-12, max_iter=100
+    )
     ref.fit(X.astype(np.float64), y)
     f_star = _objective(X, y, ref.coef_, ref.intercept_)
     t_ref = time.perf_counter() - t0
@@ -141,7 +150,9 @@ def time_to_accuracy(cupy, rows: int, d: int = 100) -> list[str]:
     params = dict(alpha=ALPHA, max_iter=20, tol=None, random_state=0)
     cpu = first(SGDClassifier(**params).fit(X, y))
     Xg, yg = cupy.asarray(X), cupy.asarray(y)
-    SGDClassifier(**{**params, "max_iter": 1}).fit(Xg[:10_000], yg[:10_000])  # CUDA context, kernels
+    SGDClassifier(**{**params, "max_iter": 1}).fit(
+        Xg[:10_000], yg[:10_000]
+    )  # CUDA context, kernels
     cupy.cuda.Device().synchronize()
     gpu = first(SGDClassifier(**params).fit(Xg, yg))
     return [
@@ -170,13 +181,20 @@ def main() -> int:
     ok = True
     t0 = time.perf_counter()
     if cupy is None:
-        print(f"GPU part SKIPPED: {props}. Running the parity check on array_api_strict arrays held on "
-              "a non-CPU device instead.", flush=True)
+        print(
+            f"GPU part SKIPPED: {props}. Running the parity check on array_api_strict arrays held on "
+            "a non-CPU device instead.",
+            flush=True,
+        )
         import array_api_strict as xps
 
         device = xps.Device("device1")
-        line, ok = parity(lambda a: xps.asarray(a, device=device), "array_api_strict device1",
-                          n=min(args.parity_rows, 20_000), d=20)
+        line, ok = parity(
+            lambda a: xps.asarray(a, device=device),
+            "array_api_strict device1",
+            n=min(args.parity_rows, 20_000),
+            d=20,
+        )
         lines.append(line)
         lines.append(f"| GPU parts | SKIPPED: {props} | |")
     else:

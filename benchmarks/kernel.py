@@ -35,8 +35,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--d", type=int, default=100)
-    parser.add_argument("--gathered", action="store_true",
-                        help="256 KB groups, every batch gathered into the work buffer")
+    parser.add_argument(
+        "--gathered",
+        action="store_true",
+        help="256 KB groups, every batch gathered into the work buffer",
+    )
     args = parser.parse_args()
 
     import threadpoolctl
@@ -53,7 +56,9 @@ def main() -> None:
     n, d = args.n, args.d
     X = rng.standard_normal((n, d))
     y = (rng.random(n) < 0.5).astype(int)
-    ss = ShardSet([prepare_shard(0, X, y, None, TargetSpec(classes=np.array([0, 1])))], get_loss("log_loss"))
+    ss = ShardSet(
+        [prepare_shard(0, X, y, None, TargetSpec(classes=np.array([0, 1])))], get_loss("log_loss")
+    )
     ss.set_scale(np.ones(d), np.zeros(d))
     W, b = rng.standard_normal((d, 1)) * 0.01, np.zeros(1)
     blocked = best(lambda: ss.step(W, b, 0, 0, n, n))
@@ -67,29 +72,36 @@ def main() -> None:
         statistics.BLOCK_BYTES = default
     per_row = {}
     for B in (1_000, 10_000, 100_000):
+
         def epoch(B=B):
             for start in range(0, n, B):
                 ss.step(W, b, 1, start, min(start + B, n), n)
+
         per_row[B] = best(epoch, repeat=3) / n * 1e6
     layout = "gathered, 256 KB groups" if args.gathered else "in place, 1 MB groups"
-    write_table(f"kernel_n{n}_d{d}" + ("_gathered" if args.gathered else ""), "\n".join([
-        f"Machine: {platform.machine()} {platform.processor() or ''}, Python {platform.python_version()}, one BLAS thread. "
-        f"{n} x {d} float64 rows, logistic loss; best of 5.",
-        "",
-        "| pass | s |",
-        "|---|---:|",
-        f"| gradient step, whole-array products | {whole:.3f} |",
-        f"| gradient step, {default >> 20} MB blocks | {blocked:.3f} |",
-        f"| gradient step + probe model, blocks | {probe:.3f} |",
-        f"| objective only (loss pass), blocks | {objective:.3f} |",
-        "",
-        f"Mini-batch steps ({layout}; group of {ss.shards[0].block} rows): us per row, a whole "
-        f"epoch; the full pass above is {blocked / n * 1e6:.3f} us per row.",
-        "",
-        "| B | us / row |",
-        "|---:|---:|",
-        *[f"| {B} | {v:.3f} |" for B, v in per_row.items()],
-    ]))
+    write_table(
+        f"kernel_n{n}_d{d}" + ("_gathered" if args.gathered else ""),
+        "\n".join(
+            [
+                f"Machine: {platform.machine()} {platform.processor() or ''}, Python {platform.python_version()}, one BLAS thread. "
+                f"{n} x {d} float64 rows, logistic loss; best of 5.",
+                "",
+                "| pass | s |",
+                "|---|---:|",
+                f"| gradient step, whole-array products | {whole:.3f} |",
+                f"| gradient step, {default >> 20} MB blocks | {blocked:.3f} |",
+                f"| gradient step + probe model, blocks | {probe:.3f} |",
+                f"| objective only (loss pass), blocks | {objective:.3f} |",
+                "",
+                f"Mini-batch steps ({layout}; group of {ss.shards[0].block} rows): us per row, a whole "
+                f"epoch; the full pass above is {blocked / n * 1e6:.3f} us per row.",
+                "",
+                "| B | us / row |",
+                "|---:|---:|",
+                *[f"| {B} | {v:.3f} |" for B, v in per_row.items()],
+            ]
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -59,25 +59,33 @@ def main() -> None:
 
     import dask.array as da
     from distributed import Client, LocalCluster
-
-    from dasksgd.engine import ClusterBackend, TargetSpec
     from distributed.protocol import dumps, to_serialize
 
+    from dasksgd.engine import ClusterBackend, TargetSpec
     from dasksgd.engine.cluster import _execute, _pack
     from dasksgd.losses import get_loss
 
     rows, d = 64, 4
     out = []
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         workers = sorted(client.scheduler_info()["workers"])
         echoes = [client.submit(_Echo, actor=True, workers=[w]).result() for w in workers]
         payload = np.zeros(5)
         relayed = _time(lambda: [f.result() for f in [a.echo(payload) for a in echoes]], args.steps)
 
         async def direct_echo():
-            return await asyncio.gather(*[_execute(client.rpc(w), a.key, "echo", payload)
-                                          for w, a in zip(workers, echoes)])
+            return await asyncio.gather(
+                *[_execute(client.rpc(w), a.key, "echo", payload) for w, a in zip(workers, echoes)]
+            )
 
         direct = _time(lambda: client.sync(direct_echo), args.steps)
         for shards in (2, 8, 32):
@@ -87,8 +95,15 @@ def main() -> None:
             y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
             Xd = da.from_array(X, chunks=(rows, d))
             yd = da.from_array(y, chunks=rows)
-            backend = ClusterBackend(client, Xd, yd, None, TargetSpec(np.array([-1.0, 1.0])),
-                                     get_loss("log_loss"), seed=0)
+            backend = ClusterBackend(
+                client,
+                Xd,
+                yd,
+                None,
+                TargetSpec(np.array([-1.0, 1.0])),
+                get_loss("log_loss"),
+                seed=0,
+            )
             W, b = np.zeros((d, 1)), np.zeros(1)
             pos = [0]
 
@@ -101,38 +116,56 @@ def main() -> None:
             backend.close()
 
             # The plain way: tasks per shard per step, reduced by a tree of tasks.
-            xs = client.scatter([X[i:i + rows] for i in range(0, n, rows)])
-            ys = client.scatter([y[i:i + rows] for i in range(0, n, rows)])
+            xs = client.scatter([X[i : i + rows] for i in range(0, n, rows)])
+            ys = client.scatter([y[i : i + rows] for i in range(0, n, rows)])
             w = np.zeros(d)
 
             def task_step():
-                parts = [client.submit(_stats_task, xi, yi, w, pure=False) for xi, yi in zip(xs, ys)]
+                parts = [
+                    client.submit(_stats_task, xi, yi, w, pure=False) for xi, yi in zip(xs, ys)
+                ]
                 while len(parts) > 1:
-                    parts = [client.submit(_add, parts[i], parts[i + 1], pure=False) if i + 1 < len(parts)
-                             else parts[i] for i in range(0, len(parts), 2)]
+                    parts = [
+                        client.submit(_add, parts[i], parts[i + 1], pure=False)
+                        if i + 1 < len(parts)
+                        else parts[i]
+                        for i in range(0, len(parts), 2)
+                    ]
                 parts[0].result()
 
             tasks = _time(task_step, max(30, args.steps // 5))
             client.cancel(xs + ys)  # release the scattered shards
             out.append((shards, eng, tasks))
 
-    print(f"Machine: {platform.machine()}, {platform.processor() or 'unknown cpu'}, "
-          f"Python {platform.python_version()}; 2 worker processes x 1 thread on 127.0.0.1")
+    print(
+        f"Machine: {platform.machine()}, {platform.processor() or 'unknown cpu'}, "
+        f"Python {platform.python_version()}; 2 worker processes x 1 thread on 127.0.0.1"
+    )
     print()
-    print("| shards | dasksgd engine: median ms/step | p90 | task per shard + task tree: median ms/step | p90 |")
+    print(
+        "| shards | dasksgd engine: median ms/step | p90 | task per shard + task tree: median ms/step | p90 |"
+    )
     print("|---:|---:|---:|---:|---:|")
     for shards, eng, tasks in out:
         print(f"| {shards} | {eng[0]:.2f} | {eng[1]:.2f} | {tasks[0]:.2f} | {tasks[1]:.2f} |")
     print()
     request = ("step", (np.zeros((d, 1)), np.zeros(1), 0, 0, 128, 512, None), [])
-    as_args = _time(lambda: dumps({"op": "actor_execute", "args": [to_serialize(a) for a in request]}), 2000)
-    as_pickle = _time(lambda: dumps({"op": "actor_execute", "args": [to_serialize(_pack(request))]}), 2000)
-    print(f"Encoding one step's request: {as_args[0] * 1e3:.0f} us with Dask's serializer over the "
-          f"arguments, {as_pickle[0] * 1e3:.0f} us as one pickle.")
+    as_args = _time(
+        lambda: dumps({"op": "actor_execute", "args": [to_serialize(a) for a in request]}), 2000
+    )
+    as_pickle = _time(
+        lambda: dumps({"op": "actor_execute", "args": [to_serialize(_pack(request))]}), 2000
+    )
+    print(
+        f"Encoding one step's request: {as_args[0] * 1e3:.0f} us with Dask's serializer over the "
+        f"arguments, {as_pickle[0] * 1e3:.0f} us as one pickle."
+    )
     print()
-    print(f"A trivial call to both workers' actors: median {relayed[0]:.2f} ms relayed by the scheduler "
-          f"(an actor call from a default client), {direct[0]:.2f} ms sent directly (the floor of the "
-          "engine's step).")
+    print(
+        f"A trivial call to both workers' actors: median {relayed[0]:.2f} ms relayed by the scheduler "
+        f"(an actor call from a default client), {direct[0]:.2f} ms sent directly (the floor of the "
+        "engine's step)."
+    )
 
 
 if __name__ == "__main__":

@@ -65,16 +65,34 @@ def _rss():
     return out["VmRSS"], out["VmHWM"]
 
 
-def measure(n_workers: int, n: int, d: int, dtype: str, chunk_rows: int, epochs: int, classes: int = 2,
-            floor: bool = True) -> dict:
+def measure(
+    n_workers: int,
+    n: int,
+    d: int,
+    dtype: str,
+    chunk_rows: int,
+    epochs: int,
+    classes: int = 2,
+    floor: bool = True,
+) -> dict:
     from distributed import Client, LocalCluster, futures_of, wait
 
     from dasksgd import SGDClassifier
     from dasksgd.datasets import make_classification
 
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        X, y = make_classification(n, d, n_classes=classes, chunks=chunk_rows, random_state=0, dtype=np.dtype(dtype))
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        X, y = make_classification(
+            n, d, n_classes=classes, chunks=chunk_rows, random_state=0, dtype=np.dtype(dtype)
+        )
         X, y = client.persist([X, y])
         wait([X, y])
         out: dict = {}
@@ -89,16 +107,26 @@ def measure(n_workers: int, n: int, d: int, dtype: str, chunk_rows: int, epochs:
                 per_worker.setdefault(who[f.key][0], []).append((f, by_key[yk]))
             times = []
             for _ in range(5):
-                futs = [client.submit(_floor_pass, *[p[0] for p in pairs], *[p[1] for p in pairs], workers=[w],
-                                      pure=False, key=f"floor-pass-{w}-{time.perf_counter_ns()}")
-                        for w, pairs in per_worker.items()]
+                futs = [
+                    client.submit(
+                        _floor_pass,
+                        *[p[0] for p in pairs],
+                        *[p[1] for p in pairs],
+                        workers=[w],
+                        pure=False,
+                        key=f"floor-pass-{w}-{time.perf_counter_ns()}",
+                    )
+                    for w, pairs in per_worker.items()
+                ]
                 times.append(max(client.gather(futs)))
             out["floor"] = float(np.median(times))  # the same statistic as for dasksgd
         out["rss"] = []
         for _ in range(2):  # the first fit on fresh workers, then a second one
             client.run(_reset_peak)
             before = client.run(_rss)
-            est = SGDClassifier(alpha=1e-5, batch_size=n, max_iter=epochs, tol=None, random_state=0).fit(X, y)
+            est = SGDClassifier(
+                alpha=1e-5, batch_size=n, max_iter=epochs, tol=None, random_state=0
+            ).fit(X, y)
             after = client.run(_rss)
             out["rss"].append({w: (before[w][0], after[w][1]) for w in after})
         ends = est.history_.dropna(subset=["objective"])["time"].to_numpy()
@@ -107,7 +135,9 @@ def measure(n_workers: int, n: int, d: int, dtype: str, chunk_rows: int, epochs:
             from dasksgd.engine import ClusterBackend, TargetSpec
             from dasksgd.losses import get_loss
 
-            backend = ClusterBackend(client, X, y, None, TargetSpec(np.array([0, 1])), get_loss("log_loss"))
+            backend = ClusterBackend(
+                client, X, y, None, TargetSpec(np.array([0, 1])), get_loss("log_loss")
+            )
             try:
                 backend.call("set_scale", np.ones(d), np.zeros(d))
                 W, b = np.full((d, 1), 0.01), np.zeros(1)
@@ -137,8 +167,12 @@ def main() -> None:
     one = measure(1, args.n, args.d, args.dtype, args.chunk_rows, args.epochs)
     # Scaling where the arithmetic dominates the memory traffic: 10 classes (10 margins per row).
     k = 10
-    two_k = measure(2, args.n // 2, args.d, args.dtype, args.chunk_rows, args.epochs, classes=k, floor=False)
-    one_k = measure(1, args.n // 2, args.d, args.dtype, args.chunk_rows, args.epochs, classes=k, floor=False)
+    two_k = measure(
+        2, args.n // 2, args.d, args.dtype, args.chunk_rows, args.epochs, classes=k, floor=False
+    )
+    one_k = measure(
+        1, args.n // 2, args.d, args.dtype, args.chunk_rows, args.epochs, classes=k, floor=False
+    )
     mb = 1 << 20
     lines = [
         f"Machine: {platform.machine()} {platform.processor() or ''} (2 cores), Python {platform.python_version()}; "
@@ -159,7 +193,7 @@ def main() -> None:
         f"| {k} classes: speed-up 1 -> 2 workers | {one_k['per_pass'] / two_k['per_pass']:.2f} |",
     ]
     for which, rss in zip(("first fit", "second fit"), two["rss"]):
-        for i, (w, (rss0, peak)) in enumerate(sorted(rss.items())):
+        for i, (_, (rss0, peak)) in enumerate(sorted(rss.items())):
             lines.append(
                 f"| {which}, worker {i}: RSS before / peak during / shard bytes (MB) | "
                 f"{rss0 / mb:.0f} / {peak / mb:.0f} / {two['shard_bytes'] / mb:.0f} "

@@ -46,7 +46,9 @@ TARGETS = (1e-2, 1e-3, 1e-4, 1e-6)
 
 def objective(X, y, coef, intercept, alpha, classes=None):
     """Mean loss + alpha/2 ||coef||^2: logistic one-vs-rest over ``classes`` (None: squared error)."""
-    coef = np.asarray(coef, dtype=np.float64).reshape(-1, X.shape[1])  # (K, d), as scikit-learn stores it
+    coef = np.asarray(coef, dtype=np.float64).reshape(
+        -1, X.shape[1]
+    )  # (K, d), as scikit-learn stores it
     Z = np.asarray(X @ coef.T.astype(X.dtype), dtype=np.float64) + np.ravel(intercept)
     penalty = 0.5 * alpha * float(np.sum(np.square(coef)))
     if classes is None:
@@ -97,7 +99,12 @@ def run_sklearn_sgd(Xn, yn, alpha, epochs, classes, prefixes=True, **params):
             est = make()
             t0 = time.perf_counter()
             feed(est, Xn[:m], yn[:m])
-            points.append((time.perf_counter() - t0, objective(Xn, yn, est.coef_, est.intercept_, alpha, classes)))
+            points.append(
+                (
+                    time.perf_counter() - t0,
+                    objective(Xn, yn, est.coef_, est.intercept_, alpha, classes),
+                )
+            )
     est = make()
     total = 0.0
     for _ in range(epochs):
@@ -133,13 +140,20 @@ def _f_star(problem, Xn, yn, alpha, classes):
     n = Xn.shape[0]
     t0 = time.perf_counter()
     if problem == "regression":
-        ref, how = Ridge(alpha=alpha * n, solver="cholesky").fit(Xn, yn), "closed form (Ridge, cholesky)"
+        ref, how = (
+            Ridge(alpha=alpha * n, solver="cholesky").fit(Xn, yn),
+            "closed form (Ridge, cholesky)",
+        )
     elif problem == "sparse":
         # No second-order solver fits 100k features here: a long L-BFGS run at tight tolerance.
-        ref = LogisticRegression(C=1.0 / (alpha * n), solver="lbfgs", tol=1e-14, max_iter=3000).fit(Xn, yn)
+        ref = LogisticRegression(C=1.0 / (alpha * n), solver="lbfgs", tol=1e-14, max_iter=3000).fit(
+            Xn, yn
+        )
         how = f"L-BFGS, {int(np.max(ref.n_iter_))} iterations"
     else:
-        one = LogisticRegression(C=1.0 / (alpha * n), solver="newton-cholesky", tol=1e-12, max_iter=200)
+        one = LogisticRegression(
+            C=1.0 / (alpha * n), solver="newton-cholesky", tol=1e-12, max_iter=200
+        )
         Xf = Xn.astype(np.float64)
         ref = OneVsRestClassifier(one).fit(Xf, yn) if problem == "multiclass" else one.fit(Xf, yn)
         how = "newton-cholesky" + (" per class" if problem == "multiclass" else "")
@@ -151,14 +165,18 @@ def _f_star(problem, Xn, yn, alpha, classes):
 def _coefs(model):
     """(coef, intercept) of a linear model or of a one-vs-rest wrapper of binary ones."""
     if hasattr(model, "estimators_") and not hasattr(model, "coef_"):
-        return (np.vstack([e.coef_ for e in model.estimators_]),
-                np.hstack([e.intercept_ for e in model.estimators_]))
+        return (
+            np.vstack([e.coef_ for e in model.estimators_]),
+            np.hstack([e.intercept_ for e in model.estimators_]),
+        )
     return model.coef_, model.intercept_
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problem", default="binary", choices=["binary", "sparse", "multiclass", "regression"])
+    parser.add_argument(
+        "--problem", default="binary", choices=["binary", "sparse", "multiclass", "regression"]
+    )
     parser.add_argument("--n", type=int, default=2_000_000)
     parser.add_argument("--d", type=int, default=100)
     parser.add_argument("--nnz", type=int, default=50, help="stored values per row (sparse)")
@@ -182,15 +200,26 @@ def main() -> None:
     problem = args.problem
     regression = problem == "regression"
     results: dict[str, list] = {}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         common = dict(chunks=args.chunk_rows, random_state=0, dtype=dtype)
         if regression:
             X, y = make_regression(args.n, args.d, **common)
         else:
             X, y = make_classification(
-                args.n, args.d, n_classes=args.classes if problem == "multiclass" else 2,
-                density=args.nnz / args.d if problem == "sparse" else None, **common,
+                args.n,
+                args.d,
+                n_classes=args.classes if problem == "multiclass" else 2,
+                density=args.nnz / args.d if problem == "sparse" else None,
+                **common,
             )
         X, y = client.persist([X, y])
         wait([X, y])
@@ -199,7 +228,10 @@ def main() -> None:
         classes = None if regression else list(np.unique(yn))
         n, alpha = args.n, args.alpha
         f_star, ref_time, ref_how = _f_star(problem, Xn, yn, alpha, classes)
-        print(f"f* = {f_star:.10f} ({ref_how}, {ref_time:.1f} s); keys per worker {placement}", flush=True)
+        print(
+            f"f* = {f_star:.10f} ({ref_how}, {ref_time:.1f} s); keys per worker {placement}",
+            flush=True,
+        )
 
         def evaluate(model):
             return objective(Xn, yn, *_coefs(model), alpha, classes)
@@ -216,15 +248,21 @@ def main() -> None:
 
         if "sklearn" not in skip:
             name = "SGDRegressor" if regression else "SGDClassifier"
-            results[f"sklearn {name} (defaults)"] = run_sklearn_sgd(Xn, yn, alpha, args.sklearn_default_epochs,
-                                                                    classes, prefixes=False)
-            grid = [dict(learning_rate="constant", eta0=e, average=True) for e in (1e-4, 1e-3, 1e-2, 3e-2)]
+            results[f"sklearn {name} (defaults)"] = run_sklearn_sgd(
+                Xn, yn, alpha, args.sklearn_default_epochs, classes, prefixes=False
+            )
+            grid = [
+                dict(learning_rate="constant", eta0=e, average=True)
+                for e in (1e-4, 1e-3, 1e-2, 3e-2)
+            ]
             grid += [dict(learning_rate="invscaling", eta0=1e-2 if regression else 1e-1)]
             if not regression:
                 grid += [dict(learning_rate="optimal", average=True)]
             tuned = {str(g): run_sklearn_sgd(Xn, yn, alpha, 4, classes, **g) for g in grid}
             # The best of the grid at each target: the envelope of its points.
-            results[f"sklearn {name} (best of tuned grid)"] = [p for pts in tuned.values() for p in pts]
+            results[f"sklearn {name} (best of tuned grid)"] = [
+                p for pts in tuned.values() for p in pts
+            ]
             print("sklearn SGD done", flush=True)
         if "lbfgs" not in skip:
             if regression:
@@ -232,11 +270,22 @@ def main() -> None:
                 ridge = Ridge(alpha=alpha * n, solver="cholesky").fit(Xn, yn)
                 results["sklearn Ridge (cholesky)"] = [(time.perf_counter() - t0, evaluate(ridge))]
             else:
-                def lbfgs(it):
-                    one = LogisticRegression(C=1.0 / (alpha * n), solver="lbfgs", tol=1e-12, max_iter=it)
-                    return OneVsRestClassifier(one).fit(Xn, yn) if problem == "multiclass" else one.fit(Xn, yn)
 
-                label = "OneVsRest(LogisticRegression lbfgs)" if problem == "multiclass" else "LogisticRegression (lbfgs)"
+                def lbfgs(it):
+                    one = LogisticRegression(
+                        C=1.0 / (alpha * n), solver="lbfgs", tol=1e-12, max_iter=it
+                    )
+                    return (
+                        OneVsRestClassifier(one).fit(Xn, yn)
+                        if problem == "multiclass"
+                        else one.fit(Xn, yn)
+                    )
+
+                label = (
+                    "OneVsRest(LogisticRegression lbfgs)"
+                    if problem == "multiclass"
+                    else "LogisticRegression (lbfgs)"
+                )
                 results[f"sklearn {label}"] = run_doubling(lbfgs, evaluate, start=4, limit=1024)
             print("full-batch peer done", flush=True)
         if "dask-ml" not in skip and problem in ("binary", "regression"):
@@ -251,14 +300,22 @@ def main() -> None:
                 for solver, start in (("lbfgs", 4), ("gradient_descent", 8), ("admm", 1)):
                     results[f"dask-ml {Model.__name__} ({solver})"] = run_doubling(
                         # dask-glm sums the loss: lamduh = 1/C = n * alpha matches alpha on the mean.
-                        lambda it, s=solver: Model(solver=s, C=1.0 / (alpha * n), max_iter=it, tol=1e-12).fit(X, y),
-                        evaluate, start=start, budget=90.0,
+                        lambda it, s=solver: Model(
+                            solver=s, C=1.0 / (alpha * n), max_iter=it, tol=1e-12
+                        ).fit(X, y),
+                        evaluate,
+                        start=start,
+                        budget=90.0,
                     )
                     print(f"dask-ml {solver} done", flush=True)
                 from sklearn.linear_model import SGDClassifier as SkSGD
                 from sklearn.linear_model import SGDRegressor as SkSGDR
 
-                inc = Incremental(SkSGDR(alpha=alpha, random_state=0) if regression else SkSGD(alpha=alpha, random_state=0))
+                inc = Incremental(
+                    SkSGDR(alpha=alpha, random_state=0)
+                    if regression
+                    else SkSGD(alpha=alpha, random_state=0)
+                )
                 pts, total = [], 0.0
                 for _ in range(4):
                     t0 = time.perf_counter()
@@ -287,8 +344,11 @@ def main() -> None:
         gaps = [((f - f_star) / f_star, t) for t, f in pts]
         g, t = min(gaps)
         cells = [first_time(pts, f_star, tg) for tg in TARGETS]
-        lines.append(f"| {name} | " + " | ".join("-" if math.isinf(c) else f"{c:.2f}" for c in cells)
-                     + f" | {g:.1e} ({t:.1f}) |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join("-" if math.isinf(c) else f"{c:.2f}" for c in cells)
+            + f" | {g:.1e} ({t:.1f}) |"
+        )
     tag = "" if problem == "binary" else f"{problem}_"
     stem = f"time_to_accuracy_{tag}n{args.n}_d{args.d}_{args.dtype}"
     out = write_table(stem, "\n".join(lines))

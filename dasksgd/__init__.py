@@ -13,7 +13,11 @@ __version__ = "0.1.0.dev0"
 
 __all__ = ["SGDClassifier", "SGDRegressor", "gradient_diversity", "__version__"]
 
-_WHERE = {"SGDClassifier": ".linear_model", "SGDRegressor": ".linear_model", "gradient_diversity": ".diversity"}
+_WHERE = {
+    "SGDClassifier": ".linear_model",
+    "SGDRegressor": ".linear_model",
+    "gradient_diversity": ".diversity",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -46,7 +46,9 @@ class Momentum:
     def init(self) -> MomentumState:
         return MomentumState()
 
-    def iterate(self, state: MomentumState, coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def iterate(
+        self, state: MomentumState, coef: np.ndarray, intercept: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The model to report: the last iterate ``x`` when momentum is active, else the point."""
         if state.coef is None:
             return coef, intercept

@@ -12,11 +12,28 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace, device, is_array_api_obj, is_cupy_array, is_numpy_array
+from array_api_compat import (
+    array_namespace,
+    device,
+    is_array_api_obj,
+    is_cupy_array,
+    is_numpy_array,
+)
 
 __all__ = [
-    "is_device_array", "is_sparse", "namespace", "values", "to_numpy", "to_like", "on_device_of", "row_slice", "take_rows", "itemsize",
-    "nbytes", "is_float", "float_dtype",
+    "is_device_array",
+    "is_sparse",
+    "namespace",
+    "values",
+    "to_numpy",
+    "to_like",
+    "on_device_of",
+    "row_slice",
+    "take_rows",
+    "itemsize",
+    "nbytes",
+    "is_float",
+    "float_dtype",
 ]
 
 
@@ -91,7 +108,9 @@ def row_slice(X: Any, lo: int, hi: int, step: int = 1) -> Any:
 def take_rows(X: Any, idx: Any) -> Any:
     """Rows ``idx`` (a slice or a host integer array) of ``X``, in that order."""
     if isinstance(idx, slice):
-        return row_slice(X, idx.start or 0, X.shape[0] if idx.stop is None else idx.stop, idx.step or 1)
+        return row_slice(
+            X, idx.start or 0, X.shape[0] if idx.stop is None else idx.stop, idx.step or 1
+        )
     if is_sparse(X) or isinstance(X, np.ndarray):
         return X[idx]
     xp = array_namespace(X)

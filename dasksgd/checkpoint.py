@@ -30,7 +30,9 @@ _MAGIC = "dasksgd-checkpoint"
 def save(path: str | os.PathLike, payload: dict) -> None:
     """Write ``payload`` to ``path`` atomically (temporary file, fsync, rename)."""
     path = Path(path)
-    data = pickle.dumps({"magic": _MAGIC, "format": FORMAT, **payload}, protocol=pickle.HIGHEST_PROTOCOL)
+    data = pickle.dumps(
+        {"magic": _MAGIC, "format": FORMAT, **payload}, protocol=pickle.HIGHEST_PROTOCOL
+    )
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -69,18 +71,22 @@ def load(path: str | os.PathLike) -> dict | None:
     if not path.exists():
         return None
     if path.is_dir():
-        raise ValueError(f"checkpoint={str(path)!r} is a directory; give the path of a file to write.")
+        raise ValueError(
+            f"checkpoint={str(path)!r} is a directory; give the path of a file to write."
+        )
     try:
         with open(path, "rb") as fh:
             payload = pickle.load(fh)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
         raise ValueError(
-            f"The checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc}). It is not a "
-            "dasksgd checkpoint or it is damaged; delete it (or choose another path) to start afresh."
+            f"The checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc}). "
+            "It is not a dasksgd checkpoint or it is damaged; delete it (or choose another "
+            "path) to start afresh."
         ) from None
     if not isinstance(payload, dict) or payload.get("magic") != _MAGIC:
         raise ValueError(
-            f"{str(path)!r} is not a dasksgd checkpoint; choose another path (the file is left as it is)."
+            f"{str(path)!r} is not a dasksgd checkpoint; choose another path "
+            "(the file is left as it is)."
         )
     if payload.get("format") != FORMAT:
         raise ValueError(
@@ -102,11 +108,17 @@ def mismatch(saved: dict, now: dict, *, rtol: float = 1e-9) -> list[str]:
         if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
             a, b = np.asarray(a), np.asarray(b)
             same = a.shape == b.shape and (
-                np.allclose(a, b, rtol=rtol, atol=0.0) if a.dtype.kind == "f" else np.array_equal(a, b)
+                np.allclose(a, b, rtol=rtol, atol=0.0)
+                if a.dtype.kind == "f"
+                else np.array_equal(a, b)
             )
         else:
             same = a == b
         if not same:
-            shown = "the data differ" if isinstance(a, np.ndarray) and a.dtype.kind == "f" else f"{a!r} then, {b!r} now"
+            shown = (
+                "the data differ"
+                if isinstance(a, np.ndarray) and a.dtype.kind == "f"
+                else f"{a!r} then, {b!r} now"
+            )
             out.append(f"{key}: {shown}")
     return out

@@ -44,13 +44,18 @@ def _read(path: str, fmt: str | None, *, what: str = "DATA"):
         elif name.endswith((".parquet", ".pq")) or fs.isdir(paths[0]):
             fmt = "parquet"
         else:
-            raise CLIError(f"{what} {path!r}: cannot tell CSV from Parquet by its name; pass --format csv or parquet.")
+            raise CLIError(
+                f"{what} {path!r}: cannot tell CSV from Parquet by its name; "
+                "pass --format csv or parquet."
+            )
     try:
         if fmt == "csv":
             return dd.read_csv(path, sep="\t" if name.endswith(".tsv") else ",")
         return dd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - shown as the reason
-        raise CLIError(f"{what} {path!r} cannot be read as {fmt}: {type(exc).__name__}: {exc}") from None
+        raise CLIError(
+            f"{what} {path!r} cannot be read as {fmt}: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _columns(df, target: str | None, features: list[str] | None) -> list[str]:
@@ -77,8 +82,16 @@ def _cluster(scheduler: str | None, workers: int):
     elif workers == 0:
         yield None
     else:
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             yield client
 
 
@@ -92,23 +105,46 @@ def _train(args: argparse.Namespace) -> int:
     features = _columns(df, args.target, args.features.split(",") if args.features else None)
     if not features:
         raise CLIError("DATA has no feature columns besides the target.")
-    bad = [c for c in features if not (pd.api.types.is_numeric_dtype(df.dtypes[c]) or pd.api.types.is_bool_dtype(df.dtypes[c]))]
+    bad = [
+        c
+        for c in features
+        if not (
+            pd.api.types.is_numeric_dtype(df.dtypes[c]) or pd.api.types.is_bool_dtype(df.dtypes[c])
+        )
+    ]
     if bad:
-        raise CLIError(f"feature column(s) {bad} are not numeric; encode them first or leave them out with --features.")
+        raise CLIError(
+            f"feature column(s) {bad} are not numeric; encode them first or leave them out "
+            "with --features."
+        )
     loss = args.loss
     if loss == "auto":
-        loss = "squared_error" if pd.api.types.is_float_dtype(df.dtypes[args.target]) else "log_loss"
+        loss = (
+            "squared_error" if pd.api.types.is_float_dtype(df.dtypes[args.target]) else "log_loss"
+        )
     if loss not in LOSSES:
         raise CLIError(f"--loss {loss!r} is not one of {sorted(LOSSES)} (or auto).")
     from . import SGDClassifier, SGDRegressor
 
     Est = SGDClassifier if loss in CLASSIFICATION_LOSSES else SGDRegressor
-    est = Est(loss=loss, penalty=None if args.penalty == "none" else args.penalty, alpha=args.alpha,
-              max_iter=args.max_iter, batch_size=args.batch_size, random_state=args.seed, verbose=args.verbose)
+    est = Est(
+        loss=loss,
+        penalty=None if args.penalty == "none" else args.penalty,
+        alpha=args.alpha,
+        max_iter=args.max_iter,
+        batch_size=args.batch_size,
+        random_state=args.seed,
+        verbose=args.verbose,
+    )
     with _cluster(args.scheduler, args.workers) as client:
         X, y = df[features], df[args.target]
-        logger.info("training %r on %s (%d features) %s", est, args.data, len(features),
-                    "in this process" if client is None else f"on {client.scheduler.address}")
+        logger.info(
+            "training %r on %s (%d features) %s",
+            est,
+            args.data,
+            len(features),
+            "in this process" if client is None else f"on {client.scheduler.address}",
+        )
         start = time.perf_counter()
         est.fit(X, y)
         took = time.perf_counter() - start
@@ -116,21 +152,36 @@ def _train(args: argparse.Namespace) -> int:
         n_samples = int(len(y))
     joblib.dump(est, args.output)
     metrics = {
-        "data": args.data, "target": args.target, "features": features, "n_features": len(features),
-        "estimator": type(est).__name__, "params": {k: v for k, v in est.get_params().items()
-                                                   if isinstance(v, (int, float, str, bool, type(None)))},
+        "data": args.data,
+        "target": args.target,
+        "features": features,
+        "n_features": len(features),
+        "estimator": type(est).__name__,
+        "params": {
+            k: v
+            for k, v in est.get_params().items()
+            if isinstance(v, (int, float, str, bool, type(None)))
+        },
         "n_samples": n_samples,
-        "n_iter": int(est.n_iter_), "steps": int(len(est.history_)), "batch_size": int(est.batch_size_),
-        "objective": float(est.history_["objective"].dropna().iloc[-1]) if est.history_["objective"].notna().any() else None,
-        "score": score, "score_name": "accuracy" if Est is SGDClassifier else "r2",
-        "fit_seconds": took, "n_workers": int(est.n_workers_),
+        "n_iter": int(est.n_iter_),
+        "steps": int(len(est.history_)),
+        "batch_size": int(est.batch_size_),
+        "objective": float(est.history_["objective"].dropna().iloc[-1])
+        if est.history_["objective"].notna().any()
+        else None,
+        "score": score,
+        "score_name": "accuracy" if Est is SGDClassifier else "r2",
+        "fit_seconds": took,
+        "n_workers": int(est.n_workers_),
     }
     if Est is SGDClassifier:
         metrics["classes"] = [c.item() if hasattr(c, "item") else c for c in est.classes_]
     with open(args.metrics, "w") as fh:
         json.dump(metrics, fh, indent=2)
-    print(f"model: {args.output}\nmetrics: {args.metrics} ({metrics['score_name']} {score:.4f}, "
-          f"{metrics['n_iter']} epochs, {took:.2f} s)")
+    print(
+        f"model: {args.output}\nmetrics: {args.metrics} ({metrics['score_name']} {score:.4f}, "
+        f"{metrics['n_iter']} epochs, {took:.2f} s)"
+    )
     return 0
 
 
@@ -143,10 +194,14 @@ def _predict(args: argparse.Namespace) -> int:
     try:
         est = joblib.load(args.model)
     except Exception as exc:  # noqa: BLE001 - any unreadable model gets the same message
-        raise CLIError(f"MODEL {args.model!r} cannot be loaded: {type(exc).__name__}: {exc}") from None
+        raise CLIError(
+            f"MODEL {args.model!r} cannot be loaded: {type(exc).__name__}: {exc}"
+        ) from None
     names = getattr(est, "feature_names_in_", None)
     if names is None:
-        raise CLIError(f"MODEL {args.model!r} was not fitted on named columns (train it with 'dasksgd train').")
+        raise CLIError(
+            f"MODEL {args.model!r} was not fitted on named columns (train it with 'dasksgd train')."
+        )
     df = _read(args.data, args.format)
     features = _columns(df, None, [str(c) for c in names])
     with _cluster(args.scheduler, args.workers):
@@ -174,19 +229,31 @@ def _demo(args: argparse.Namespace) -> int:
     for name in ("distributed", "bokeh", "tornado"):
         logging.getLogger(name).setLevel(logging.ERROR)
     print(f"Starting a LocalCluster with {args.workers} worker processes on 127.0.0.1 ...")
-    with LocalCluster(
-        n_workers=args.workers, threads_per_worker=1, processes=True,
-        host="127.0.0.1", dashboard_address="127.0.0.1:0",
-    ) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         print(f"Dashboard: {client.dashboard_link}")
-        X, y = make_classification(args.n_samples, args.n_features, chunks=args.chunk_rows,
-                                   random_state=args.seed)
+        X, y = make_classification(
+            args.n_samples, args.n_features, chunks=args.chunk_rows, random_state=args.seed
+        )
         X, y = client.persist([X, y])
-        print(f"Data: {args.n_samples} x {args.n_features} logistic problem generated on the workers "
-              f"({X.numblocks[0]} shards).")
+        print(
+            f"Data: {args.n_samples} x {args.n_features} logistic problem generated on the workers "
+            f"({X.numblocks[0]} shards)."
+        )
         clf = SGDClassifier(
-            alpha=args.alpha, batch_size=args.batch_size, max_iter=args.epochs,
-            random_state=args.seed, verbose=1,
+            alpha=args.alpha,
+            batch_size=args.batch_size,
+            max_iter=args.epochs,
+            random_state=args.seed,
+            verbose=1,
         )
         print(f"Training {clf!r}:")
         start = time.perf_counter()
@@ -200,18 +267,24 @@ def _demo(args: argparse.Namespace) -> int:
         # library itself never gathers the data).
         Xn, yn = X.compute(), y.compute()
         n = len(yn)
-        ref = LogisticRegression(C=1.0 / (args.alpha * n), solver="newton-cholesky", tol=1e-12,
-                                 max_iter=100).fit(Xn, yn)
+        ref = LogisticRegression(
+            C=1.0 / (args.alpha * n), solver="newton-cholesky", tol=1e-12, max_iter=100
+        ).fit(Xn, yn)
         z = Xn @ ref.coef_.ravel() + ref.intercept_[0]
         s = 2.0 * yn - 1.0
         f_star = float(np.mean(np.logaddexp(0.0, -s * z)) + 0.5 * args.alpha * np.sum(ref.coef_**2))
         print("Summary:")
         h = clf.history_
-        print(f"  time {elapsed:.2f} s, {clf.n_iter_} epochs, {len(h)} steps on {clf.n_workers_} workers; "
-              f"batch size {h['batch_size'].iloc[0]} -> {clf.batch_size_}")
+        print(
+            f"  time {elapsed:.2f} s, {clf.n_iter_} epochs, {len(h)} steps "
+            f"on {clf.n_workers_} workers; "
+            f"batch size {h['batch_size'].iloc[0]} -> {clf.batch_size_}"
+        )
         print(f"  training accuracy {accuracy:.4f}")
-        print(f"  objective {objective:.6f}, optimum {f_star:.6f} (newton-cholesky), "
-              f"relative gap {(objective - f_star) / f_star:.2e}")
+        print(
+            f"  objective {objective:.6f}, optimum {f_star:.6f} (newton-cholesky), "
+            f"relative gap {(objective - f_star) / f_star:.2e}"
+        )
     return 0
 
 
@@ -236,36 +309,66 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--scheduler", help="address of a Dask scheduler (default: a local cluster)")
-    where.add_argument("--workers", type=int, default=2,
-                       help="worker processes of the local cluster; 0 trains in this process")
-    where.add_argument("--format", choices=["csv", "parquet"], help="of DATA (default: from its name)")
+    where.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="worker processes of the local cluster; 0 trains in this process",
+    )
+    where.add_argument(
+        "--format", choices=["csv", "parquet"], help="of DATA (default: from its name)"
+    )
     train = sub.add_parser("train", parents=[where], help="fit a model on a CSV or Parquet file")
-    train.add_argument("data", metavar="DATA", help="CSV or Parquet: a path, a glob or an fsspec URL")
+    train.add_argument(
+        "data", metavar="DATA", help="CSV or Parquet: a path, a glob or an fsspec URL"
+    )
     train.add_argument("--target", required=True, help="the column to predict")
     train.add_argument("--features", help="comma-separated feature columns (default: all others)")
-    train.add_argument("--loss", default="auto",
-                       help="a loss of SGDClassifier or SGDRegressor; auto: log_loss, or squared_error "
-                            "for a float target")
+    train.add_argument(
+        "--loss",
+        default="auto",
+        help="a loss of SGDClassifier or SGDRegressor; auto: log_loss, or squared_error "
+        "for a float target",
+    )
     train.add_argument("--penalty", default="l2", choices=["l2", "l1", "elasticnet", "none"])
     train.add_argument("--alpha", type=float, default=1e-4)
     train.add_argument("--max-iter", type=int, default=100)
     train.add_argument("--batch-size", type=_batch, default="auto")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--verbose", type=int, default=0)
-    train.add_argument("--output", default="model.joblib", help="where to write the fitted model (joblib)")
-    train.add_argument("--metrics", default="metrics.json", help="where to write the metrics (JSON)")
-    pred = sub.add_parser("predict", parents=[where], help="predict with a model written by 'train'")
-    pred.add_argument("model", metavar="MODEL", help="a model written by 'dasksgd train' (joblib: trusted files only)")
-    pred.add_argument("data", metavar="DATA", help="CSV or Parquet with the model's feature columns")
-    pred.add_argument("--output", default="predictions.parquet",
-                      help="Parquet (a directory) or, ending in .csv, one CSV file")
+    train.add_argument(
+        "--output", default="model.joblib", help="where to write the fitted model (joblib)"
+    )
+    train.add_argument(
+        "--metrics", default="metrics.json", help="where to write the metrics (JSON)"
+    )
+    pred = sub.add_parser(
+        "predict", parents=[where], help="predict with a model written by 'train'"
+    )
+    pred.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a model written by 'dasksgd train' (joblib: trusted files only)",
+    )
+    pred.add_argument(
+        "data", metavar="DATA", help="CSV or Parquet with the model's feature columns"
+    )
+    pred.add_argument(
+        "--output",
+        default="predictions.parquet",
+        help="Parquet (a directory) or, ending in .csv, one CSV file",
+    )
     demo = sub.add_parser("demo", help="train on a generated problem on a local cluster")
     demo.add_argument("--n-samples", type=int, default=200_000)
     demo.add_argument("--n-features", type=int, default=50)
     demo.add_argument("--chunk-rows", type=int, default=25_000)
     demo.add_argument("--workers", type=int, default=2)
-    demo.add_argument("--batch-size", type=_batch, default="auto",
-                      help='rows per step, or "auto" (from the gradient diversity; the default)')
+    demo.add_argument(
+        "--batch-size",
+        type=_batch,
+        default="auto",
+        help='rows per step, or "auto" (from the gradient diversity; the default)',
+    )
     demo.add_argument("--epochs", type=int, default=20)
     demo.add_argument("--alpha", type=float, default=1e-4)
     demo.add_argument("--seed", type=int, default=0)

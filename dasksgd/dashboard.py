@@ -44,9 +44,18 @@ def _fits(scheduler: Any) -> list[dict]:
     for _, msg in scheduler.get_events(TOPIC):
         if not isinstance(msg, dict) or "fit" not in msg:
             continue
-        f = fits.setdefault(msg["fit"], {"id": msg["fit"], "label": msg.get("label", msg["fit"]),
-                                          "status": "running", "start": msg.get("start"), "steps": [],
-                                          "epochs": [], "workers": {}})
+        f = fits.setdefault(
+            msg["fit"],
+            {
+                "id": msg["fit"],
+                "label": msg.get("label", msg["fit"]),
+                "status": "running",
+                "start": msg.get("start"),
+                "steps": [],
+                "epochs": [],
+                "workers": {},
+            },
+        )
         f["steps"].extend(msg.get("steps", ()))
         f["epochs"].extend(msg.get("epochs", ()))
         if msg.get("status"):
@@ -144,7 +153,9 @@ class Reporter:
         Seconds between publications of buffered steps.
     """
 
-    def __init__(self, client: Any, label: str, fit_id: str | None = None, interval: float = INTERVAL) -> None:
+    def __init__(
+        self, client: Any, label: str, fit_id: str | None = None, interval: float = INTERVAL
+    ) -> None:
         self.client = client
         self.fit_id = fit_id or uuid.uuid4().hex[:12]
         self.label = label
@@ -156,8 +167,13 @@ class Reporter:
         self._publish(status="running")
 
     def _publish(self, status: str | None = None) -> None:
-        msg = {"fit": self.fit_id, "label": self.label, "start": self.start, "steps": self._steps,
-               "epochs": self._epochs}
+        msg = {
+            "fit": self.fit_id,
+            "label": self.label,
+            "start": self.start,
+            "steps": self._steps,
+            "epochs": self._epochs,
+        }
         if status:
             msg["status"] = status
         try:
@@ -168,15 +184,29 @@ class Reporter:
 
     def on_step(self, info: dict) -> None:
         """Buffer a step; publish when ``interval`` has passed."""
-        self._steps.append([int(info["step"]), int(info["batch_size"]), float(info.get("bound", math.nan)),
-                            float(info["learning_rate"]), float(info["loss"]), float(info["time"])])
+        self._steps.append(
+            [
+                int(info["step"]),
+                int(info["batch_size"]),
+                float(info.get("bound", math.nan)),
+                float(info["learning_rate"]),
+                float(info["loss"]),
+                float(info["time"]),
+            ]
+        )
         if time.perf_counter() - self._last >= self.interval:
             self._publish()
 
     def on_epoch(self, info: dict) -> None:
         """Publish an epoch's objective (with the steps before it)."""
-        self._epochs.append([int(info["epoch"]), float(info["objective"]), float(info["time"]),
-                             int(info.get("steps", 0))])
+        self._epochs.append(
+            [
+                int(info["epoch"]),
+                float(info["objective"]),
+                float(info["time"]),
+                int(info.get("steps", 0)),
+            ]
+        )
         self._publish()
 
     def close(self, status: str = "done") -> None:

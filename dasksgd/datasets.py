@@ -9,7 +9,14 @@ import numpy as np
 __all__ = ["make_classification", "make_regression"]
 
 
-def _rows(rng: np.random.Generator, rows: int, n_features: int, scales: np.ndarray, density: float | None, dtype):
+def _rows(
+    rng: np.random.Generator,
+    rows: int,
+    n_features: int,
+    scales: np.ndarray,
+    density: float | None,
+    dtype,
+):
     """Gaussian rows (dense), or CSR rows with ``density * n_features`` Gaussian values each at
     uniformly random columns; and their unscaled margins' features."""
     if density is None:
@@ -24,11 +31,15 @@ def _rows(rng: np.random.Generator, rows: int, n_features: int, scales: np.ndarr
     indptr = np.arange(0, rows * k + 1, k)
     Z = sp.csr_matrix((vals.ravel(), cols.ravel(), indptr), shape=(rows, n_features))
     Z.sum_duplicates()
-    X = sp.csr_matrix((Z.data * scales[Z.indices], Z.indices, Z.indptr), shape=Z.shape).astype(dtype)
+    X = sp.csr_matrix((Z.data * scales[Z.indices], Z.indices, Z.indptr), shape=Z.shape).astype(
+        dtype
+    )
     return X, Z
 
 
-def _block(seed: int, index: int, rows: int, coef: np.ndarray, scales: np.ndarray, dtype, density, task) -> tuple:
+def _block(
+    seed: int, index: int, rows: int, coef: np.ndarray, scales: np.ndarray, dtype, density, task
+) -> tuple:
     rng = np.random.default_rng([seed, index])
     X, Z = _rows(rng, rows, coef.shape[0], scales, density, dtype)
     z = np.asarray(Z @ coef)
@@ -43,15 +54,25 @@ def _block(seed: int, index: int, rows: int, coef: np.ndarray, scales: np.ndarra
     return X, np.minimum((p.cumsum(axis=1) < u).sum(axis=1), z.shape[1] - 1).astype(np.int64)
 
 
-def _make(task, n_samples, n_features, n_outputs, chunks, scale_spread, density, random_state, dtype):
+def _make(
+    task, n_samples, n_features, n_outputs, chunks, scale_spread, density, random_state, dtype
+):
     import dask
     import dask.array as da
-
     from dask.base import tokenize
 
     # Keys name everything that shapes the data: two data sets never share a key on a cluster.
-    token = tokenize(task, n_samples, n_features, n_outputs, chunks, scale_spread, density, random_state,
-                     np.dtype(dtype).str)
+    token = tokenize(
+        task,
+        n_samples,
+        n_features,
+        n_outputs,
+        chunks,
+        scale_spread,
+        density,
+        random_state,
+        np.dtype(dtype).str,
+    )
     rng = np.random.default_rng(random_state)
     active = n_features if density is None else max(1, int(round(density * n_features)))
     coef = rng.standard_normal((n_features, n_outputs)) * (3.0 / np.sqrt(active))
@@ -66,7 +87,14 @@ def _make(task, n_samples, n_features, n_outputs, chunks, scale_spread, density,
     for i, start in enumerate(range(0, n_samples, chunks)):
         rows = min(chunks, n_samples - start)
         part = dask.delayed(_block, pure=True, nout=2)(
-            random_state, i, rows, coef, scales, dtype, density, task,
+            random_state,
+            i,
+            rows,
+            coef,
+            scales,
+            dtype,
+            density,
+            task,
             dask_key_name=f"dasksgd-make-data-{task}-{token}-{i}",
         )
         xs.append(da.from_delayed(part[0], (rows, n_features), dtype=dtype, meta=meta))
@@ -120,8 +148,17 @@ def make_classification(
     """
     if n_classes < 2:
         raise ValueError(f"n_classes must be at least 2; got {n_classes}.")
-    return _make("classification", n_samples, n_features, 1 if n_classes == 2 else n_classes, chunks,
-                 scale_spread, density, random_state, dtype)
+    return _make(
+        "classification",
+        n_samples,
+        n_features,
+        1 if n_classes == 2 else n_classes,
+        chunks,
+        scale_spread,
+        density,
+        random_state,
+        dtype,
+    )
 
 
 def make_regression(
@@ -161,4 +198,6 @@ def make_regression(
     y : dask.array.Array of shape (n_samples,)
         Targets.
     """
-    return _make("regression", n_samples, n_features, 1, chunks, scale_spread, density, random_state, dtype)
+    return _make(
+        "regression", n_samples, n_features, 1, chunks, scale_spread, density, random_state, dtype
+    )

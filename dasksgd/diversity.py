@@ -23,9 +23,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .arrays import is_device_array, namespace, to_like, to_numpy
 from .losses import get_loss
 from .penalties import Penalty, get_penalty
-from .arrays import is_device_array, namespace, to_like, to_numpy
 from .statistics import GradStats, gradient_statistics, is_sparse, row_sq_norms
 
 __all__ = [
@@ -41,7 +41,11 @@ __all__ = [
 
 
 def diversity_terms(
-    stats: GradStats, penalty: Penalty, coef: np.ndarray, precond: Any = None, fit_intercept: bool = True
+    stats: GradStats,
+    penalty: Penalty,
+    coef: np.ndarray,
+    precond: Any = None,
+    fit_intercept: bool = True,
 ) -> tuple[float, float]:
     """``(sum_i ||g_i||^2, ||sum_i g_i||^2)`` over the rows summarized by ``stats``.
 
@@ -63,7 +67,11 @@ def diversity_terms(
     G = stats.grad_coef
     if precond is not None:
         p = p / precond.scale[:, None]
-        G = precond.gradient(G, stats.grad_intercept) if fit_intercept else G / precond.scale[:, None]
+        G = (
+            precond.gradient(G, stats.grad_intercept)
+            if fit_intercept
+            else G / precond.scale[:, None]
+        )
     n = stats.count
     sq = stats.sqnorm + 2.0 * float(np.sum(G * p)) + n * float(np.sum(p * p))
     total = G + n * p
@@ -141,7 +149,8 @@ class DiversitySmoother:
         )
 
     def value(self, state: SmootherState) -> float:
-        """Smoothed ``n * Delta``: NaN before any update, ``inf`` when the gradient is below noise."""
+        """Smoothed ``n * Delta``: NaN before any update, ``inf`` when the gradient is below
+        noise."""
         if state.weight == 0.0:
             return math.nan
         num, den = state.num / state.weight, state.den / state.weight
@@ -154,7 +163,11 @@ def _as_model(coef: Any, intercept: Any) -> tuple[np.ndarray, np.ndarray, bool]:
     K = W.shape[1]
     if intercept is None:
         return W, np.zeros(K), False
-    return W, np.broadcast_to(np.asarray(intercept, dtype=np.float64).reshape(-1), (K,)).copy(), True
+    return (
+        W,
+        np.broadcast_to(np.asarray(intercept, dtype=np.float64).reshape(-1), (K,)).copy(),
+        True,
+    )
 
 
 def gradient_diversity(
@@ -225,7 +238,9 @@ def gradient_diversity(
             Yb = np.asarray(yb, dtype=np.float64).reshape(Xb.shape[0], -1)
             Xb = Xb if is_sparse(Xb) else np.asarray(Xb, dtype=np.float64)
             Wb, bb = W, b
-        return gradient_statistics(Xb, Yb, Wb, bb, lossf, row_norms=row_sq_norms(Xb), fit_intercept=fit_intercept)
+        return gradient_statistics(
+            Xb, Yb, Wb, bb, lossf, row_norms=row_sq_norms(Xb), fit_intercept=fit_intercept
+        )
 
     from dask.base import is_dask_collection
 
@@ -235,21 +250,30 @@ def gradient_diversity(
 
         if len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})
-        yd = y if is_dask_collection(y) else da.from_array(np.asarray(y), chunks=(X.chunks[0],) + np.shape(y)[1:])
+        yd = (
+            y
+            if is_dask_collection(y)
+            else da.from_array(np.asarray(y), chunks=(X.chunks[0],) + np.shape(y)[1:])
+        )
         if yd.chunks[0] != X.chunks[0]:
             yd = yd.rechunk({0: X.chunks[0]})
         from dask.base import tokenize
 
         token = tokenize(X.name, yd.name, W, b, loss, epsilon)
         xs, ys = X.to_delayed().ravel(), yd.to_delayed().ravel()
-        parts = [dask.delayed(block)(a, c, dask_key_name=f"dasksgd-diversity-{token}-{i}")
-                 for i, (a, c) in enumerate(zip(xs, ys))]
+        parts = [
+            dask.delayed(block)(a, c, dask_key_name=f"dasksgd-diversity-{token}-{i}")
+            for i, (a, c) in enumerate(zip(xs, ys))
+        ]
         level = 0
         while len(parts) > 1:  # a pairwise tree of sums, in block order
             level += 1
             parts = [
-                dask.delayed(_add)(parts[i], parts[i + 1], dask_key_name=f"dasksgd-reduce-{token}-{level}-{i}")
-                if i + 1 < len(parts) else parts[i]
+                dask.delayed(_add)(
+                    parts[i], parts[i + 1], dask_key_name=f"dasksgd-reduce-{token}-{level}-{i}"
+                )
+                if i + 1 < len(parts)
+                else parts[i]
                 for i in range(0, len(parts), 2)
             ]
         stats = parts[0].compute()
@@ -344,7 +368,9 @@ class DiversityBatchSize:
         Hysteresis factors (> 1).
     """
 
-    def __init__(self, delta: float, b_min: int, b_max: int, *, grow: float = 1.25, shrink: float = 2.0) -> None:
+    def __init__(
+        self, delta: float, b_min: int, b_max: int, *, grow: float = 1.25, shrink: float = 2.0
+    ) -> None:
         if delta <= 0:
             raise ValueError(f"delta must be > 0; got {delta}.")
         if not 1 <= b_min <= b_max:

@@ -11,8 +11,15 @@ from typing import Any
 import numpy as np
 from dask.base import is_dask_collection
 
-__all__ = ["is_dask_collection", "as_dask_matrix", "as_dask_vector", "get_client", "persist", "label_counts",
-           "check_2d"]
+__all__ = [
+    "is_dask_collection",
+    "as_dask_matrix",
+    "as_dask_vector",
+    "get_client",
+    "persist",
+    "label_counts",
+    "check_2d",
+]
 
 
 def get_client() -> Any:
@@ -61,10 +68,14 @@ def label_counts(y: Any) -> tuple[np.ndarray, np.ndarray]:
     # scheduler still releases an earlier computation's keys can race with that release.
     token = uuid.uuid4().hex
     blocks = y.to_delayed().ravel()
-    parts = dask.compute(*[
-        dask.delayed(_unique_counts, pure=True)(b, dask_key_name=f"dasksgd-label-counts-{token}-{i}")
-        for i, b in enumerate(blocks)
-    ])
+    parts = dask.compute(
+        *[
+            dask.delayed(_unique_counts, pure=True)(
+                b, dask_key_name=f"dasksgd-label-counts-{token}-{i}"
+            )
+            for i, b in enumerate(blocks)
+        ]
+    )
     values = np.concatenate([v for v, _ in parts])
     counts = np.concatenate([c for _, c in parts])
     classes, where = np.unique(values, return_inverse=True)
@@ -108,7 +119,11 @@ def as_dask_matrix(X: Any) -> tuple[Any, list[str] | None]:
 
     names = None
     if hasattr(X, "columns") and hasattr(X, "to_dask_array"):
-        bad = [c for c, t in X.dtypes.items() if not (np.issubdtype(t, np.number) or np.issubdtype(t, np.bool_))]
+        bad = [
+            c
+            for c, t in X.dtypes.items()
+            if not (np.issubdtype(t, np.number) or np.issubdtype(t, np.bool_))
+        ]
         if bad:
             raise ValueError(
                 f"Columns {bad[:5]} of X are not numeric; encode them (e.g. with "
@@ -154,7 +169,8 @@ def _as_float_chunks(X: Any) -> Any:
 
 
 def as_dask_vector(v: Any, X: Any, name: str) -> Any:
-    """``v`` (dask, pandas or numpy, 1-D or one column) as a dask array chunked like ``X``'s rows."""
+    """``v`` (dask, pandas or numpy, 1-D or one column) as a dask array chunked like ``X``'s
+    rows."""
     import dask.array as da
 
     if v is None:
@@ -162,8 +178,12 @@ def as_dask_vector(v: Any, X: Any, name: str) -> Any:
     if hasattr(v, "to_dask_array"):
         import pandas as pd
 
-        if isinstance(v.dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_string_dtype(v.dtype):
-            v = v.astype(object)  # labels as Python strings (what dask would convert to, with a warning)
+        if isinstance(v.dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_string_dtype(
+            v.dtype
+        ):
+            v = v.astype(
+                object
+            )  # labels as Python strings (what dask would convert to, with a warning)
         v = _frame_to_array(v)
     elif not isinstance(v, da.Array):
         v = np.asarray(v)
@@ -178,7 +198,8 @@ def as_dask_vector(v: Any, X: Any, name: str) -> Any:
         v = v.compute_chunk_sizes()
     if v.shape[0] != X.shape[0]:
         raise ValueError(
-            f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, {v.shape[0]}]"
+            "Found input variables with inconsistent numbers of samples: "
+            f"[{X.shape[0]}, {v.shape[0]}]"
             f" ({name})."
         )
     if v.chunks[0] != X.chunks[0]:

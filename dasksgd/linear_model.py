@@ -93,8 +93,9 @@ class _BaseSGD(BaseEstimator):
 
     #: Parameters that do not change the fitted model (a checkpoint written under other values
     #: of these still resumes).
-    _NOT_IN_CHECKPOINT = frozenset({"verbose", "max_iter", "checkpoint", "checkpoint_every", "warm_start",
-                                    "random_state"})
+    _NOT_IN_CHECKPOINT = frozenset(
+        {"verbose", "max_iter", "checkpoint", "checkpoint_every", "warm_start", "random_state"}
+    )
 
     # -- helpers shared by fit and predict ------------------------------------------------
 
@@ -135,7 +136,8 @@ class _BaseSGD(BaseEstimator):
         return Xd
 
     def _check_features(self, n_features: int, names: list[str] | None, reset: bool) -> None:
-        """Record (``reset``) or check the number and names of the features, as scikit-learn does."""
+        """Record (``reset``) or check the number and names of the features, as scikit-learn
+        does."""
         if reset:
             self.n_features_in_ = n_features
             if names is not None:
@@ -150,20 +152,39 @@ class _BaseSGD(BaseEstimator):
             )
         fitted = getattr(self, "feature_names_in_", None)
         if names is not None and fitted is not None and list(fitted) != names:
-            raise ValueError(
-                "The feature names should match those that were passed during fit."
-            )
+            raise ValueError("The feature names should match those that were passed during fit.")
 
-    def _backend(self, X: Any, y: Any, sample_weight: Any, spec: TargetSpec, seed: int, val: float,
-                 fit_id: str | None = None):
+    def _backend(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        spec: TargetSpec,
+        seed: int,
+        val: float,
+        fit_id: str | None = None,
+    ):
         loss = get_loss(self.loss, self.epsilon)
-        common = dict(fit_intercept=self.fit_intercept, shuffle=self.shuffle, seed=seed,
-                      validation_fraction=val)
+        common = dict(
+            fit_intercept=self.fit_intercept,
+            shuffle=self.shuffle,
+            seed=seed,
+            validation_fraction=val,
+        )
         if inputs.is_dask_collection(X):
             client = inputs.get_client()
             if client is not None:
-                return ClusterBackend(client, X, y, sample_weight, spec, loss, fan_in=self.fan_in,
-                                      fit_id=fit_id, **common)
+                return ClusterBackend(
+                    client,
+                    X,
+                    y,
+                    sample_weight,
+                    spec,
+                    loss,
+                    fan_in=self.fan_in,
+                    fit_id=fit_id,
+                    **common,
+                )
             import dask
 
             # No cluster: compute the chunks here and keep them as the shards, so the
@@ -174,7 +195,9 @@ class _BaseSGD(BaseEstimator):
             parts = dask.compute(*delayed)
             sws = parts[2] if sample_weight is not None else [None] * len(parts[0])
             shapes = [(int(r), int(X.shape[1])) for r in X.chunks[0]]
-            return LocalBackend(list(zip(parts[0], parts[1], sws)), spec, loss, shapes=shapes, **common)
+            return LocalBackend(
+                list(zip(parts[0], parts[1], sws)), spec, loss, shapes=shapes, **common
+            )
         return LocalBackend([(X, y, sample_weight)], spec, loss, **common)
 
     def _check_device_X(self, X: Any, reset: bool) -> Any:
@@ -212,8 +235,14 @@ class _BaseSGD(BaseEstimator):
                 raise ValueError(f"Regression targets y must be numeric; got dtype {y.dtype}.")
             return X, y, sample_weight
         X, y = validate_data(
-            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
-            reset=reset, y_numeric=not isinstance(self, ClassifierMixin),
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            order="C",
+            reset=reset,
+            y_numeric=not isinstance(self, ClassifierMixin),
         )
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
@@ -240,14 +269,26 @@ class _BaseSGD(BaseEstimator):
         try:
             if isinstance(backend, ClusterBackend):  # the live page of the cluster's dashboard
                 reporter = self._reporter(backend, fit_id)
-            plan, state, resume, save_to = self._plan(backend, config, X, spec, partial, seed, path, saved)
+            plan, state, resume, save_to = self._plan(
+                backend, config, X, spec, partial, seed, path, saved
+            )
             if self.verbose:
-                bar = Progress(1 if partial else config.max_iter, backend.n_train, type(self).__name__)
+                bar = Progress(
+                    1 if partial else config.max_iter, backend.n_train, type(self).__name__
+                )
             on_step, on_epoch = self._callbacks(bar, reporter)
             result = train(
-                backend, config, state, plan=plan, max_iter=1 if partial else None,
-                on_epoch=on_epoch, on_step=on_step,
-                start_time=start, checkpoint=save_to, checkpoint_every=self.checkpoint_every, resume=resume,
+                backend,
+                config,
+                state,
+                plan=plan,
+                max_iter=1 if partial else None,
+                on_epoch=on_epoch,
+                on_step=on_step,
+                start_time=start,
+                checkpoint=save_to,
+                checkpoint_every=self.checkpoint_every,
+                resume=resume,
             )
             status = "done"
             n_workers = backend.n_workers
@@ -269,6 +310,7 @@ class _BaseSGD(BaseEstimator):
                 f"Maximum number of iteration reached before convergence ({result.n_iter} epochs). "
                 "Consider increasing max_iter to improve the fit.",
                 ConvergenceWarning,
+                stacklevel=3,  # the caller of fit
             )
         self._state, self._seed = result.state, seed
         coef, intercept = result.state.model()
@@ -295,8 +337,17 @@ class _BaseSGD(BaseEstimator):
         logger.info("training progress: %s", link)
         return dashboard.Reporter(backend.client, repr(self)[:300], fit_id=fit_id)
 
-    def _plan(self, backend: Any, config: TrainConfig, X: Any, spec: TargetSpec, partial: bool, seed: int,
-              path: str | None, saved: dict | None):
+    def _plan(
+        self,
+        backend: Any,
+        config: TrainConfig,
+        X: Any,
+        spec: TargetSpec,
+        partial: bool,
+        seed: int,
+        path: str | None,
+        saved: dict | None,
+    ):
         """``(plan, state, resume, save_to)``: the plan and starting state of a fresh fit (or of
         a checkpoint it resumes), and the checkpoint writer (None without ``checkpoint``)."""
         n_features, K = X.shape[1], spec.n_outputs
@@ -305,7 +356,9 @@ class _BaseSGD(BaseEstimator):
         else:
             state = TrainState(coef=np.zeros((n_features, K)), intercept=np.zeros(K))
             if self.warm_start and hasattr(self, "coef_") and not partial:
-                state.coef = np.asarray(self.coef_, dtype=np.float64).reshape(K, n_features).T.copy()
+                state.coef = (
+                    np.asarray(self.coef_, dtype=np.float64).reshape(K, n_features).T.copy()
+                )
                 state.intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(K).copy()
         if path is None:
             return make_plan(backend, config, n_features, n_outputs=K, seed=seed), state, None, None
@@ -325,20 +378,27 @@ class _BaseSGD(BaseEstimator):
             plan = make_plan(backend, config, n_features, n_outputs=K, seed=seed)
 
         def save_to(st: TrainState, loop: Any) -> None:
-            checkpoints.save(path, {"identity": identity, "seed": seed, "plan": plan, "state": st, "loop": loop})
+            checkpoints.save(
+                path, {"identity": identity, "seed": seed, "plan": plan, "state": st, "loop": loop}
+            )
 
         return plan, state, resume, save_to
 
     def _identity(self, backend: Any, X: Any, spec: TargetSpec) -> dict:
         """What a checkpoint must share with this fit to be resumed by it: the parameters that
         shape the result, the data's size, classes and column sums (one pass over the shards)."""
-        params = {k: v for k, v in self.get_params(deep=False).items() if k not in self._NOT_IN_CHECKPOINT}
+        params = {
+            k: v for k, v in self.get_params(deep=False).items() if k not in self._NOT_IN_CHECKPOINT
+        }
         if isinstance(self.random_state, Integral):
             params["random_state"] = int(self.random_state)
         sums = np.asarray(backend.call("column_sums"), dtype=np.float64)
         return {
-            "estimator": type(self).__name__, **params,
-            "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), "dtype": str(X.dtype),
+            "estimator": type(self).__name__,
+            **params,
+            "n_samples": int(X.shape[0]),
+            "n_features": int(X.shape[1]),
+            "dtype": str(X.dtype),
             "n_train": int(backend.n_train),
             "classes": None if spec.classes is None else np.asarray(spec.classes),
             "class_weight": None if spec.class_weight is None else np.asarray(spec.class_weight),
@@ -352,10 +412,16 @@ class _BaseSGD(BaseEstimator):
         steps = [c.on_step for c in (bar, reporter) if c is not None]
         epochs = [c.on_epoch for c in (bar, reporter) if c is not None]
         if self.verbose >= 2:
-            epochs.append(lambda info: logger.info(
-                "-- Epoch %d: objective %.6g, batch size %d, learning rate %.3g, %.2f s",
-                info["epoch"], info["objective"], info["batch_size"], info["learning_rate"], info["time"],
-            ))
+            epochs.append(
+                lambda info: logger.info(
+                    "-- Epoch %d: objective %.6g, batch size %d, learning rate %.3g, %.2f s",
+                    info["epoch"],
+                    info["objective"],
+                    info["batch_size"],
+                    info["learning_rate"],
+                    info["time"],
+                )
+            )
 
         def fan_out(callbacks):
             if len(callbacks) <= 1:
@@ -364,6 +430,7 @@ class _BaseSGD(BaseEstimator):
             def each(info: dict) -> None:
                 for c in callbacks:
                     c(info)
+
             return each
 
         return fan_out(steps), fan_out(epochs)
@@ -384,8 +451,12 @@ class _BaseSGD(BaseEstimator):
             # Margins come back as the chunks' kind of array (numpy for scipy.sparse chunks).
             meta = to_like(np.empty((0, coef.shape[0])), Xd._meta)
             return Xd.map_blocks(
-                _block_decision, coef, intercept, meta=meta,
-                chunks=(Xd.chunks[0], (coef.shape[0],)), token="dasksgd-decision",
+                _block_decision,
+                coef,
+                intercept,
+                meta=meta,
+                chunks=(Xd.chunks[0], (coef.shape[0],)),
+                token="dasksgd-decision",
             )
         if is_device_array(X):
             return _block_decision(self._check_device_X(X, reset=False), coef, intercept)
@@ -604,7 +675,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             return counts.sum() / (len(classes) * counts)
         unknown = [k for k in cw if k not in set(classes.tolist())]
         if unknown:
-            raise ValueError(f"The classes, {unknown}, are not in class_weight's classes {classes.tolist()}.")
+            raise ValueError(
+                f"The classes, {unknown}, are not in class_weight's classes {classes.tolist()}."
+            )
         return np.array([float(cw.get(c, 1.0)) for c in classes.tolist()])
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SGDClassifier":
@@ -638,7 +711,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self.classes_ = classes
         return self
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> "SGDClassifier":
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+    ) -> "SGDClassifier":
         """One epoch of mini-batch SGD over ``(X, y)``, continuing from the current model.
 
         Parameters
@@ -753,8 +828,14 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Z = self._decision(X)
         K = len(self.classes_)
         if inputs.is_dask_collection(Z):
-            return Z.map_blocks(_proba, self.loss, K, meta=Z._meta, chunks=(Z.chunks[0], (K,)),
-                                token="dasksgd-predict-proba")
+            return Z.map_blocks(
+                _proba,
+                self.loss,
+                K,
+                meta=Z._meta,
+                chunks=(Z.chunks[0], (K,)),
+                token="dasksgd-predict-proba",
+            )
         return _proba(Z, self.loss, K)
 
     @available_if(_check_proba)
@@ -806,8 +887,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             from sklearn.metrics import accuracy_score
 
             sw = None if sample_weight is None else to_numpy(sample_weight)
-            return float(accuracy_score(to_numpy(y, dtype=None), to_numpy(self.predict(X), dtype=None),
-                                        sample_weight=sw))
+            return float(
+                accuracy_score(
+                    to_numpy(y, dtype=None), to_numpy(self.predict(X), dtype=None), sample_weight=sw
+                )
+            )
         return super().score(X, y, sample_weight=sample_weight)
 
 
@@ -820,8 +904,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
     Parameters
     ----------
-    loss : {"squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"}, default="squared_error"
-        Loss of the residual.
+    loss : str, default="squared_error"
+        Loss of the residual: "squared_error", "huber", "epsilon_insensitive" or
+        "squared_epsilon_insensitive".
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
         Regularization; l1 is applied by a proximal (soft-thresholding) step.
     alpha : float, default=1e-4
@@ -1086,7 +1171,9 @@ def _column0(Z: Any) -> Any:
 def _first_column(Z: Any) -> Any:
     """``Z[:, 0]``; for dask, block by block (dask's own indexing needs numpy-like chunks)."""
     if inputs.is_dask_collection(Z):
-        return Z.map_blocks(_column0, drop_axis=1, meta=to_like(np.empty(0), Z._meta), token="dasksgd-column")
+        return Z.map_blocks(
+            _column0, drop_axis=1, meta=to_like(np.empty(0), Z._meta), token="dasksgd-column"
+        )
     return _column0(Z)
 
 
@@ -1167,8 +1254,14 @@ def _dask_score(pred, X, y, sample_weight, *, accuracy: bool) -> float:
 
     # One graph for the blocks of all three arrays (separately optimized graphs would give the
     # user's chunks two different task specs under one key).
-    sums = pred.map_blocks(block, *arrays[1:], chunks=((k,) * pred.numblocks[0],), dtype=np.float64,
-                           meta=np.empty(0), token="dasksgd-score").compute()
+    sums = pred.map_blocks(
+        block,
+        *arrays[1:],
+        chunks=((k,) * pred.numblocks[0],),
+        dtype=np.float64,
+        meta=np.empty(0),
+        token="dasksgd-score",
+    ).compute()
     total = np.asarray(sums).reshape(-1, k).sum(axis=0)
     if accuracy:
         return float(total[1] / total[0])

@@ -48,9 +48,7 @@ class Loss:
 
     def __post_init__(self) -> None:
         if self.name not in LOSSES:
-            raise ValueError(
-                f"Unknown loss {self.name!r}; expected one of {sorted(LOSSES)}."
-            )
+            raise ValueError(f"Unknown loss {self.name!r}; expected one of {sorted(LOSSES)}.")
 
     @property
     def is_classification(self) -> bool:

@@ -52,7 +52,13 @@ class Preconditioner:
 
     @classmethod
     def from_sums(
-        cls, sums: np.ndarray, sq_sums: np.ndarray, count: float, *, center: bool, ridge: float = 0.0
+        cls,
+        sums: np.ndarray,
+        sq_sums: np.ndarray,
+        count: float,
+        *,
+        center: bool,
+        ridge: float = 0.0,
     ) -> "Preconditioner":
         """From column sums and sums of squares over ``count`` rows.
 
@@ -71,7 +77,9 @@ class Preconditioner:
         ok = np.isfinite(scale) & (scale > 1e-12 * np.maximum(np.abs(mean), 1.0)) & (var > 0)
         return cls(mean, np.where(ok, scale, 1.0))
 
-    def fits(self, sq_sums: np.ndarray, count: float, ridge: float = 0.0, factor: float = 4.0) -> bool:
+    def fits(
+        self, sq_sums: np.ndarray, count: float, ridge: float = 0.0, factor: float = 4.0
+    ) -> bool:
         """Whether this scaling (taken from a sample of the rows) fits rows whose coordinates
         ``t = (x - mean) / scale`` have the column sums of squares ``sq_sums`` over ``count``.
 

@@ -32,9 +32,14 @@ class Progress:
         from tqdm.auto import tqdm
 
         self.n_rows = max(int(n_rows), 1)
-        self.bar = tqdm(total=epochs, desc=desc, unit="epoch", dynamic_ncols=True,
-                        bar_format="{l_bar}{bar}| {n:.1f}/{total} epochs [{elapsed}<{remaining}{postfix}]",
-                        **tqdm_kwargs)
+        self.bar = tqdm(
+            total=epochs,
+            desc=desc,
+            unit="epoch",
+            dynamic_ncols=True,
+            bar_format="{l_bar}{bar}| {n:.1f}/{total} epochs [{elapsed}<{remaining}{postfix}]",
+            **tqdm_kwargs,
+        )
         self._done = 0.0  # epochs done, fractional
         self._epochs = 0  # epochs ended
         self._post: dict[str, Any] = {}

@@ -10,7 +10,8 @@ the curvature pair ``(s, y)`` joins the memory) or halves ``t`` (backtracking). 
 accepted almost always, so an iteration costs one pass.
 
 The initial inverse Hessian is the preconditioner's metric (``P``, the inverse of the
-diagonal Jacobi scaling with the intercept decoupled; :class:`~dasksgd.preconditioning.Preconditioner`)
+diagonal Jacobi scaling with the intercept decoupled;
+:class:`~dasksgd.preconditioning.Preconditioner`)
 times ``s'y / y'Py``, and the very first direction is the safe preconditioned gradient step
 ``-eta P g`` with ``eta = 1/L``. Used only for smooth losses with a smooth penalty (l2 or none);
 l1 needs the proximal steps and keeps the momentum of :mod:`dasksgd.acceleration`.
@@ -56,8 +57,13 @@ class QuasiNewton:
         Armijo constant: a trial is accepted when ``f(x + t p) <= f(x) + c1 t g'p``.
     """
 
-    def __init__(self, precondition: Callable[[np.ndarray], np.ndarray], first_step: float, memory: int = 10,
-                 c1: float = 1e-4) -> None:
+    def __init__(
+        self,
+        precondition: Callable[[np.ndarray], np.ndarray],
+        first_step: float,
+        memory: int = 10,
+        c1: float = 1e-4,
+    ) -> None:
         self.precondition = precondition
         self.first_step = first_step
         self.memory = memory
@@ -66,7 +72,9 @@ class QuasiNewton:
     def init(self) -> QuasiNewtonState:
         return QuasiNewtonState()
 
-    def update(self, state: QuasiNewtonState, point: np.ndarray, f: float, g: np.ndarray) -> tuple[QuasiNewtonState, np.ndarray]:
+    def update(
+        self, state: QuasiNewtonState, point: np.ndarray, f: float, g: np.ndarray
+    ) -> tuple[QuasiNewtonState, np.ndarray]:
         """Take the objective ``f`` and gradient ``g`` at ``point`` (the last trial, or the first
         full-batch point); return the new state and the next point to evaluate."""
         if state.x is None:
@@ -77,7 +85,9 @@ class QuasiNewton:
             memory = state.memory
             if float(s @ y) > 1e-12 * float(np.sqrt((s @ s) * (y @ y))):  # keep H positive definite
                 memory = (memory + ((s, y),))[-self.memory :]
-            return self._direction(QuasiNewtonState(point, f, g, memory=memory, backtracks=state.backtracks))
+            return self._direction(
+                QuasiNewtonState(point, f, g, memory=memory, backtracks=state.backtracks)
+            )
         t = 0.5 * state.t
         if t < 1e-10:
             # No decrease along p at any sane step (rounding at the optimum, or a bad memory):
@@ -85,7 +95,9 @@ class QuasiNewton:
             return self._direction(state._replace(memory=()), first=True)
         return state._replace(t=t, backtracks=state.backtracks + 1), state.x + t * state.p
 
-    def _direction(self, state: QuasiNewtonState, first: bool = False) -> tuple[QuasiNewtonState, np.ndarray]:
+    def _direction(
+        self, state: QuasiNewtonState, first: bool = False
+    ) -> tuple[QuasiNewtonState, np.ndarray]:
         """``p = -H g`` by the two-loop recursion; the next trial is ``x + p``."""
         g = state.g
         if first or not state.memory:

@@ -61,7 +61,9 @@ class LearningRate:
 
     def __post_init__(self) -> None:
         if self.kind not in SCHEDULES:
-            raise ValueError(f"Unknown learning_rate {self.kind!r}; expected one of {sorted(SCHEDULES)}.")
+            raise ValueError(
+                f"Unknown learning_rate {self.kind!r}; expected one of {sorted(SCHEDULES)}."
+            )
         if self.kind == "optimal" and self.alpha <= 0:
             raise ValueError(
                 "alpha must be > 0 since learning_rate is 'optimal'. alpha is used to compute "

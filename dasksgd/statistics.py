@@ -40,7 +40,16 @@ from array_api_compat import array_namespace
 from .arrays import is_sparse, row_slice, to_like, to_numpy
 from .losses import Loss
 
-__all__ = ["GradStats", "ScaleStats", "gradient_statistics", "loss_sum", "margins", "row_sq_norms", "scaled_norms", "is_sparse"]
+__all__ = [
+    "GradStats",
+    "ScaleStats",
+    "gradient_statistics",
+    "loss_sum",
+    "margins",
+    "row_sq_norms",
+    "scaled_norms",
+    "is_sparse",
+]
 
 
 @dataclass(frozen=True)
@@ -76,8 +85,11 @@ class GradStats:
         # Field by field, not through dataclasses.fields(): the client adds one record per
         # shard every step, and that introspection showed in its profile.
         return GradStats(
-            self.count + other.count, self.loss + other.loss, self.grad_coef + other.grad_coef,
-            self.grad_intercept + other.grad_intercept, self.sqnorm + other.sqnorm,
+            self.count + other.count,
+            self.loss + other.loss,
+            self.grad_coef + other.grad_coef,
+            self.grad_intercept + other.grad_intercept,
+            self.sqnorm + other.sqnorm,
             self.probe_loss + other.probe_loss,
         )
 
@@ -118,7 +130,9 @@ class ScaleStats:
     def __add__(self, other: "ScaleStats") -> "ScaleStats":
         if not isinstance(other, ScaleStats):
             return NotImplemented
-        return ScaleStats(max(self.largest, other.largest), self.sq_sums + other.sq_sums, self.count + other.count)
+        return ScaleStats(
+            max(self.largest, other.largest), self.sq_sums + other.sq_sums, self.count + other.count
+        )
 
 
 def row_sq_norms(X: Any, inv_scale2: Any = None, mean: Any = None, block: int = 65536) -> Any:
@@ -138,8 +152,13 @@ def row_sq_norms(X: Any, inv_scale2: Any = None, mean: Any = None, block: int = 
     return xp.sum(X * X, axis=1)
 
 
-def scaled_norms(X: Any, inv_scale2: Any, mean: Any = None, block: int = 65536,
-                 columns: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Any, np.ndarray]:
+def scaled_norms(
+    X: Any,
+    inv_scale2: Any,
+    mean: Any = None,
+    block: int = 65536,
+    columns: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[Any, np.ndarray]:
     """Squared norm of every row of ``X`` in the coordinates ``t = (x - mean) / scale`` (``mean``
     None: no shift), and the column sums of ``t^2`` (float64, on the host), from one read of
     ``X``.
@@ -183,7 +202,9 @@ def scaled_norms(X: Any, inv_scale2: Any, mean: Any = None, block: int = 65536,
 NORM_BLOCK_BYTES = 1 << 19
 
 
-def _scaled_norms_numpy(X: np.ndarray, inv2: np.ndarray, mean: Any, block: int) -> tuple[np.ndarray, np.ndarray]:
+def _scaled_norms_numpy(
+    X: np.ndarray, inv2: np.ndarray, mean: Any, block: int
+) -> tuple[np.ndarray, np.ndarray]:
     """numpy fast path: one read of X, through a cache-sized buffer, no temporary of X's size."""
     out = np.empty(X.shape[0], dtype=X.dtype)
     col = np.zeros(X.shape[1])
@@ -260,12 +281,24 @@ def gradient_statistics(
     xp = np if isinstance(coef, np.ndarray) else array_namespace(coef)
     blocks = _row_blocks(X)
     if blocks is None:
-        return GradStats(float(X.shape[0]), *_sums(X, Y, coef, intercept, loss, sample_weight, row_norms,
-                                                   fit_intercept, probe, xp)).to_numpy()
+        return GradStats(
+            float(X.shape[0]),
+            *_sums(X, Y, coef, intercept, loss, sample_weight, row_norms, fit_intercept, probe, xp),
+        ).to_numpy()
     total = None
     for sl in blocks:
-        part = _sums(X[sl], Y[sl], coef, intercept, loss, None if sample_weight is None else sample_weight[sl],
-                     None if row_norms is None else row_norms[sl], fit_intercept, probe, xp)
+        part = _sums(
+            X[sl],
+            Y[sl],
+            coef,
+            intercept,
+            loss,
+            None if sample_weight is None else sample_weight[sl],
+            None if row_norms is None else row_norms[sl],
+            fit_intercept,
+            probe,
+            xp,
+        )
         if total is None:  # float64 accumulators: float32 blocks add up without drift
             total = [np.asarray(v, dtype=np.float64) for v in part]
         else:
@@ -274,13 +307,17 @@ def gradient_statistics(
     return GradStats(float(X.shape[0]), *total).to_numpy()
 
 
-def loss_sum(X: Any, Y: Any, coef: Any, intercept: Any, loss: Loss, *, sample_weight: Any = None) -> float:
+def loss_sum(
+    X: Any, Y: Any, coef: Any, intercept: Any, loss: Loss, *, sample_weight: Any = None
+) -> float:
     """``sum_i s_i loss(y_i, x_i W + b)`` (all outputs), without the gradient's second product;
     dense numpy rows in cache-sized blocks, accumulated in float64."""
     blocks = _row_blocks(X)
-    pieces = [(X, Y, sample_weight)] if blocks is None else [
-        (X[sl], Y[sl], None if sample_weight is None else sample_weight[sl]) for sl in blocks
-    ]
+    pieces = (
+        [(X, Y, sample_weight)]
+        if blocks is None
+        else [(X[sl], Y[sl], None if sample_weight is None else sample_weight[sl]) for sl in blocks]
+    )
     total = 0.0
     for Xb, Yb, sw in pieces:
         L = loss.loss(Yb, margins(Xb, coef, intercept))

@@ -30,17 +30,40 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.py", "auto_examples/*.ipynb",
-                    "auto_examples/*.md5", "auto_examples/*.zip", "auto_examples/*.json"]
+exclude_patterns = [
+    "_build",
+    "**.ipynb_checkpoints",
+    "auto_examples/*.py",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.md5",
+    "auto_examples/*.zip",
+    "auto_examples/*.json",
+]
 myst_heading_anchors = 3
 suppress_warnings = ["myst.xref_missing"]  # links into ../benchmarks and the code stay plain links
 
 autosummary_generate = True
 autodoc_default_options = {"members": False}
 numpydoc_show_class_members = False
-numpydoc_validation_checks = {"all", "GL01", "GL02", "ES01", "SA01", "EX01", "SS05", "RT02", "PR08", "PR09", "GL06"}
-numpydoc_validation_exclude = {r"\.__init__$", r"\.set_.*_request$", r"\.get_metadata_routing$",
-                               r"\.__sklearn_tags__$"}
+numpydoc_validation_checks = {
+    "all",
+    "GL01",
+    "GL02",
+    "ES01",
+    "SA01",
+    "EX01",
+    "SS05",
+    "RT02",
+    "PR08",
+    "PR09",
+    "GL06",
+}
+numpydoc_validation_exclude = {
+    r"\.__init__$",
+    r"\.set_.*_request$",
+    r"\.get_metadata_routing$",
+    r"\.__sklearn_tags__$",
+}
 # Names numpydoc writes as types; they are not cross-references to check.
 numpydoc_xref_param_type = False
 

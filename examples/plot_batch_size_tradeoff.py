@@ -35,14 +35,21 @@ for B in sizes + ["auto"]:
     est = SGDClassifier(alpha=alpha, batch_size=B, max_iter=25, tol=None, random_state=0).fit(X, y)
     obj = est.history_["objective"].dropna().to_numpy()
     results[B] = (obj - f_star) / f_star
-    print(f"B={B}: passes to 1e-3: {passes_to(results[B], 1e-3)}, gap after 25: {results[B][-1]:.1e}")
+    print(
+        f"B={B}: passes to 1e-3: {passes_to(results[B], 1e-3)}, gap after 25: {results[B][-1]:.1e}"
+    )
 
 bound = est.history_["batch_bound"].replace(np.inf, np.nan)
 fig, ax = plt.subplots(figsize=(6, 4))
 ax.plot(sizes, [passes_to(results[b], 1e-3) for b in sizes], "o-", label="fixed B")
 ax.axhline(passes_to(results["auto"], 1e-3), color="k", ls="--", label='batch_size="auto"')
-ax.axvspan(bound.iloc[:5].median(), bound.dropna().iloc[-5:].median(), color="C1", alpha=0.2,
-           label="diversity bound during the auto run")
+ax.axvspan(
+    bound.iloc[:5].median(),
+    bound.dropna().iloc[-5:].median(),
+    color="C1",
+    alpha=0.2,
+    label="diversity bound during the auto run",
+)
 ax.set_xscale("log")
 ax.set_xlabel("batch size B")
 ax.set_ylabel("passes to a 1e-3 relative gap")

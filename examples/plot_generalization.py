@@ -38,7 +38,12 @@ for epochs in (2, 10, 50):
 
 fig, ax = plt.subplots(figsize=(6, 4))
 for epochs in (2, 10, 50):
-    ax.plot(sizes, [a for e, b, a in rows if e == epochs and b != "auto"], "o-", label=f"{epochs} passes")
+    ax.plot(
+        sizes,
+        [a for e, b, a in rows if e == epochs and b != "auto"],
+        "o-",
+        label=f"{epochs} passes",
+    )
 ax.set_xscale("log")
 ax.set_xlabel("batch size B")
 ax.set_ylabel("test accuracy")

@@ -22,7 +22,10 @@ problems = {
     "breast cancer (binary)": (SGDClassifier, load_breast_cancer(return_X_y=True)),
     "digits (10 classes)": (SGDClassifier, load_digits(return_X_y=True)),
     "diabetes (regression)": (SGDRegressor, load_diabetes(return_X_y=True)),
-    "synthetic 100k x 20": (SGDClassifier, make_classification(100_000, 20, n_informative=10, random_state=0)),
+    "synthetic 100k x 20": (
+        SGDClassifier,
+        make_classification(100_000, 20, n_informative=10, random_state=0),
+    ),
 }
 
 fig, axes = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
@@ -32,8 +35,10 @@ for name, (Estimator, (X, y)) in problems.items():
     n = len(y)
     axes[0].plot(h["step"], h["diversity"] * n, label=name)
     axes[1].plot(h["step"], h["batch_size"] / n, label=name)
-    print(f"{name}: n={n}, B from {h['batch_size'].iloc[0]} to {h['batch_size'].iloc[-1]}, "
-          f"n*Delta from {h['diversity'].iloc[0] * n:.3g} to {h['diversity'].iloc[-1] * n:.3g}")
+    print(
+        f"{name}: n={n}, B from {h['batch_size'].iloc[0]} to {h['batch_size'].iloc[-1]}, "
+        f"n*Delta from {h['diversity'].iloc[0] * n:.3g} to {h['diversity'].iloc[-1] * n:.3g}"
+    )
 axes[0].set_yscale("log")
 axes[0].set_ylabel("estimated n * Delta(w)")
 axes[1].set_yscale("log")

@@ -19,14 +19,18 @@ from distributed import Client, LocalCluster
 from dasksgd import SGDClassifier
 from dasksgd.datasets import make_classification
 
-cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0")
+cluster = LocalCluster(
+    n_workers=2, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0"
+)
 client = Client(cluster)
 print(f"training page: http://127.0.0.1:{cluster.scheduler.http_server.port}/dasksgd")
 
 X, y = make_classification(400_000, 20, chunks=50_000, scale_spread=1.0, random_state=0)
 clf = SGDClassifier(alpha=1e-5, max_iter=30, random_state=0).fit(X, y)
-print(f"{clf.n_iter_} epochs, {len(clf.history_)} steps on {clf.n_workers_} workers; "
-      f"accuracy {clf.score(X, y):.4f}")
+print(
+    f"{clf.n_iter_} epochs, {len(clf.history_)} steps on {clf.n_workers_} workers; "
+    f"accuracy {clf.score(X, y):.4f}"
+)
 
 h = clf.history_
 ends = h.dropna(subset=["objective"])
@@ -36,7 +40,9 @@ ax1.plot(h["step"], h["batch_bound"], alpha=0.5, label="bound delta n Delta + 1"
 ax1.set(xlabel="step", yscale="log", title="batch size from the gradient diversity")
 ax1.legend()
 ax2.plot(ends["time"], ends["objective"] - ends["objective"].min() + 1e-9, marker="o")
-ax2.set(xlabel="seconds (loading included)", yscale="log", title="objective - best objective, per epoch")
+ax2.set(
+    xlabel="seconds (loading included)", yscale="log", title="objective - best objective, per epoch"
+)
 fig.tight_layout()
 
 client.close()

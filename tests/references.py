@@ -56,7 +56,12 @@ def lbfgs_optimum(name, X, y, fit_intercept, alpha):
     def f(p):
         return objective(name, "l2", X, y, p[:d], p[d] if fit_intercept else 0.0, alpha=alpha)
 
-    res = minimize(f, np.zeros(d + fit_intercept), method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 20000})
+    res = minimize(
+        f,
+        np.zeros(d + fit_intercept),
+        method="L-BFGS-B",
+        options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 20000},
+    )
     return res.fun
 
 
@@ -73,10 +78,19 @@ def reference(name, penalty, X, y, fit_intercept, alpha=ALPHA):
     elif name == "squared_error" and penalty == "elasticnet":
         r = ElasticNet(alpha=ALPHA, l1_ratio=0.5, tol=1e-14, max_iter=100000).fit(X, y)
     elif name == "hinge":
-        r = LinearSVC(loss="hinge", C=1 / (ALPHA * n), fit_intercept=False, tol=1e-10, max_iter=10**6).fit(X, y)
+        r = LinearSVC(
+            loss="hinge", C=1 / (ALPHA * n), fit_intercept=False, tol=1e-10, max_iter=10**6
+        ).fit(X, y)
     elif name == "epsilon_insensitive":
-        r = LinearSVR(loss="epsilon_insensitive", epsilon=0.1, C=1 / (ALPHA * n), fit_intercept=False,
-                      tol=1e-10, max_iter=10**6, dual=True).fit(X, y)
+        r = LinearSVR(
+            loss="epsilon_insensitive",
+            epsilon=0.1,
+            C=1 / (ALPHA * n),
+            fit_intercept=False,
+            tol=1e-10,
+            max_iter=10**6,
+            dual=True,
+        ).fit(X, y)
     else:
         return lbfgs_optimum(name, X, y, fit_intercept, alpha)
     b = np.ravel(r.intercept_)[0] if fit_intercept else 0.0

@@ -17,7 +17,9 @@ def _run(momentum, steps=200):
     for _ in range(steps):
         g = A @ point[0] - c[:, None]
         new = pc.step(*point, g, np.zeros(1), 1.0, pen, False)
-        state, point = momentum.update(state, point=point, new=new, full_batch=True, metric=pc.metric)
+        state, point = momentum.update(
+            state, point=point, new=new, full_batch=True, metric=pc.metric
+        )
     x = momentum.iterate(state, *point)[0][:, 0]
     f = lambda w: 0.5 * w @ A @ w - c @ w  # noqa: E731
     return f(x) - f(w_star), state
@@ -33,6 +35,11 @@ def test_momentum_accelerates_and_restarts():
 def test_no_momentum_on_minibatches():
     m = Momentum()
     new = (np.ones((2, 1)), np.zeros(1))
-    state, point = m.update(m.init(), point=(np.zeros((2, 1)), np.zeros(1)), new=new, full_batch=False,
-                            metric=Preconditioner.identity(2).metric)
+    state, point = m.update(
+        m.init(),
+        point=(np.zeros((2, 1)), np.zeros(1)),
+        new=new,
+        full_batch=False,
+        metric=Preconditioner.identity(2).metric,
+    )
     assert state.coef is None and point is new

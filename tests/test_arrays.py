@@ -5,8 +5,7 @@ memory, as dask chunks in-process, and as dask chunks on a LocalCluster."""
 import numpy as np
 import pytest
 
-from dasksgd import SGDClassifier, SGDRegressor
-from dasksgd import arrays
+from dasksgd import SGDClassifier, SGDRegressor, arrays
 
 xps = pytest.importorskip("array_api_strict")
 DEVICE = xps.Device("device1")
@@ -30,6 +29,7 @@ _register_concatenate()
 
 # -- helpers ------------------------------------------------------------------------------
 
+
 def test_to_numpy_and_back():
     a = dev([[1.0, 2.0], [3.0, 4.0]])
     with pytest.raises(RuntimeError):
@@ -45,15 +45,22 @@ def test_to_numpy_and_back():
 
 def test_rows():
     a = dev(np.arange(12.0).reshape(6, 2))
-    np.testing.assert_array_equal(arrays.to_numpy(arrays.row_slice(a, 1, 99, 2)), [[2, 3], [6, 7], [10, 11]])
-    np.testing.assert_array_equal(arrays.to_numpy(arrays.take_rows(a, np.array([5, 0]))), [[10, 11], [0, 1]])
-    np.testing.assert_array_equal(arrays.to_numpy(arrays.take_rows(a, slice(4, None))), [[8, 9], [10, 11]])
+    np.testing.assert_array_equal(
+        arrays.to_numpy(arrays.row_slice(a, 1, 99, 2)), [[2, 3], [6, 7], [10, 11]]
+    )
+    np.testing.assert_array_equal(
+        arrays.to_numpy(arrays.take_rows(a, np.array([5, 0]))), [[10, 11], [0, 1]]
+    )
+    np.testing.assert_array_equal(
+        arrays.to_numpy(arrays.take_rows(a, slice(4, None))), [[8, 9], [10, 11]]
+    )
     assert arrays.nbytes(a) == 96 and arrays.itemsize(a.dtype) == 8
     assert arrays.is_device_array(a) and not arrays.is_device_array(np.ones(2))
     assert arrays.is_float(a) and not arrays.is_float(dev([1, 2]))
 
 
 # -- estimators ---------------------------------------------------------------------------
+
 
 def _data(kind, n=600, d=5):
     rng = np.random.default_rng(0)
@@ -64,8 +71,12 @@ def _data(kind, n=600, d=5):
     return X, np.argmax(X[:, :k] + 0.3 * rng.standard_normal((n, k)), axis=1)
 
 
-CASES = [("binary", "log_loss"), ("multiclass", "modified_huber"), ("multiclass", "hinge"),
-         ("regression", "squared_error")]
+CASES = [
+    ("binary", "log_loss"),
+    ("multiclass", "modified_huber"),
+    ("multiclass", "hinge"),
+    ("regression", "squared_error"),
+]
 
 
 def _est(kind, loss, **kw):
@@ -93,7 +104,9 @@ def test_in_memory_device_arrays(kind, loss, weighted):
     if kind != "regression":
         Z = on.decision_function(dev(X))
         assert isinstance(Z, ArrayType)
-        np.testing.assert_allclose(arrays.to_numpy(Z), on.decision_function(X), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            arrays.to_numpy(Z), on.decision_function(X), rtol=1e-12, atol=1e-12
+        )
     if loss in ("log_loss", "modified_huber"):
         P = on.predict_proba(dev(X))
         assert isinstance(P, ArrayType) and P.device == DEVICE
@@ -131,7 +144,9 @@ def test_device_input_errors():
 def _dask_device(X, chunks):
     import dask.array as da
 
-    return da.from_array(X, chunks=(chunks,) + X.shape[1:]).map_blocks(dev, meta=dev(np.empty((0,) * X.ndim, X.dtype)))
+    return da.from_array(X, chunks=(chunks,) + X.shape[1:]).map_blocks(
+        dev, meta=dev(np.empty((0,) * X.ndim, X.dtype))
+    )
 
 
 def _check_dask_device(kind, loss, reference_fit):
@@ -155,8 +170,13 @@ def _check_dask_device(kind, loss, reference_fit):
 def test_dask_chunks_on_device_in_process(kind, loss):
     import dask.array as da
 
-    _check_dask_device(kind, loss, lambda X, y: _est(kind, loss, batch_size=500).fit(
-        da.from_array(X, chunks=(1000, X.shape[1])), da.from_array(y, chunks=1000)))
+    _check_dask_device(
+        kind,
+        loss,
+        lambda X, y: _est(kind, loss, batch_size=500).fit(
+            da.from_array(X, chunks=(1000, X.shape[1])), da.from_array(y, chunks=1000)
+        ),
+    )
 
 
 @pytest.mark.cluster
@@ -165,23 +185,29 @@ def test_dask_chunks_on_device_on_a_cluster(client):
 
     client.run(_register_concatenate)
     kind, loss = "multiclass", "log_loss"
-    _check_dask_device(kind, loss, lambda X, y: _est(kind, loss, batch_size=500).fit(
-        da.from_array(X, chunks=(1000, X.shape[1])), da.from_array(y, chunks=1000)))
+    _check_dask_device(
+        kind,
+        loss,
+        lambda X, y: _est(kind, loss, batch_size=500).fit(
+            da.from_array(X, chunks=(1000, X.shape[1])), da.from_array(y, chunks=1000)
+        ),
+    )
 
 
 def test_gpu_check_runs_without_a_gpu(tmp_path):
     # The GPU script must run anywhere: without cupy or a GPU it says the GPU parts are skipped,
     # runs the parity check on device-held strict arrays, and exits 0.
+    import importlib.util
     import subprocess
     import sys
     from pathlib import Path
 
-    import importlib.util
-
     if importlib.util.find_spec("cupy") is not None:
         pytest.skip("cupy is installed: the script would run its GPU parts")
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
-    out = subprocess.run([sys.executable, str(script), "--no-write"], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(script), "--no-write"], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     assert "GPU part SKIPPED" in out.stdout
     assert "| PASS" in out.stdout

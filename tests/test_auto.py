@@ -14,7 +14,9 @@ def _problem(spread):
     X, y = make_classification(20_000, 10, n_informative=6, n_redundant=0, random_state=0)
     X = X * 10.0 ** np.random.default_rng(1).uniform(-spread, spread, 10) + spread * 50.0
     n = len(y)
-    ref = LogisticRegression(C=1 / (ALPHA * n), solver="newton-cholesky", tol=1e-12, max_iter=200).fit(X, y)
+    ref = LogisticRegression(
+        C=1 / (ALPHA * n), solver="newton-cholesky", tol=1e-12, max_iter=200
+    ).fit(X, y)
     return X, y, _objective(X, y, ref.coef_, ref.intercept_[0])
 
 
@@ -46,12 +48,16 @@ def test_auto_beats_every_fixed_batch_per_pass():
     ref = LogisticRegression(C=1 / (alpha * len(y)), solver="newton-cholesky", tol=1e-12).fit(X, y)
 
     def objective(c, b):
-        return np.mean(np.logaddexp(0, -(2 * y - 1) * (X @ c.ravel() + b))) + 0.5 * alpha * np.sum(c**2)
+        return np.mean(np.logaddexp(0, -(2 * y - 1) * (X @ c.ravel() + b))) + 0.5 * alpha * np.sum(
+            c**2
+        )
 
     f_star = objective(ref.coef_, ref.intercept_[0])
     gaps = {}
     for B in (512, 2048, 8192, 50_000, "auto"):
-        est = SGDClassifier(alpha=alpha, batch_size=B, max_iter=12, tol=None, random_state=0).fit(X, y)
+        est = SGDClassifier(alpha=alpha, batch_size=B, max_iter=12, tol=None, random_state=0).fit(
+            X, y
+        )
         gaps[B] = (objective(est.coef_, est.intercept_[0]) - f_star) / f_star
     assert gaps["auto"] < min(g for b, g in gaps.items() if b != "auto")
 

@@ -39,8 +39,23 @@ def test_parquet_round_trip_on_a_local_cluster(tmp_path, capsys):
     df = _frame()
     data = _write(df, tmp_path / "train.parquet")
     model, metrics = tmp_path / "model.joblib", tmp_path / "metrics.json"
-    assert main(["train", data, "--target", "y", "--output", str(model), "--metrics", str(metrics),
-                 "--max-iter", "20"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                data,
+                "--target",
+                "y",
+                "--output",
+                str(model),
+                "--metrics",
+                str(metrics),
+                "--max-iter",
+                "20",
+            ]
+        )
+        == 0
+    )
     m = json.loads(metrics.read_text())
     assert m["estimator"] == "SGDClassifier" and m["classes"] == ["no", "yes"]
     assert m["features"] == ["a", "b", "c", "d"] and m["n_samples"] == 3000 and m["n_workers"] == 2
@@ -51,7 +66,10 @@ def test_parquet_round_trip_on_a_local_cluster(tmp_path, capsys):
     new = _frame(n=500, seed=1).drop(columns="y")
     new = new[["d", "c", "b", "a"]]  # columns found by name, in any order
     out = tmp_path / "pred.parquet"
-    assert main(["predict", str(model), _write(new, tmp_path / "new.parquet"), "--output", str(out)]) == 0
+    assert (
+        main(["predict", str(model), _write(new, tmp_path / "new.parquet"), "--output", str(out)])
+        == 0
+    )
     pred = pd.read_parquet(out)["prediction"].to_numpy()
     np.testing.assert_array_equal(pred, est.predict(new[["a", "b", "c", "d"]]))
     assert "predictions:" in capsys.readouterr().out
@@ -61,10 +79,29 @@ def test_csv_regression_in_process(tmp_path):
     df = _frame(regression=True)
     data = _write(df, tmp_path / "train.csv")
     model, metrics = tmp_path / "m.joblib", tmp_path / "m.json"
-    assert main(["train", data, "--target", "y", "--workers", "0", "--features", "a,b,c",
-                 "--output", str(model), "--metrics", str(metrics)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                data,
+                "--target",
+                "y",
+                "--workers",
+                "0",
+                "--features",
+                "a,b,c",
+                "--output",
+                str(model),
+                "--metrics",
+                str(metrics),
+            ]
+        )
+        == 0
+    )
     m = json.loads(metrics.read_text())
-    assert m["estimator"] == "SGDRegressor" and m["params"]["loss"] == "squared_error"  # a float target
+    assert (
+        m["estimator"] == "SGDRegressor" and m["params"]["loss"] == "squared_error"
+    )  # a float target
     assert m["features"] == ["a", "b", "c"] and m["score"] > 0.95
     out = tmp_path / "pred.csv"
     assert main(["predict", str(model), data, "--output", str(out), "--workers", "0"]) == 0
@@ -72,16 +109,25 @@ def test_csv_regression_in_process(tmp_path):
     np.testing.assert_allclose(pred, joblib.load(model).predict(df[["a", "b", "c"]]), rtol=1e-12)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["train", "{tmp}/missing.parquet", "--target", "y"], "no such file"),
-    (["train", "{data}", "--target", "nope"], "--target 'nope' is not a column"),
-    (["train", "{data}", "--target", "y", "--features", "a,zz"], r"feature column\(s\) \['zz'\] are not in DATA"),
-    (["train", "{text}", "--target", "y"], r"feature column\(s\) \['name'\] are not numeric"),
-    (["train", "{data}", "--target", "y", "--loss", "made_up"], "--loss 'made_up' is not one of"),
-    (["train", "{tmp}/notes.txt", "--target", "y"], "cannot tell CSV from Parquet"),
-    (["predict", "{tmp}/none.joblib", "{data}"], "MODEL .* no such file"),
-    (["predict", "{tmp}/notes.txt", "{data}"], "cannot be loaded"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "{tmp}/missing.parquet", "--target", "y"], "no such file"),
+        (["train", "{data}", "--target", "nope"], "--target 'nope' is not a column"),
+        (
+            ["train", "{data}", "--target", "y", "--features", "a,zz"],
+            r"feature column\(s\) \['zz'\] are not in DATA",
+        ),
+        (["train", "{text}", "--target", "y"], r"feature column\(s\) \['name'\] are not numeric"),
+        (
+            ["train", "{data}", "--target", "y", "--loss", "made_up"],
+            "--loss 'made_up' is not one of",
+        ),
+        (["train", "{tmp}/notes.txt", "--target", "y"], "cannot tell CSV from Parquet"),
+        (["predict", "{tmp}/none.joblib", "{data}"], "MODEL .* no such file"),
+        (["predict", "{tmp}/notes.txt", "{data}"], "cannot be loaded"),
+    ],
+)
 def test_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
     import re
 
@@ -101,8 +147,23 @@ def test_predict_needs_the_model_columns(tmp_path, capsys):
     df = _frame(n=500)
     data = _write(df, tmp_path / "d.parquet", parts=1)
     model = tmp_path / "m.joblib"
-    assert main(["train", data, "--target", "y", "--workers", "0", "--output", str(model),
-                 "--metrics", str(tmp_path / "m.json")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                data,
+                "--target",
+                "y",
+                "--workers",
+                "0",
+                "--output",
+                str(model),
+                "--metrics",
+                str(tmp_path / "m.json"),
+            ]
+        )
+        == 0
+    )
     fewer = _write(df.drop(columns=["c"]), tmp_path / "fewer.parquet", parts=1)
     assert main(["predict", str(model), fewer, "--workers", "0"]) == 2
     assert "feature column(s) ['c'] are not in DATA" in capsys.readouterr().err
@@ -114,7 +175,9 @@ def test_everything_the_cli_starts_listens_on_loopback():
 
     with _cluster(None, 2) as client:
         info = client.scheduler_info()
-        addresses = [info["address"], *info["workers"]] + [w["nanny"] for w in info["workers"].values()]
+        addresses = [info["address"], *info["workers"]] + [
+            w["nanny"] for w in info["workers"].values()
+        ]
         assert all(a.startswith("tcp://127.0.0.1:") for a in addresses), addresses
         assert client.dashboard_link.startswith("http://127.0.0.1:")
         sockets = client.cluster.scheduler.http_server._sockets.values()
@@ -123,7 +186,9 @@ def test_everything_the_cli_starts_listens_on_loopback():
 
 @pytest.mark.cluster
 def test_demo_reaches_the_optimum(capsys):
-    assert main(["demo", "--n-samples", "40000", "--n-features", "10", "--chunk-rows", "10000"]) == 0
+    assert (
+        main(["demo", "--n-samples", "40000", "--n-features", "10", "--chunk-rows", "10000"]) == 0
+    )
     out = capsys.readouterr().out
     gap = float(re.search(r"relative gap ([0-9.e+-]+)", out).group(1))
     assert gap < 1e-4 and "Dashboard: http://127.0.0.1:" in out

@@ -19,16 +19,26 @@ from dasksgd.datasets import make_classification
 
 pytestmark = pytest.mark.cluster
 
-ARTIFACTS = Path(os.environ.get("DASKSGD_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("DASKSGD_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts")
+)
 
 
 @pytest.fixture(scope="module")
 def cluster_client():
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0", worker_dashboard_address=None) as cluster, \
-            Client(cluster, set_as_default=False) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            worker_dashboard_address=None,
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
         yield client
 
 
@@ -47,7 +57,9 @@ def test_page_data_are_the_fit_history(cluster_client):
     client = cluster_client
     X, y = make_classification(60_000, 8, chunks=15_000, random_state=1)
     with client.as_current():
-        est = SGDClassifier(alpha=2.5e-4, batch_size=3000, max_iter=4, tol=None, random_state=0).fit(X, y)
+        est = SGDClassifier(
+            alpha=2.5e-4, batch_size=3000, max_iter=4, tol=None, random_state=0
+        ).fit(X, y)
     data = json.loads(_get(_base(client) + "/dasksgd/data.json"))
     fits = [f for f in data["fits"] if "alpha=0.00025" in f["label"]]
     assert len(fits) == 1 and fits[0]["status"] == "done"
@@ -73,7 +85,13 @@ def _chromium():
 
 
 def _chrome(binary, *args, timeout=90):
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--virtual-time-budget=4000"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--virtual-time-budget=4000",
+    ]
     return subprocess.run([binary, *flags, *args], capture_output=True, text=True, timeout=timeout)
 
 
@@ -97,10 +115,16 @@ def test_chromium_shows_a_running_fit(cluster_client):
         url = _base(client) + "/dasksgd"
         deadline = time.monotonic() + 120
         while True:  # until the running fit has published a couple of epochs
-            fits = [f for f in json.loads(_get(url + "/data.json"))["fits"] if "alpha=0.00035" in f["label"]]
+            fits = [
+                f
+                for f in json.loads(_get(url + "/data.json"))["fits"]
+                if "alpha=0.00035" in f["label"]
+            ]
             if fits and len(fits[0]["epochs"]) >= 2:
                 break
-            assert thread.is_alive() and time.monotonic() < deadline, "the fit ended before the page saw it"
+            assert thread.is_alive() and time.monotonic() < deadline, (
+                "the fit ended before the page saw it"
+            )
             time.sleep(0.2)
         dom = _chrome(chromium, "--dump-dom", url).stdout
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -118,7 +142,10 @@ def test_chromium_shows_a_running_fit(cluster_client):
     assert "running" in html  # drawn while the fit ran
 
     def series(name):
-        m = re.search(rf'data-series="{re.escape(name)}" data-n="(\d+)" data-last="[^"]*" data-y="([^"]*)"', html)
+        m = re.search(
+            rf'data-series="{re.escape(name)}" data-n="(\d+)" data-last="[^"]*" data-y="([^"]*)"',
+            html,
+        )
         assert m, f"no {name!r} series on the page"
         n, ys = int(m.group(1)), [float(v) for v in m.group(2).split(",") if v]
         assert n == len(ys) and n > 0
@@ -132,7 +159,9 @@ def test_chromium_shows_a_running_fit(cluster_client):
     np.testing.assert_allclose(lr, h["learning_rate"].to_numpy()[: len(lr)], rtol=1e-12)
     objective = series("objective")
     assert len(objective) >= 2
-    np.testing.assert_allclose(objective, h["objective"].dropna().to_numpy()[: len(objective)], rtol=1e-12)
+    np.testing.assert_allclose(
+        objective, h["objective"].dropna().to_numpy()[: len(objective)], rtol=1e-12
+    )
     workers = re.findall(r'data-series="127\.0\.0\.1:\d+" data-n="(\d+)"', html)
     assert len(workers) == 2 and all(int(n) > 0 for n in workers)  # step times of both workers
     assert shot.exists() and shot.stat().st_size > 10_000
@@ -145,7 +174,10 @@ def test_every_task_dasksgd_submits_is_named_dasksgd(cluster_client):
 
     client = cluster_client
     X, y = make_classification(40_000, 6, chunks=10_000, random_state=4)
-    users = {k if isinstance(k, str) else k[0] for k in list(dict(X.__dask_graph__())) + list(dict(y.__dask_graph__()))}
+    users = {
+        k if isinstance(k, str) else k[0]
+        for k in list(dict(X.__dask_graph__())) + list(dict(y.__dask_graph__()))
+    }
     with client.as_current(), get_task_stream(client) as stream:
         est = SGDClassifier(max_iter=2, tol=None, random_state=0, class_weight="balanced").fit(X, y)
         est.predict_proba(X).compute()
@@ -154,16 +186,36 @@ def test_every_task_dasksgd_submits_is_named_dasksgd(cluster_client):
     # The user's own tasks (also as dask renames them when it fuses them) and dask's finalize
     # task of the user's .compute() are not ours.
     tokens = {t for u in users for t in re.findall(r"[0-9a-f]{16,}", u)}
-    ours = {n for n in names - users if not n.startswith("finalize-") and not any(t in n for t in tokens)}
-    assert ours and all("dasksgd-" in n for n in ours), sorted(n for n in ours if "dasksgd-" not in n)
+    ours = {
+        n
+        for n in names - users
+        if not n.startswith("finalize-") and not any(t in n for t in tokens)
+    }
+    assert ours and all("dasksgd-" in n for n in ours), sorted(
+        n for n in ours if "dasksgd-" not in n
+    )
 
 
 def test_a_failed_fit_is_shown_as_failed(cluster_client, tmp_path):
     client = cluster_client
     X, y = make_classification(40_000, 6, chunks=10_000, random_state=5)
-    est = SGDClassifier(alpha=4.5e-4, batch_size=2000, max_iter=3, tol=None, random_state=0,
-                        checkpoint=tmp_path / "missing-dir" / "fit.ckpt", checkpoint_every=2)
-    with client.as_current(), pytest.raises(FileNotFoundError):  # the first checkpoint cannot be written
+    est = SGDClassifier(
+        alpha=4.5e-4,
+        batch_size=2000,
+        max_iter=3,
+        tol=None,
+        random_state=0,
+        checkpoint=tmp_path / "missing-dir" / "fit.ckpt",
+        checkpoint_every=2,
+    )
+    with (
+        client.as_current(),
+        pytest.raises(FileNotFoundError),
+    ):  # the first checkpoint cannot be written
         est.fit(X, y)
-    fits = [f for f in json.loads(_get(_base(client) + "/dasksgd/data.json"))["fits"] if "alpha=0.00045" in f["label"]]
+    fits = [
+        f
+        for f in json.loads(_get(_base(client) + "/dasksgd/data.json"))["fits"]
+        if "alpha=0.00045" in f["label"]
+    ]
     assert len(fits) == 1 and fits[0]["status"] == "failed" and len(fits[0]["steps"]) == 2

@@ -25,7 +25,9 @@ def test_multiclass_labels_follow_a_linear_model():
 
 
 def test_sparse_rows_have_the_density_asked():
-    X, y = make_classification(2000, 1000, density=0.02, chunks=500, random_state=0, dtype=np.float32)
+    X, y = make_classification(
+        2000, 1000, density=0.02, chunks=500, random_state=0, dtype=np.float32
+    )
     Xc = X.compute()
     assert sp.issparse(Xc) and Xc.dtype == np.float32 and Xc.shape == (2000, 1000)
     per_row = np.diff(Xc.tocsr().indptr)
@@ -55,4 +57,7 @@ def test_data_sets_never_share_keys():
     c = make_regression(100, 3, chunks=50, random_state=0)[0]
     keys = [set(dict(x.__dask_graph__())) for x in (a, b, c)]
     assert not (keys[0] & keys[1]) and not (keys[0] & keys[2])
-    assert set(dict(make_classification(100, 3, chunks=50, random_state=0)[0].__dask_graph__())) == keys[0]
+    assert (
+        set(dict(make_classification(100, 3, chunks=50, random_state=0)[0].__dask_graph__()))
+        == keys[0]
+    )

@@ -2,8 +2,8 @@ import math
 
 import dask.array as da
 import numpy as np
-from references import BACKENDS, on_backend, random_problem
 import pytest
+from references import BACKENDS, on_backend, random_problem
 
 from dasksgd import gradient_diversity
 from dasksgd.diversity import DiversitySmoother, batch_diversity, diversity_terms
@@ -49,10 +49,16 @@ def test_exact_against_per_sample_gradients(name, penalty, K, fit_intercept, bac
     X, Y, W, b = _problem(name, K)
     G = _per_sample_gradients(name, penalty, 0.3, X, Y, W, b, fit_intercept)
     expected = np.sum(G**2) / np.sum(G.sum(axis=0) ** 2)
-    got = gradient_diversity(on_backend(X, backend), on_backend(Y if K > 1 else Y[:, 0], backend),
-                             W.T if K > 1 else W[:, 0],
-                             (b if K > 1 else b[0]) if fit_intercept else None,
-                             loss=name, penalty=penalty, alpha=0.3, epsilon=0.2)
+    got = gradient_diversity(
+        on_backend(X, backend),
+        on_backend(Y if K > 1 else Y[:, 0], backend),
+        W.T if K > 1 else W[:, 0],
+        (b if K > 1 else b[0]) if fit_intercept else None,
+        loss=name,
+        penalty=penalty,
+        alpha=0.3,
+        epsilon=0.2,
+    )
     assert got == pytest.approx(expected, rel=1e-5)
 
 
@@ -66,7 +72,9 @@ def test_identical_gradients_give_one_over_n():
 def test_orthogonal_gradients_give_one():
     X = np.eye(6) * np.arange(1.0, 7.0)[:, None]
     y = RNG.standard_normal(6)
-    assert gradient_diversity(X, y, np.zeros(6), loss="squared_error", penalty=None) == pytest.approx(1.0)
+    assert gradient_diversity(
+        X, y, np.zeros(6), loss="squared_error", penalty=None
+    ) == pytest.approx(1.0)
 
 
 def test_stationary_point_is_infinite():
@@ -98,19 +106,32 @@ def test_batch_estimate_is_unbiased(m):
     sq, norm2 = diversity_terms(full, pen, W)
     exact_mean_sq, exact_grad_sq = sq / n, norm2 / n**2
     rng = np.random.default_rng(0)
-    draws = np.array([
-        batch_diversity(gradient_statistics(X[idx], y[idx], W, b, loss, row_norms=rn[idx]), pen, W, n)
-        for idx in (rng.choice(n, m, replace=False) for _ in range(4000))
-    ])
+    draws = np.array(
+        [
+            batch_diversity(
+                gradient_statistics(X[idx], y[idx], W, b, loss, row_norms=rn[idx]), pen, W, n
+            )
+            for idx in (rng.choice(n, m, replace=False) for _ in range(4000))
+        ]
+    )
     se = draws.std(axis=0) / np.sqrt(len(draws))
     assert abs(draws[:, 0].mean() - exact_mean_sq) < 4 * se[0]
     assert abs(draws[:, 1].mean() - exact_grad_sq) < 4 * se[1]
     # The plug-in ||mean g||^2 is biased: its mean is far off by comparison.
-    plug_in = np.mean([
-        np.sum(np.concatenate([(s.grad_coef / m + pen.subgradient(W)).ravel(), s.grad_intercept / m]) ** 2)
-        for s in (gradient_statistics(X[idx], y[idx], W, b, loss, row_norms=rn[idx])
-                  for idx in (rng.choice(n, m, replace=False) for _ in range(500)))
-    ])
+    plug_in = np.mean(
+        [
+            np.sum(
+                np.concatenate(
+                    [(s.grad_coef / m + pen.subgradient(W)).ravel(), s.grad_intercept / m]
+                )
+                ** 2
+            )
+            for s in (
+                gradient_statistics(X[idx], y[idx], W, b, loss, row_norms=rn[idx])
+                for idx in (rng.choice(n, m, replace=False) for _ in range(500))
+            )
+        ]
+    )
     if m < n / 2:
         assert plug_in - exact_grad_sq > 10 * se[1]
 
@@ -120,7 +141,9 @@ def test_full_batch_estimate_is_exact():
     st = gradient_statistics(X, Y, W, b, get_loss("squared_error"), row_norms=row_sq_norms(X))
     pen = get_penalty("l2", 0.1)
     mean_sq, grad_sq = batch_diversity(st, pen, W, 50)
-    assert mean_sq / grad_sq == pytest.approx(50 * gradient_diversity(X, Y[:, 0], W[:, 0], b[0], loss="squared_error", alpha=0.1))
+    assert mean_sq / grad_sq == pytest.approx(
+        50 * gradient_diversity(X, Y[:, 0], W[:, 0], b[0], loss="squared_error", alpha=0.1)
+    )
 
 
 def test_smoother():
@@ -158,8 +181,12 @@ def test_batch_policy_follows_the_rule_with_hysteresis():
     assert p.update(s, ndelta=math.nan) == s
     assert p.update(BatchStateLike(3500), ndelta=3999.0).size == 3500  # +14%: kept
     assert p.update(BatchStateLike(3500), ndelta=4999.0).size == 5000
-    assert p.update(BatchStateLike(10_000), ndelta=12_499.0).size == 12_500  # an eighth of the data: the rule
-    assert p.update(BatchStateLike(10_000), ndelta=12_500.0).size == 100_000  # over an eighth: the whole data
+    assert (
+        p.update(BatchStateLike(10_000), ndelta=12_499.0).size == 12_500
+    )  # an eighth of the data: the rule
+    assert (
+        p.update(BatchStateLike(10_000), ndelta=12_500.0).size == 100_000
+    )  # over an eighth: the whole data
     assert p.update(BatchStateLike(9000), ndelta=1e9).size == 100_000  # the cap
     f = FixedBatchSize(50, 20)
     assert f.init().size == 20 and f.update(f.init(), ndelta=1e6).size == 20

@@ -15,18 +15,40 @@ ROOT = Path(__file__).resolve().parents[1]
 #: "Examples" sections, and punctuation of parameter descriptions.
 IGNORED = {"GL01", "GL02", "ES01", "SA01", "EX01", "SS05", "RT02", "PR08", "PR09", "GL06"}
 
-PUBLIC = [
-    "dasksgd.SGDClassifier", "dasksgd.SGDRegressor", "dasksgd.gradient_diversity",
-    "dasksgd.datasets.make_classification", "dasksgd.datasets.make_regression", "dasksgd.cli.main",
-] + [f"dasksgd.SGDClassifier.{m}" for m in ("fit", "partial_fit", "predict", "predict_proba",
-                                              "predict_log_proba", "decision_function", "score")] \
-  + [f"dasksgd.SGDRegressor.{m}" for m in ("fit", "partial_fit", "predict", "score")]
+PUBLIC = (
+    [
+        "dasksgd.SGDClassifier",
+        "dasksgd.SGDRegressor",
+        "dasksgd.gradient_diversity",
+        "dasksgd.datasets.make_classification",
+        "dasksgd.datasets.make_regression",
+        "dasksgd.cli.main",
+    ]
+    + [
+        f"dasksgd.SGDClassifier.{m}"
+        for m in (
+            "fit",
+            "partial_fit",
+            "predict",
+            "predict_proba",
+            "predict_log_proba",
+            "decision_function",
+            "score",
+        )
+    ]
+    + [f"dasksgd.SGDRegressor.{m}" for m in ("fit", "partial_fit", "predict", "score")]
+)
 
 
 def test_public_names_are_documented():
     import dasksgd
 
-    assert set(dasksgd.__all__) == {"SGDClassifier", "SGDRegressor", "gradient_diversity", "__version__"}
+    assert set(dasksgd.__all__) == {
+        "SGDClassifier",
+        "SGDRegressor",
+        "gradient_diversity",
+        "__version__",
+    }
     listed = {p.split(".")[1] for p in PUBLIC if p.count(".") == 1}
     assert listed == set(dasksgd.__all__) - {"__version__"}
 
@@ -45,14 +67,37 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
     pytest.importorskip("pydata_sphinx_theme")
     env = dict(os.environ, MPLBACKEND="Agg")
     out = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-d", str(tmp_path / "doctrees"),
-         str(ROOT / "docs"), str(tmp_path / "html")],
-        capture_output=True, text=True, timeout=900, env=env,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            "-d",
+            str(tmp_path / "doctrees"),
+            str(ROOT / "docs"),
+            str(tmp_path / "html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-8000:]
     html = tmp_path / "html"
-    for page in ("index.html", "user_guide.html", "api.html", "cluster.html", "tools.html", "gpu.html",
-                 "auto_examples/index.html", "generated/dasksgd.SGDClassifier.html"):
+    for page in (
+        "index.html",
+        "user_guide.html",
+        "api.html",
+        "cluster.html",
+        "tools.html",
+        "gpu.html",
+        "auto_examples/index.html",
+        "generated/dasksgd.SGDClassifier.html",
+    ):
         assert (html / page).exists(), page
     gallery = (html / "auto_examples" / "index.html").read_text()
     examples = sorted(p.stem for p in (ROOT / "examples").glob("plot_*.py"))
@@ -74,5 +119,7 @@ def test_snippets_run_as_scripts(page, tmp_path):
     for k, code in enumerate(blocks):
         script = tmp_path / f"snippet_{k}.py"
         script.write_text(code)
-        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        out = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+        )
         assert out.returncode == 0, f"{page}, snippet {k + 1}:\n{out.stderr[-4000:]}"

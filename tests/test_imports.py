@@ -7,8 +7,16 @@ import dasksgd
 def test_public_names():
     from dasksgd import SGDClassifier, SGDRegressor, gradient_diversity
 
-    assert set(dasksgd.__all__) == {"SGDClassifier", "SGDRegressor", "gradient_diversity", "__version__"}
-    assert callable(gradient_diversity) and SGDClassifier.__module__ == SGDRegressor.__module__ == "dasksgd.linear_model"
+    assert set(dasksgd.__all__) == {
+        "SGDClassifier",
+        "SGDRegressor",
+        "gradient_diversity",
+        "__version__",
+    }
+    assert (
+        callable(gradient_diversity)
+        and SGDClassifier.__module__ == SGDRegressor.__module__ == "dasksgd.linear_model"
+    )
     assert "SGDClassifier" in dir(dasksgd)
 
 
@@ -18,7 +26,10 @@ def test_workers_import_only_the_engine():
     code = (
         "import sys, pickle; import dasksgd.engine.cluster, dasksgd.datasets;"
         "from dasksgd.engine.cluster import ShardHolder; pickle.loads(pickle.dumps(ShardHolder));"
-        "print(sorted(m for m in ('sklearn', 'pandas', 'dask.array', 'dasksgd.linear_model') if m in sys.modules))"
+        "print(sorted(m for m in ('sklearn', 'pandas', 'dask.array', 'dasksgd.linear_model')"
+        " if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

@@ -37,4 +37,6 @@ def test_columns_of_one_parquet_file_split_differently(tmp_path):
     est = SGDClassifier(max_iter=5, tol=None, random_state=0).fit(data[["a", "b"]], data["y"])
     ref = SGDClassifier(max_iter=5, tol=None, random_state=0).fit(df[["a", "b"]], df["y"])
     assert list(est.classes_) == ["no", "yes"]
-    assert est.score(df[["a", "b"]], df["y"]) == pytest.approx(ref.score(df[["a", "b"]], df["y"]), abs=0.02)
+    assert est.score(df[["a", "b"]], df["y"]) == pytest.approx(
+        ref.score(df[["a", "b"]], df["y"]), abs=0.02
+    )

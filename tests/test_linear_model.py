@@ -23,40 +23,75 @@ def test_full_batch_reaches_exact_optimum(loss, penalty, fit_intercept, alpha, t
     classif = loss in ("log_loss", "squared_hinge", "modified_huber", "hinge")
     X, y = (XC, YC) if classif else (XR, YR)
     est = (SGDClassifier if classif else SGDRegressor)(
-        loss=loss, penalty=penalty, alpha=alpha, l1_ratio=0.5, fit_intercept=fit_intercept,
-        batch_size=len(y), learning_rate="constant", eta0=1e3, tol=None, max_iter=3000, random_state=0,
+        loss=loss,
+        penalty=penalty,
+        alpha=alpha,
+        l1_ratio=0.5,
+        fit_intercept=fit_intercept,
+        batch_size=len(y),
+        learning_rate="constant",
+        eta0=1e3,
+        tol=None,
+        max_iter=3000,
+        random_state=0,
     ).fit(X, y)
     ys = 2.0 * y - 1.0 if classif else y
     f = objective(loss, penalty, X, ys, est.coef_, est.intercept_[0], alpha=alpha)
     f_star = reference(loss, penalty, X, ys, fit_intercept, alpha=alpha)
     gap = (f - f_star) / abs(f_star)
-    assert gap >= -1e-9, "better than the reference optimum: the reference or the objective is wrong"
+    assert gap >= -1e-9, (
+        "better than the reference optimum: the reference or the objective is wrong"
+    )
     assert gap <= tol
 
 
 def test_l1_gives_exact_zeros_like_lasso():
-    est = SGDRegressor(penalty="l1", alpha=0.05, batch_size=len(YR), learning_rate="constant", eta0=1e3,
-                       tol=None, max_iter=3000).fit(XR, YR)
+    est = SGDRegressor(
+        penalty="l1",
+        alpha=0.05,
+        batch_size=len(YR),
+        learning_rate="constant",
+        eta0=1e3,
+        tol=None,
+        max_iter=3000,
+    ).fit(XR, YR)
     ref = Lasso(alpha=0.05, tol=1e-14, max_iter=100000).fit(XR, YR)
     np.testing.assert_array_equal(est.coef_ == 0, ref.coef_ == 0)
     np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-6)
 
 
 def test_minibatch_adaptive_is_close():
-    est = SGDClassifier(alpha=ALPHA, batch_size=64, learning_rate="adaptive", eta0=0.5, max_iter=50, tol=None,
-                        random_state=0).fit(XC, YC)
+    est = SGDClassifier(
+        alpha=ALPHA,
+        batch_size=64,
+        learning_rate="adaptive",
+        eta0=0.5,
+        max_iter=50,
+        tol=None,
+        random_state=0,
+    ).fit(XC, YC)
     f = objective("log_loss", "l2", XC, 2.0 * YC - 1, est.coef_, est.intercept_[0])
     f_star = reference("log_loss", "l2", XC, 2.0 * YC - 1, True)
     assert 0 <= (f - f_star) / f_star < 2e-3
 
 
 def test_averaging_reduces_the_noise_floor():
-    kw = dict(alpha=ALPHA, batch_size=16, learning_rate="constant", eta0=0.05, max_iter=40, tol=None, random_state=0)
+    kw = dict(
+        alpha=ALPHA,
+        batch_size=16,
+        learning_rate="constant",
+        eta0=0.05,
+        max_iter=40,
+        tol=None,
+        random_state=0,
+    )
     plain = SGDClassifier(**kw).fit(XC, YC)
     averaged = SGDClassifier(average=20 * len(YC), **kw).fit(XC, YC)
     f_star = reference("log_loss", "l2", XC, 2.0 * YC - 1, True)
-    gaps = [(objective("log_loss", "l2", XC, 2.0 * YC - 1, e.coef_, e.intercept_[0]) - f_star) / f_star
-            for e in (plain, averaged)]
+    gaps = [
+        (objective("log_loss", "l2", XC, 2.0 * YC - 1, e.coef_, e.intercept_[0]) - f_star) / f_star
+        for e in (plain, averaged)
+    ]
     assert gaps[1] < 0.5 * gaps[0]
 
 
@@ -64,21 +99,29 @@ def test_averaging_reduces_the_noise_floor():
 def test_multiclass_accuracy_close_to_logistic_regression(loader):
     X, y = loader(return_X_y=True)
     X = standardize(X)
-    est = SGDClassifier(alpha=ALPHA, batch_size=len(y), learning_rate="constant", eta0=1e3, tol=None,
-                        max_iter=3000).fit(X, y)
+    est = SGDClassifier(
+        alpha=ALPHA, batch_size=len(y), learning_rate="constant", eta0=1e3, tol=None, max_iter=3000
+    ).fit(X, y)
     assert est.coef_.shape == (len(np.unique(y)), X.shape[1])
-    ref = OneVsRestClassifier(LogisticRegression(C=1 / (ALPHA * len(y)), max_iter=10000, tol=1e-12)).fit(X, y)
+    ref = OneVsRestClassifier(
+        LogisticRegression(C=1 / (ALPHA * len(y)), max_iter=10000, tol=1e-12)
+    ).fit(X, y)
     assert est.score(X, y) >= ref.score(X, y) - 0.02
     # Each one-vs-rest column is the binary problem of its class.
-    np.testing.assert_allclose(est.coef_, np.vstack([e.coef_ for e in ref.estimators_]), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        est.coef_, np.vstack([e.coef_ for e in ref.estimators_]), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_sample_weight_matches_logistic_regression():
     rng = np.random.default_rng(0)
     sw = rng.uniform(0.2, 3.0, len(YC))
-    est = SGDClassifier(alpha=ALPHA, batch_size=len(YC), learning_rate="constant", eta0=1e3, tol=None,
-                        max_iter=3000).fit(XC, YC, sample_weight=sw)
-    ref = LogisticRegression(C=1 / (ALPHA * len(YC)), tol=1e-12, max_iter=10000).fit(XC, YC, sample_weight=sw)
+    est = SGDClassifier(
+        alpha=ALPHA, batch_size=len(YC), learning_rate="constant", eta0=1e3, tol=None, max_iter=3000
+    ).fit(XC, YC, sample_weight=sw)
+    ref = LogisticRegression(C=1 / (ALPHA * len(YC)), tol=1e-12, max_iter=10000).fit(
+        XC, YC, sample_weight=sw
+    )
 
     def weighted(e):
         z = XC @ e.coef_.ravel() + e.intercept_[0]
@@ -122,7 +165,9 @@ def test_partial_fit_continues():
     for _ in range(5):
         idx = rng.permutation(len(YC))[:300]
         est.partial_fit(XC[idx], YC[idx], classes=[0, 1])
-        objectives.append(objective("log_loss", "l2", XC, 2.0 * YC - 1, est.coef_, est.intercept_[0]))
+        objectives.append(
+            objective("log_loss", "l2", XC, 2.0 * YC - 1, est.coef_, est.intercept_[0])
+        )
     assert est.n_iter_ == 5
     assert est.t_ == 5 * 300 + 1
     assert objectives[-1] < objectives[0]
@@ -145,11 +190,22 @@ def test_warm_start_starts_from_previous_model():
 
 
 def test_early_stopping_and_history():
-    est = SGDRegressor(early_stopping=True, n_iter_no_change=3, max_iter=500, batch_size=32, random_state=0).fit(XR, YR)
+    est = SGDRegressor(
+        early_stopping=True, n_iter_no_change=3, max_iter=500, batch_size=32, random_state=0
+    ).fit(XR, YR)
     assert est.n_iter_ < 500
     h = est.history_
-    assert {"step", "epoch", "samples", "batch_size", "diversity", "learning_rate", "loss", "time",
-            "objective"} <= set(h.columns)
+    assert {
+        "step",
+        "epoch",
+        "samples",
+        "batch_size",
+        "diversity",
+        "learning_rate",
+        "loss",
+        "time",
+        "objective",
+    } <= set(h.columns)
     assert (h["diversity"] > 0).all()
     ends = h.dropna(subset=["objective"])
     assert len(ends) == est.n_iter_
@@ -200,12 +256,21 @@ def test_reproducible():
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"alpha": -1}, r"The 'alpha' parameter of SGDClassifier must be a float in the range \[0.0, inf\)"),
-        ({"batch_size": 0}, r"The 'batch_size' parameter of SGDClassifier must be an int in the range \[1, inf\)"),
+        (
+            {"alpha": -1},
+            r"The 'alpha' parameter of SGDClassifier must be a float in the range \[0.0, inf\)",
+        ),
+        (
+            {"batch_size": 0},
+            r"The 'batch_size' parameter of SGDClassifier must be an int in the range \[1, inf\)",
+        ),
         ({"loss": "logistic"}, r"The 'loss' parameter of SGDClassifier must be a str among"),
         ({"fan_in": 1}, r"The 'fan_in' parameter"),
         ({"delta": 0}, r"The 'delta' parameter"),
-        ({"learning_rate": "optimal", "alpha": 0}, r"alpha must be > 0 since learning_rate is 'optimal'"),
+        (
+            {"learning_rate": "optimal", "alpha": 0},
+            r"alpha must be > 0 since learning_rate is 'optimal'",
+        ),
         ({"learning_rate": "constant", "eta0": 0}, r"eta0 must be > 0"),
     ],
 )
@@ -226,14 +291,18 @@ def test_bad_input_messages():
         SGDClassifier().fit(XC, YC[:-1])
     with pytest.raises(ValueError, match="Expected 2D array, got 1D array instead"):
         SGDClassifier().fit(XC[:, 0], YC)
-    with pytest.raises(ValueError, match="The number of classes has to be greater than one; got 1 class"):
+    with pytest.raises(
+        ValueError, match="The number of classes has to be greater than one; got 1 class"
+    ):
         SGDClassifier().fit(XC, np.zeros(len(YC)))
     yr = YR.copy()
     yr[0] = np.nan
     with pytest.raises(ValueError, match="Input y contains NaN"):
         SGDRegressor().fit(XR, yr)
     est = SGDClassifier(random_state=0).fit(XC, YC)
-    with pytest.raises(ValueError, match="X has 29 features, but SGDClassifier is expecting 30 features as input"):
+    with pytest.raises(
+        ValueError, match="X has 29 features, but SGDClassifier is expecting 30 features as input"
+    ):
         est.predict(XC[:, 1:])
 
 
@@ -273,8 +342,10 @@ def _expected_failures(est):
     }
 
 
-@parametrize_with_checks([SGDClassifier(random_state=0), SGDRegressor(random_state=0)],
-                         expected_failed_checks=_expected_failures)
+@parametrize_with_checks(
+    [SGDClassifier(random_state=0), SGDRegressor(random_state=0)],
+    expected_failed_checks=_expected_failures,
+)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -285,8 +356,11 @@ def test_pipeline_and_grid_search():
 
     X, y = load_breast_cancer(return_X_y=True)  # unscaled: the pipeline scales it
     pipe = make_pipeline(StandardScaler(), SGDClassifier(random_state=0))
-    search = GridSearchCV(pipe, {"sgdclassifier__alpha": [1e-4, 1e-2], "sgdclassifier__loss": ["log_loss", "hinge"]},
-                          cv=3).fit(X, y)
+    search = GridSearchCV(
+        pipe,
+        {"sgdclassifier__alpha": [1e-4, 1e-2], "sgdclassifier__loss": ["log_loss", "hinge"]},
+        cv=3,
+    ).fit(X, y)
     assert search.best_score_ > 0.95
     assert search.best_estimator_[-1].coef_.shape == (1, 30)
 
@@ -301,8 +375,13 @@ def test_predictions_of_two_models_computed_together_are_their_own():
     a = SGDClassifier(max_iter=3, tol=None, random_state=0).fit(XC, YC)
     b = SGDClassifier(max_iter=3, tol=None, random_state=0, alpha=1.0).fit(XC, YC)
     r = SGDRegressor(max_iter=3, tol=None, random_state=0).fit(XR, YR)
-    outs = dask.compute(a.decision_function(Xd), b.decision_function(Xd), a.predict_proba(Xd),
-                        b.predict_proba(Xd), r.predict(da.from_array(XR, chunks=(200, XR.shape[1]))))
+    outs = dask.compute(
+        a.decision_function(Xd),
+        b.decision_function(Xd),
+        a.predict_proba(Xd),
+        b.predict_proba(Xd),
+        r.predict(da.from_array(XR, chunks=(200, XR.shape[1]))),
+    )
     np.testing.assert_allclose(outs[0], a.decision_function(XC), rtol=1e-12)
     np.testing.assert_allclose(outs[1], b.decision_function(XC), rtol=1e-12)
     np.testing.assert_allclose(outs[2], a.predict_proba(XC), rtol=1e-12)

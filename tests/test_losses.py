@@ -62,8 +62,12 @@ def test_array_api_strict_on_a_device_matches_numpy(name):
     ys, zs = xps.asarray(y, device=dev), xps.asarray(z, device=dev)
     loss = get_loss(name, 0.1)
     v, g = loss.value_and_deriv(ys, zs)
-    for got, want in [(loss.loss(ys, zs), loss.loss(y, z)), (loss.dloss(ys, zs), loss.dloss(y, z)),
-                      (v, loss.loss(y, z)), (g, loss.dloss(y, z))]:
+    for got, want in [
+        (loss.loss(ys, zs), loss.loss(y, z)),
+        (loss.dloss(ys, zs), loss.dloss(y, z)),
+        (v, loss.loss(y, z)),
+        (g, loss.dloss(y, z)),
+    ]:
         assert got.device == dev
         np.testing.assert_allclose(np.from_dlpack(got), want, rtol=1e-15, atol=0)
 
@@ -83,7 +87,12 @@ def test_derivative_is_finite_difference(name):
     h = 1e-6
     fd = (loss.loss(y, z + h) - loss.loss(y, z - h)) / (2 * h)
     # Away from the kinks of the piecewise losses, the derivative is the slope.
-    kinks = {"hinge": [1.0], "perceptron": [0.0], "squared_hinge": [1.0], "modified_huber": [1.0, -1.0]}
+    kinks = {
+        "hinge": [1.0],
+        "perceptron": [0.0],
+        "squared_hinge": [1.0],
+        "modified_huber": [1.0, -1.0],
+    }
     if name in CLASSIFICATION_LOSSES:
         dist = np.min([np.abs(y * z - k) for k in kinks.get(name, [np.inf])], axis=0)
     else:
@@ -97,8 +106,10 @@ def test_derivative_is_finite_difference(name):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_stable_for_huge_margins(name, dtype):
     loss = get_loss(name)
-    z = np.array([-1e30, -1e4, 1e4, 1e30], dtype=dtype) if dtype == np.float64 else np.array(
-        [-1e18, -1e4, 1e4, 1e18], dtype=dtype
+    z = (
+        np.array([-1e30, -1e4, 1e4, 1e30], dtype=dtype)
+        if dtype == np.float64
+        else np.array([-1e18, -1e4, 1e4, 1e18], dtype=dtype)
     )
     y = np.ones(4, dtype=dtype)
     with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
@@ -131,7 +142,11 @@ def test_curvature_bounds_second_derivative():
 def test_value_and_deriv_is_loss_and_dloss(name):
     rng = np.random.default_rng(3)
     z = np.concatenate([rng.standard_normal(50) * 5, [0.0, 1.0, -1.0, 40.0, -40.0, 800.0, -800.0]])
-    y = np.where(rng.random(z.shape) < 0.5, 1.0, -1.0) if name in CLASSIFICATION_LOSSES else rng.standard_normal(z.shape)
+    y = (
+        np.where(rng.random(z.shape) < 0.5, 1.0, -1.0)
+        if name in CLASSIFICATION_LOSSES
+        else rng.standard_normal(z.shape)
+    )
     loss = get_loss(name, 0.3)
     value, deriv = loss.value_and_deriv(y, z)
     np.testing.assert_array_equal(value, loss.loss(y, z))

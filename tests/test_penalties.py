@@ -31,7 +31,9 @@ def test_smooth_gradient_is_finite_difference():
     pen = get_penalty("elasticnet", 0.2, 0.4)
     smooth = get_penalty("l2", pen.l2_strength)
     h = 1e-6
-    fd = np.array([(smooth.value(w + h * e) - smooth.value(w - h * e)) / (2 * h) for e in np.eye(6)])
+    fd = np.array(
+        [(smooth.value(w + h * e) - smooth.value(w - h * e)) / (2 * h) for e in np.eye(6)]
+    )
     np.testing.assert_allclose(pen.smooth_grad(w), fd, rtol=1e-6)
 
 

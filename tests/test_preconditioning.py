@@ -66,8 +66,12 @@ def test_centered_row_norms_dense_and_sparse():
     Xs = X.copy()
     Xs[np.abs(Xs) < 2] = 0.0
     expected = np.sum(((Xs - pc.mean) / pc.scale) ** 2, axis=1)
-    np.testing.assert_allclose(row_sq_norms(Xs, pc.inv_scale2, pc.mean, block=7), expected, rtol=1e-10)
-    np.testing.assert_allclose(row_sq_norms(sp.csr_matrix(Xs), pc.inv_scale2, pc.mean), expected, rtol=1e-8)
+    np.testing.assert_allclose(
+        row_sq_norms(Xs, pc.inv_scale2, pc.mean, block=7), expected, rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        row_sq_norms(sp.csr_matrix(Xs), pc.inv_scale2, pc.mean), expected, rtol=1e-8
+    )
 
 
 def _sample_pc(A, stride, ridge=0.0):
@@ -81,7 +85,12 @@ def _fits(pc, A, ridge=0.0):
 
 
 def test_a_sample_scaling_fits_rows_like_the_sample():
-    A = np.random.default_rng(0).standard_normal((20000, 4)) * [1e-3, 1.0, 10.0, 1e4] + [5.0, 0.0, -3.0, 1e5]
+    A = np.random.default_rng(0).standard_normal((20000, 4)) * [1e-3, 1.0, 10.0, 1e4] + [
+        5.0,
+        0.0,
+        -3.0,
+        1e5,
+    ]
     A[:, 0] = 7.25  # a constant column
     assert _fits(_sample_pc(A, 100), A)
 

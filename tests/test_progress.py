@@ -58,8 +58,15 @@ def test_verbose_2_logs_each_epoch(caplog):
 
 def test_a_failed_fit_closes_its_bar(capsys, tmp_path):
     X, y = _data()
-    est = SGDRegressor(verbose=1, max_iter=5, tol=None, batch_size=100, random_state=0,
-                       checkpoint=tmp_path / "no-such-dir" / "fit.ckpt", checkpoint_every=3)
+    est = SGDRegressor(
+        verbose=1,
+        max_iter=5,
+        tol=None,
+        batch_size=100,
+        random_state=0,
+        checkpoint=tmp_path / "no-such-dir" / "fit.ckpt",
+        checkpoint_every=3,
+    )
     with pytest.raises(FileNotFoundError):  # the first checkpoint cannot be written: mid-fit
         est.fit(X, y.astype(float))
     err = capsys.readouterr().err

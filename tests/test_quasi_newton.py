@@ -35,7 +35,9 @@ def test_logistic_matches_newton():
     X, y = make_classification(500, 5, random_state=0)
     S = np.where(y == 1, 1.0, -1.0)
     alpha = 1e-3
-    ref = LogisticRegression(C=1.0 / (alpha * len(y)), solver="newton-cholesky", tol=1e-12).fit(X, y)
+    ref = LogisticRegression(C=1.0 / (alpha * len(y)), solver="newton-cholesky", tol=1e-12).fit(
+        X, y
+    )
     Xt = np.column_stack([X, np.ones(len(y))])
 
     def fun(v):

@@ -9,7 +9,12 @@ from dasksgd.schedules import LearningRate, Warmup, scaled_step, smoothness
 
 def test_scikit_learn_schedules():
     loss = get_loss("hinge")
-    assert LearningRate("constant", 0.1, 0.5, 1e-4, loss).value(LearningRate("constant", 0.1, 0.5, 1e-4, loss).init(), 50) == 0.1
+    assert (
+        LearningRate("constant", 0.1, 0.5, 1e-4, loss).value(
+            LearningRate("constant", 0.1, 0.5, 1e-4, loss).init(), 50
+        )
+        == 0.1
+    )
     inv = LearningRate("invscaling", 0.2, 0.5, 1e-4, loss)
     assert inv.value(inv.init(), 16) == pytest.approx(0.05)
     opt = LearningRate("optimal", 0.0, 0.5, 1e-2, loss)
@@ -28,7 +33,9 @@ def test_adaptive_decays_then_stops():
         s = lr.on_plateau(s)
     assert values[:3] == [1.0, 0.2, pytest.approx(0.04)]
     assert values[-1] > 1e-6 and values[-1] / 5 <= 1e-6
-    assert LearningRate("constant", 1.0, 0.5, 1e-4, get_loss("log_loss")).on_plateau(lr.init()) is None
+    assert (
+        LearningRate("constant", 1.0, 0.5, 1e-4, get_loss("log_loss")).on_plateau(lr.init()) is None
+    )
 
 
 def test_schedule_validation():

@@ -24,7 +24,9 @@ def problems(draw):
     n_classes = draw(st.integers(1, 3))
     y = rng.integers(0, n_classes, y_len)
     chunks = draw(st.one_of(st.none(), st.integers(1, max(n, 1))))
-    weights = draw(st.sampled_from([None, None, "ok", "nan", "negative", "zeros", "short", "some-zero"]))
+    weights = draw(
+        st.sampled_from([None, None, "ok", "nan", "negative", "zeros", "short", "some-zero"])
+    )
     sw = None
     if weights is not None:
         sw = rng.uniform(0.5, 2.0, n - 1 if weights == "short" else n)
@@ -59,9 +61,15 @@ def _expected_errors(X, y, bad, n_classes_seen, weights=None):
     return "|".join(out) or None
 
 
-@settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(problems(), st.sampled_from(["numpy", "dask"]), st.sampled_from(["dense", "csr"]),
-       st.sampled_from(["classifier", "regressor"]))
+@settings(
+    max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    problems(),
+    st.sampled_from(["numpy", "dask"]),
+    st.sampled_from(["dense", "csr"]),
+    st.sampled_from(["classifier", "regressor"]),
+)
 def test_fit_works_or_fails_clearly(problem, kind, layout, estimator):
     X, y, bad, chunks, weights, sw = problem
     X0, y0, sw0 = X.copy(), y.copy(), None if sw is None else sw.copy()

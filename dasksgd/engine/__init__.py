@@ -27,9 +27,20 @@ __all__ = [
 ]
 
 _WHERE = {
-    "ClusterBackend": ".cluster", "ShardHolder": ".cluster", "LocalBackend": ".local",
-    "Plan": ".plan", "TrainConfig": ".config", "TrainResult": ".loop", "TrainState": ".loop", "LoopState": ".loop",
-    "apply_plan": ".plan", "make_plan": ".plan", "train": ".loop", "build_rules": ".loop", "ShardSet": ".shards", "TargetSpec": ".shards",
+    "ClusterBackend": ".cluster",
+    "ShardHolder": ".cluster",
+    "LocalBackend": ".local",
+    "Plan": ".plan",
+    "TrainConfig": ".config",
+    "TrainResult": ".loop",
+    "TrainState": ".loop",
+    "LoopState": ".loop",
+    "apply_plan": ".plan",
+    "make_plan": ".plan",
+    "train": ".loop",
+    "build_rules": ".loop",
+    "ShardSet": ".shards",
+    "TargetSpec": ".shards",
     "build_tree": ".tree",
 }
 

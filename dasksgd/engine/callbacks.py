@@ -27,27 +27,44 @@ class Report(Callback):
     step's), ``time, steps``.
     """
 
-    def __init__(self, on_step: Callable[[dict], None] | None = None,
-                 on_epoch: Callable[[dict], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_step: Callable[[dict], None] | None = None,
+        on_epoch: Callable[[dict], None] | None = None,
+    ) -> None:
         self.on_step, self.on_epoch = on_step, on_epoch
 
     def after_step(self, *, step: StepEvent) -> None:
         if self.on_step is None:
             return
         row = step.loop.records[-1]
-        self.on_step({"step": row.step, "epoch": row.epoch + 1, "batch_size": int(row.batch_size),
-                      "bound": row.batch_bound, "learning_rate": row.learning_rate, "loss": row.loss,
-                      "time": row.time})
+        self.on_step(
+            {
+                "step": row.step,
+                "epoch": row.epoch + 1,
+                "batch_size": int(row.batch_size),
+                "bound": row.batch_bound,
+                "learning_rate": row.learning_rate,
+                "loss": row.loss,
+                "time": row.time,
+            }
+        )
 
     def after_epoch(self, *, epoch: EpochEvent) -> None:
         if self.on_epoch is None:
             return
         records = epoch.loop.records
-        self.on_epoch({
-            "epoch": epoch.epoch + 1, "objective": epoch.value, "validation_score": epoch.validation_score,
-            "batch_size": epoch.batch_size, "learning_rate": records[-1].learning_rate if records else math.nan,
-            "time": epoch.time, "steps": epoch.at_step,
-        })
+        self.on_epoch(
+            {
+                "epoch": epoch.epoch + 1,
+                "objective": epoch.value,
+                "validation_score": epoch.validation_score,
+                "batch_size": epoch.batch_size,
+                "learning_rate": records[-1].learning_rate if records else math.nan,
+                "time": epoch.time,
+                "steps": epoch.at_step,
+            }
+        )
 
 
 class Checkpoint(Callback):
@@ -66,4 +83,6 @@ class LogEpochs(Callback):
     """A debug line per epoch on the "dasksgd" logger."""
 
     def after_epoch(self, *, epoch: EpochEvent) -> None:
-        logger.debug("epoch %d: objective %.6g, B %d", epoch.epoch + 1, epoch.value, epoch.batch_size)
+        logger.debug(
+            "epoch %d: objective %.6g, B %d", epoch.epoch + 1, epoch.value, epoch.batch_size
+        )

@@ -73,12 +73,26 @@ class ShardHolder:
     ) -> None:
         shapes = shapes or [None] * len(indices)
         shards = [
-            prepare_shard(i, X, y, sw, spec, validation_fraction=validation_fraction, seed=seed,
-                          expected_shape=shape)
+            prepare_shard(
+                i,
+                X,
+                y,
+                sw,
+                spec,
+                validation_fraction=validation_fraction,
+                seed=seed,
+                expected_shape=shape,
+            )
             for i, X, y, sw, shape in zip(indices, xs, ys, sws, shapes)
         ]
-        self.shardset = ShardSet(shards, loss, fit_intercept=fit_intercept, shuffle=shuffle, seed=seed,
-                                 total_shards=total_shards)
+        self.shardset = ShardSet(
+            shards,
+            loss,
+            fit_intercept=fit_intercept,
+            shuffle=shuffle,
+            seed=seed,
+            total_shards=total_shards,
+        )
         self.calls: dict[str, int] = {}
         self.fit_id = fit_id
         self._times: list[list[float]] = []  # [wall clock, seconds] of steps not reported yet
@@ -97,7 +111,9 @@ class ShardHolder:
             from distributed import get_worker
 
             worker = get_worker()
-            worker.log_event(WORKER_TOPIC, {"fit": self.fit_id, "worker": worker.address, "times": self._times})
+            worker.log_event(
+                WORKER_TOPIC, {"fit": self.fit_id, "worker": worker.address, "times": self._times}
+            )
             self._times, self._reported = [], now
 
     async def ping(self) -> str:
@@ -122,7 +138,9 @@ class ShardHolder:
         fn = getattr(self.shardset, op)
         t0 = time.perf_counter()
         if op == "step":
-            start, end, n = args[3:6]  # ShardSet.step(coef, intercept, epoch, start, end, total, ...)
+            start, end, n = args[
+                3:6
+            ]  # ShardSet.step(coef, intercept, epoch, start, end, total, ...)
             rows = max(self._rows * (end - start) / max(n, 1), 1.0)
             # A step expected to be short runs right here: handing it to a thread and back would
             # cost about as much as it. Anything longer runs off the event loop, so that the
@@ -154,7 +172,8 @@ def assign_shards(
 ) -> list[tuple[str, list[int]]]:
     """Give every shard to one worker, leaving it where it is unless that unbalances the rows.
 
-    Shards are taken largest first (those no available worker holds last); each goes to the least loaded worker that already holds it,
+    Shards are taken largest first (those no available worker holds last); each goes to the
+    least loaded worker that already holds it,
     unless that worker would then hold more than ``1 + slack`` times its fair share of the rows
     (or no worker holds it), in which case it goes to the least loaded worker (one transfer).
     Where the chunks are does not change the result: the sums of small results are taken in
@@ -200,8 +219,9 @@ async def _execute(route: Any, key: str, method: str, *args: Any) -> Any:
     (the message an actor's own call sends, minus the scheduler's relay)."""
     from distributed.protocol import to_serialize
 
-    reply = await route.actor_execute(function=method, actor=key, args=[to_serialize(a) for a in args],
-                                      kwargs={})
+    reply = await route.actor_execute(
+        function=method, actor=key, args=[to_serialize(a) for a in args], kwargs={}
+    )
     if reply["status"] != "OK":
         raise reply["exception"]
     return reply["result"]
@@ -215,8 +235,10 @@ class _Unresponsive(Exception):
     """Workers that did not answer a ping while a request waited on them."""
 
     def __init__(self, workers: list[str], op: str, waited: float) -> None:
-        super().__init__(f"worker(s) {', '.join(workers)} stopped answering during '{op}' "
-                         f"(no reply for {waited:.0f} s, and none to a ping)")
+        super().__init__(
+            f"worker(s) {', '.join(workers)} stopped answering during '{op}' "
+            f"(no reply for {waited:.0f} s, and none to a ping)"
+        )
         self.workers = workers
 
 
@@ -225,7 +247,9 @@ def _lost(exc: BaseException) -> bool:
     a lost one, or our own for one that stopped answering)."""
     from distributed.comm import CommClosedError
 
-    if isinstance(exc, (OSError, CommClosedError, _Unresponsive)) and not isinstance(exc, TimeoutError):
+    if isinstance(exc, (OSError, CommClosedError, _Unresponsive)) and not isinstance(
+        exc, TimeoutError
+    ):
         return True
     return isinstance(exc, RuntimeError) and "lost" in str(exc).lower()
 
@@ -257,8 +281,9 @@ async def _evict(addresses: list[str], dask_scheduler: Any = None) -> list[str]:
     removed = []
     for address in addresses:
         if address in dask_scheduler.workers:
-            await dask_scheduler.remove_worker(address, stimulus_id=f"dasksgd-unresponsive-{time.time()}",
-                                               close=True)
+            await dask_scheduler.remove_worker(
+                address, stimulus_id=f"dasksgd-unresponsive-{time.time()}", close=True
+            )
             removed.append(address)
     return removed
 
@@ -276,7 +301,10 @@ def timeouts() -> dict[str, float]:
     from dask.utils import parse_timedelta
 
     defaults = {"request": "60s", "ping": "10s", "load": "1h"}
-    return {k: float(parse_timedelta(dask.config.get(f"dasksgd.timeouts.{k}", v))) for k, v in defaults.items()}
+    return {
+        k: float(parse_timedelta(dask.config.get(f"dasksgd.timeouts.{k}", v)))
+        for k, v in defaults.items()
+    }
 
 
 #: Request timeouts waited for while every worker answers pings, before the fit gives up.
@@ -323,7 +351,18 @@ class ClusterBackend:
     ) -> None:
         self.client = client
         self.fit_id = fit_id
-        self._args = (X, y, sample_weight, spec, loss, fit_intercept, shuffle, seed, validation_fraction, fan_in)
+        self._args = (
+            X,
+            y,
+            sample_weight,
+            spec,
+            loss,
+            fit_intercept,
+            shuffle,
+            seed,
+            validation_fraction,
+            fan_in,
+        )
         self._scale: tuple | None = None  # the last set_scale request, replayed after a rebuild
         self._alive: set | None = None
         self._excluded: set = set()  # workers found hung: never used again by this fit
@@ -333,7 +372,19 @@ class ClusterBackend:
         with client.as_current():
             self._load(*self._args)
 
-    def _load(self, X, y, sample_weight, spec, loss, fit_intercept, shuffle, seed, validation_fraction, fan_in):
+    def _load(
+        self,
+        X,
+        y,
+        sample_weight,
+        spec,
+        loss,
+        fit_intercept,
+        shuffle,
+        seed,
+        validation_fraction,
+        fan_in,
+    ):
         from distributed import futures_of, wait
 
         client = self.client
@@ -345,14 +396,18 @@ class ClusterBackend:
         parts = []
         for arr in persisted:
             by_key = {f.key: f for f in futures_of(arr)}
-            keys = [k for row in arr.__dask_keys__() for k in (row if isinstance(row, list) else [row])]
+            keys = [
+                k for row in arr.__dask_keys__() for k in (row if isinstance(row, list) else [row])
+            ]
             parts.append([by_key[k] for k in keys])
         x_parts, y_parts = parts[0], parts[1]
         sw_parts = parts[2] if sample_weight is not None else [None] * len(x_parts)
         sizes = [int(c) for c in X.chunks[0]]
         who_has = _bounded(lambda: client.who_has(x_parts), self.timeouts["ping"], "who_has")
         holders = [list(who_has.get(f.key, ())) for f in x_parts]
-        workers = list(_bounded(client.scheduler_info, self.timeouts["ping"], "scheduler_info")["workers"])
+        workers = list(
+            _bounded(client.scheduler_info, self.timeouts["ping"], "scheduler_info")["workers"]
+        )
         if self._alive is not None:  # after a loss: only the workers that answered
             workers = [w for w in workers if w in self._alive]
         if not workers:
@@ -438,13 +493,18 @@ class ClusterBackend:
                     raise
                 if self.recoveries >= self.max_recoveries:
                     raise RuntimeError(
-                        f"Lost contact with a worker during '{op}' after {self.recoveries} rebuilds "
+                        f"Lost contact with a worker during '{op}' after "
+                        f"{self.recoveries} rebuilds "
                         f"of the shards ({exc}). The estimator is unchanged; check the cluster and "
                         "fit again."
                     ) from exc
                 self.recoveries += 1
-                logger.warning("lost contact with a worker during %r (%s): rebuilding the shards on the "
-                               "remaining workers", op, exc)
+                logger.warning(
+                    "lost contact with a worker during %r (%s): rebuilding the shards on the "
+                    "remaining workers",
+                    op,
+                    exc,
+                )
                 if isinstance(exc, _Unresponsive):
                     self._evict(exc.workers)
                 broken = True
@@ -465,8 +525,12 @@ class ClusterBackend:
                 if self._routes is None:
                     sent.extend(head.run(_pack((op, args, sub))) for head, sub in self.tree)
                 else:
-                    sent.extend(asyncio.ensure_future(_execute(route, head.key, "run", _pack((op, args, sub))))
-                                for route, (head, sub) in zip(self._routes, self.tree))
+                    sent.extend(
+                        asyncio.ensure_future(
+                            _execute(route, head.key, "run", _pack((op, args, sub)))
+                        )
+                        for route, (head, sub) in zip(self._routes, self.tree)
+                    )
             # shield: a timeout cancels this wait, not the requests (they are awaited again)
             return [pickle.loads(await asyncio.shield(fut)) for fut in sent]
 
@@ -492,11 +556,14 @@ class ClusterBackend:
                 waited = time.perf_counter() - t0
                 if hung:
                     raise _Unresponsive(hung, op, waited) from None
-                logger.warning("'%s' is taking %.0f s; every worker answers, still waiting", op, waited)
+                logger.warning(
+                    "'%s' is taking %.0f s; every worker answers, still waiting", op, waited
+                )
         raise TimeoutError(
-            f"'{op}' got no answer in {PATIENCE} x {limit:.0f} s although every worker answers pings. "
-            "The estimator is unchanged. Raise the dask config 'dasksgd.timeouts.request' if one "
-            "step legitimately takes that long, or look at the workers (the dashboard's call stacks)."
+            f"'{op}' got no answer in {PATIENCE} x {limit:.0f} s although every worker "
+            "answers pings. The estimator is unchanged. Raise the dask config "
+            "'dasksgd.timeouts.request' if one step legitimately takes that long, or look at "
+            "the workers (the dashboard's call stacks)."
         )
 
     def _connect(self) -> list | None:
@@ -521,7 +588,9 @@ class ClusterBackend:
         try:
             self.client.sync(probe, callback_timeout=self.timeouts["ping"])
         except Exception as exc:  # noqa: BLE001 - any failure: the scheduler relays, as before
-            logger.info("cannot reach the workers directly (%s); requests go through the scheduler", exc)
+            logger.info(
+                "cannot reach the workers directly (%s); requests go through the scheduler", exc
+            )
             return None
         return routes
 
@@ -540,7 +609,11 @@ class ClusterBackend:
     def _evict(self, workers: list[str]) -> None:
         logger.warning("removing unresponsive worker(s) %s from the cluster", ", ".join(workers))
         try:
-            _bounded(lambda: self.client.run_on_scheduler(_evict, workers), self.timeouts["ping"], "remove_worker")
+            _bounded(
+                lambda: self.client.run_on_scheduler(_evict, workers),
+                self.timeouts["ping"],
+                "remove_worker",
+            )
         except Exception as exc:  # noqa: BLE001 - the rebuild below leaves them out all the same
             logger.warning("could not remove %s: %s", workers, exc)
         self._excluded.update(workers)
@@ -548,7 +621,9 @@ class ClusterBackend:
     def _rebuild(self) -> None:
         self.actors, self.tree, self._actor_futures, self._routes = [], [], [], None
         # The workers that answer now (a lost one may still be listed by the scheduler).
-        answers = _bounded(lambda: self.client.run(_pong, on_error="return"), self.timeouts["ping"], "ping")
+        answers = _bounded(
+            lambda: self.client.run(_pong, on_error="return"), self.timeouts["ping"], "ping"
+        )
         self._alive = {w for w, a in answers.items() if a == "pong"} - self._excluded
         with self.client.as_current():
             self._load(*self._args)

@@ -49,11 +49,21 @@ class LocalBackend:
     ) -> None:
         shapes = list(shapes) if shapes is not None else [None] * len(parts)
         shards = [
-            prepare_shard(i, X, y, sw, spec, validation_fraction=validation_fraction, seed=seed,
-                          expected_shape=shape)
+            prepare_shard(
+                i,
+                X,
+                y,
+                sw,
+                spec,
+                validation_fraction=validation_fraction,
+                seed=seed,
+                expected_shape=shape,
+            )
             for i, ((X, y, sw), shape) in enumerate(zip(parts, shapes))
         ]
-        self.shardset = ShardSet(shards, loss, fit_intercept=fit_intercept, shuffle=shuffle, seed=seed)
+        self.shardset = ShardSet(
+            shards, loss, fit_intercept=fit_intercept, shuffle=shuffle, seed=seed
+        )
         info = self.shardset.info()
         check_weights(info["weight"])
         self.n_train = sum(info["n_train"])

@@ -5,10 +5,11 @@
 decide and the model moves; every epoch, the training objective of the epoch's model, from which
 the rules decide again (stop, grow the batch, decay the step, roll back). The rules
 (:mod:`dasksgd.engine.rules`: batch size from gradient diversity, step size and warmup, the
-optimizer phase, averaging, stopping, divergence) and the callbacks (:mod:`dasksgd.engine.callbacks`)
-are objects with one protocol; :func:`build_rules` lists the default ones, and the loop holds no
-branch per rule. Once per fit, :func:`~dasksgd.engine.plan.make_plan` measures what the rules
-need (per-feature scales, the smoothness bounds ``L`` and ``L_max``, the per-step overhead).
+optimizer phase, averaging, stopping, divergence) and the callbacks
+(:mod:`dasksgd.engine.callbacks`) are objects with one protocol; :func:`build_rules` lists
+the default ones, and the loop holds no branch per rule. Once per fit,
+:func:`~dasksgd.engine.plan.make_plan` measures what the rules need (per-feature scales, the
+smoothness bounds ``L`` and ``L_max``, the per-step overhead).
 
 The epoch's objective comes from the rules when one knows it (the L-BFGS phase's accepted
 point), else rides on the next step when that is a full pass anyway (one more column of margins:
@@ -34,13 +35,35 @@ from .callbacks import Checkpoint, LogEpochs, Report
 from .config import TrainConfig
 from .plan import Plan, apply_plan, make_plan
 from .rules import (
-    AveragingRule, BatchSizeRule, Callback, Diverged, DivergenceRule, EpochEvent, Rule, Rules, ScheduleRule,
-    StepEvent, StoppingRule, UpdateRule, WarmupRule, batch_policy, quasi_newton,
+    AveragingRule,
+    BatchSizeRule,
+    Callback,
+    Diverged,
+    DivergenceRule,
+    EpochEvent,
+    Rule,
+    Rules,
+    ScheduleRule,
+    StepEvent,
+    StoppingRule,
+    UpdateRule,
+    WarmupRule,
+    batch_policy,
+    quasi_newton,
 )
 
 __all__ = [
-    "TrainConfig", "TrainState", "TrainResult", "LoopState", "StepRecord", "Plan", "apply_plan", "make_plan",
-    "build_rules", "train", "HISTORY_COLUMNS",
+    "TrainConfig",
+    "TrainState",
+    "TrainResult",
+    "LoopState",
+    "StepRecord",
+    "Plan",
+    "apply_plan",
+    "make_plan",
+    "build_rules",
+    "train",
+    "HISTORY_COLUMNS",
 ]
 
 logger = logging.getLogger("dasksgd")
@@ -82,7 +105,9 @@ class TrainState:
     report: tuple | None = None  # the model to report when a rule has one (average, accepted point)
 
     def copy(self) -> "TrainState":
-        return replace(self, coef=self.coef.copy(), intercept=self.intercept.copy(), rules=dict(self.rules))
+        return replace(
+            self, coef=self.coef.copy(), intercept=self.intercept.copy(), rules=dict(self.rules)
+        )
 
     def model(self) -> tuple[np.ndarray, np.ndarray]:
         """The model to report: a rule's (the average once averaging started, the accepted
@@ -109,7 +134,12 @@ class LoopState:
     epoch_rows: dict = field(default_factory=dict)  # step -> (objective, validation score)
 
     def copy(self) -> "LoopState":
-        return replace(self, good=self.good.copy(), records=list(self.records), epoch_rows=dict(self.epoch_rows))
+        return replace(
+            self,
+            good=self.good.copy(),
+            records=list(self.records),
+            epoch_rows=dict(self.epoch_rows),
+        )
 
 
 @dataclass
@@ -125,8 +155,12 @@ class TrainResult:
     rollbacks: int = 0
 
 
-def build_rules(config: TrainConfig, plan: Plan, n: int,
-                validate: Callable[[np.ndarray, np.ndarray], float] | None = None) -> list[Rule]:
+def build_rules(
+    config: TrainConfig,
+    plan: Plan,
+    n: int,
+    validate: Callable[[np.ndarray, np.ndarray], float] | None = None,
+) -> list[Rule]:
     """The default rules of a fit, in the order their hooks run.
 
     Divergence first (it judges what the others would build on), then the batch size (its
@@ -141,9 +175,16 @@ def build_rules(config: TrainConfig, plan: Plan, n: int,
     fi = config.fit_intercept
     rules = [
         DivergenceRule(config.penalty, line_search=quasi is not None),
-        BatchSizeRule(batch_policy(config.batch_size, config.delta, plan.b_min, n), config.penalty, plan.precond,
-                      n, fi),
-        StoppingRule(config.tol, config.n_iter_no_change, validate if config.early_stopping else None),
+        BatchSizeRule(
+            batch_policy(config.batch_size, config.delta, plan.b_min, n),
+            config.penalty,
+            plan.precond,
+            n,
+            fi,
+        ),
+        StoppingRule(
+            config.tol, config.n_iter_no_change, validate if config.early_stopping else None
+        ),
         ScheduleRule(schedule, config.delta, plan.max_step),
         WarmupRule(Warmup(config.warmup_steps)),
         UpdateRule(config.penalty, plan.precond, fi, Momentum(config.accelerate), quasi, n),
@@ -155,11 +196,18 @@ def build_rules(config: TrainConfig, plan: Plan, n: int,
 
 def _quasi_newton(config: TrainConfig, plan: Plan) -> QuasiNewton | None:
     """L-BFGS for the full-batch phase when the problem is smooth (else None: momentum)."""
-    if not (config.accelerate and config.loss.smooth and config.penalty.l1_strength == 0.0
-            and config.average_start is None):
+    if not (
+        config.accelerate
+        and config.loss.smooth
+        and config.penalty.l1_strength == 0.0
+        and config.average_start is None
+    ):
         return None
-    return quasi_newton(plan.precond, config.fit_intercept,
-                        plan.max_step if math.isfinite(plan.max_step) else plan.gamma)
+    return quasi_newton(
+        plan.precond,
+        config.fit_intercept,
+        plan.max_step if math.isfinite(plan.max_step) else plan.gamma,
+    )
 
 
 def _batch_end(pos: int, size: int, n: int) -> int:
@@ -181,7 +229,9 @@ class _Pending:
 
     def probe(self, state: TrainState) -> tuple[np.ndarray, np.ndarray] | None:
         """The model whose loss the pass must also measure (None: it is the point itself)."""
-        same = np.array_equal(self.coef, state.coef) and np.array_equal(self.intercept, state.intercept)
+        same = np.array_equal(self.coef, state.coef) and np.array_equal(
+            self.intercept, state.intercept
+        )
         return None if same else (self.coef, self.intercept)
 
 
@@ -246,10 +296,19 @@ def train(
         If the model still diverges after ``ROLLBACKS`` roll-backs: an epoch whose objective is not
         finite or explodes restarts from the last good model with half the step size.
     """
-    fit = _Fit(backend, config, plan, rules, [
-        *callbacks, Report(on_step, on_epoch), LogEpochs(),
-        *([Checkpoint(checkpoint, checkpoint_every)] if checkpoint is not None else []),
-    ], start_time)
+    fit = _Fit(
+        backend,
+        config,
+        plan,
+        rules,
+        [
+            *callbacks,
+            Report(on_step, on_epoch),
+            LogEpochs(),
+            *([Checkpoint(checkpoint, checkpoint_every)] if checkpoint is not None else []),
+        ],
+        start_time,
+    )
     max_iter, n = config.max_iter if max_iter is None else max_iter, fit.n
     state, ls = fit.start(state, resume)
     pending: _Pending | None = None
@@ -258,12 +317,23 @@ def train(
             while ls.pos < n:  # the epoch's steps: a batch, a reduce, an update
                 end = _batch_end(ls.pos, fit.rules.batch_size(state.rules), n)
                 probe = None if pending is None else pending.probe(state)
-                stats = backend.call("step", state.coef, state.intercept, state.epoch, ls.pos, end, n, probe)
+                stats = backend.call(
+                    "step", state.coef, state.intercept, state.epoch, ls.pos, end, n, probe
+                )
                 if pending is not None:  # the last epoch's objective came with this pass
                     loss = stats.loss if probe is None else stats.probe_loss
                     value = loss / n + config.penalty.value(pending.coef)
-                    verdict, pending = fit.end_epoch(state, ls, pending.epoch, pending.at_step, value,
-                                                     (pending.coef, pending.intercept)), None
+                    verdict, pending = (
+                        fit.end_epoch(
+                            state,
+                            ls,
+                            pending.epoch,
+                            pending.at_step,
+                            value,
+                            (pending.coef, pending.intercept),
+                        ),
+                        None,
+                    )
                     if verdict.stop:  # this step is not taken: the model stays the one judged
                         return fit.result(state, ls, verdict.converged)
                 ls.pos = end
@@ -274,8 +344,12 @@ def train(
             ls.epochs_run += 1
             coef, intercept = state.model()
             value = fit.rules.objective(state.rules)
-            if value is None and fit.defer and ls.epochs_run < max_iter and \
-                    _batch_end(0, fit.rules.batch_size(state.rules), n) == n:
+            if (
+                value is None
+                and fit.defer
+                and ls.epochs_run < max_iter
+                and _batch_end(0, fit.rules.batch_size(state.rules), n) == n
+            ):
                 pending = _Pending(epoch, state.step, coef.copy(), intercept.copy())
                 continue
             if value is None:
@@ -292,8 +366,15 @@ class _Fit:
     """What :func:`train` does at each point of the loop, over one fit's backend, rules and
     callbacks (the loop itself only orders these calls)."""
 
-    def __init__(self, backend: Any, config: TrainConfig, plan: Plan, rules: Sequence[Rule] | None,
-                 callbacks: Sequence[Callback], start_time: float | None) -> None:
+    def __init__(
+        self,
+        backend: Any,
+        config: TrainConfig,
+        plan: Plan,
+        rules: Sequence[Rule] | None,
+        callbacks: Sequence[Callback],
+        start_time: float | None,
+    ) -> None:
         self.backend, self.config, self.n = backend, config, backend.n_train
         if rules is None:
             rules = build_rules(config, plan, self.n, validate=self.validation_score)
@@ -313,27 +394,55 @@ class _Fit:
 
     def update(self, state: TrainState, ls: LoopState, stats: GradStats) -> None:
         """The rules decide on one step's statistics and move the model; history and callbacks."""
-        step = StepEvent(stats, (state.coef, state.intercept), state.epoch, state.t, stats.count == self.n,
-                         ls.step_scale, state, loop=ls)
+        step = StepEvent(
+            stats,
+            (state.coef, state.intercept),
+            state.epoch,
+            state.t,
+            stats.count == self.n,
+            ls.step_scale,
+            state,
+            loop=ls,
+        )
         self.rules.after_step(state.rules, step)
         state.t += stats.count
         state.step += 1
         state.report = self.rules.model(state.rules)
         step.time = time.perf_counter() - self.t0
-        ls.records.append(StepRecord(state.step, state.epoch, state.t, stats.count, step.ndelta / self.n,
-                                     self.config.delta * step.ndelta + 1.0, step.eta, stats.loss / stats.count,
-                                     step.time))
+        ls.records.append(
+            StepRecord(
+                state.step,
+                state.epoch,
+                state.t,
+                stats.count,
+                step.ndelta / self.n,
+                self.config.delta * step.ndelta + 1.0,
+                step.eta,
+                stats.loss / stats.count,
+                step.time,
+            )
+        )
         for c in self.callbacks:
             c.after_step(step=step)
 
-    def end_epoch(self, state: TrainState, ls: LoopState, epoch: int, at_step: int, value: float,
-                  model: tuple[np.ndarray, np.ndarray]) -> EpochEvent:
+    def end_epoch(
+        self,
+        state: TrainState,
+        ls: LoopState,
+        epoch: int,
+        at_step: int,
+        value: float,
+        model: tuple[np.ndarray, np.ndarray],
+    ) -> EpochEvent:
         """The rules judge an epoch's objective (a divergence raises); history and callbacks."""
         event = EpochEvent(epoch, at_step, value, ls.objective, model, state, loop=ls)
         self.rules.after_epoch(state.rules, event)
         ls.objective, ls.good = value, state.copy()
         ls.epoch_rows[at_step] = (value, event.validation_score)
-        event.batch_size, event.time = self.rules.batch_size(state.rules), time.perf_counter() - self.t0
+        event.batch_size, event.time = (
+            self.rules.batch_size(state.rules),
+            time.perf_counter() - self.t0,
+        )
         for c in self.callbacks:
             c.after_epoch(epoch=event)
         return event
@@ -347,13 +456,20 @@ class _Fit:
                 "size each did not cure it. Lower eta0 or use learning_rate='auto', scale the "
                 "features (or keep precondition=True), and check the data for extreme rows."
             ) from None
-        logger.warning("%s: rolled back to the last good model, step size x %g", why, 0.5**ls.rollbacks)
+        logger.warning(
+            "%s: rolled back to the last good model, step size x %g", why, 0.5**ls.rollbacks
+        )
         ls.step_scale *= 0.5
         ls.pos = 0
         ls.epochs_run += 1
         good = ls.good.copy()
-        return replace(good, epoch=state.epoch + 1, step=state.step, t=state.t,
-                       rules=self.rules.restore(state.rules, good.rules))
+        return replace(
+            good,
+            epoch=state.epoch + 1,
+            step=state.step,
+            t=state.t,
+            rules=self.rules.restore(state.rules, good.rules),
+        )
 
     def objective(self, coef: np.ndarray, intercept: np.ndarray) -> float:
         count, total = self.backend.call("objective", coef, intercept)
@@ -373,5 +489,11 @@ class _Fit:
         history["validation_score"] = [m[1] for m in marks]
         for col in ("step", "epoch", "batch_size"):
             history[col] = history[col].astype(np.int64)
-        last = int(history["batch_size"].iloc[-1]) if len(history) else self.rules.batch_size(state.rules)
-        return TrainResult(state, ls.epochs_run, converged, history, last, ls.objective, ls.rollbacks)
+        last = (
+            int(history["batch_size"].iloc[-1])
+            if len(history)
+            else self.rules.batch_size(state.rules)
+        )
+        return TrainResult(
+            state, ls.epochs_run, converged, history, last, ls.objective, ls.rollbacks
+        )

@@ -57,8 +57,9 @@ FLOOR_RATIO = 4.0
 GRAM_FEATURES = 1024
 
 
-def _power_iteration(backend: Any, precond: Preconditioner, k: int, fi: bool, stride: int, iters: int,
-                     seed: int) -> float:
+def _power_iteration(
+    backend: Any, precond: Preconditioner, k: int, fi: bool, stride: int, iters: int, seed: int
+) -> float:
     """Largest eigenvalue of the sample's scaled Gram matrix by power iteration."""
     v = np.random.default_rng(seed).standard_normal(k)
     v /= np.linalg.norm(v)
@@ -85,8 +86,14 @@ ROW_COST = 5e-9
 
 
 def make_plan(
-    backend: Any, config: TrainConfig, n_features: int, *, n_outputs: int = 1, sample: int = 20000,
-    iters: int = 30, seed: int = 0,
+    backend: Any,
+    config: TrainConfig,
+    n_features: int,
+    *,
+    n_outputs: int = 1,
+    sample: int = 20000,
+    iters: int = 30,
+    seed: int = 0,
 ) -> Plan:
     """Measure the data once per fit: scales, ``L`` (power iteration), ``L_max``, smallest batch.
 
@@ -136,8 +143,12 @@ def make_plan(
     # dominate while the diversity rule says nothing is gained). A cost model, not a timing, so
     # that two fits of the same data are bit-for-bit identical.
     row_cost = ROW_COST * backend.work_per_row * n_outputs / backend.n_workers
-    b_min = int(min(max(math.ceil(backend.step_overhead / (FLOOR_RATIO * row_cost)), 1), backend.n_train))
-    return Plan(precond, 1.0 / L if L > 0 else math.inf, gamma, backend.step_overhead, row_cost, b_min)
+    b_min = int(
+        min(max(math.ceil(backend.step_overhead / (FLOOR_RATIO * row_cost)), 1), backend.n_train)
+    )
+    return Plan(
+        precond, 1.0 / L if L > 0 else math.inf, gamma, backend.step_overhead, row_cost, b_min
+    )
 
 
 def _scaling(backend: Any, config: TrainConfig, n_features: int, stride: int = 1) -> Preconditioner:
@@ -147,16 +158,19 @@ def _scaling(backend: Any, config: TrainConfig, n_features: int, stride: int = 1
         return Preconditioner.identity(n_features)
     d, sums = n_features, backend.call("column_sums", stride)
     ridge = config.penalty.l2_strength / config.loss.curvature
-    return Preconditioner.from_sums(sums[:d], sums[d : 2 * d], sums[-1], center=config.fit_intercept, ridge=ridge)
+    return Preconditioner.from_sums(
+        sums[:d], sums[d : 2 * d], sums[-1], center=config.fit_intercept, ridge=ridge
+    )
 
 
 def _set_scale(backend: Any, config: TrainConfig, precond: Preconditioner) -> Any:
     """Have the shards measure their rows in ``precond``'s coordinates (a ``ScaleStats``)."""
-    return backend.call("set_scale", precond.inv_scale2, precond.mean if config.fit_intercept else None)
+    return backend.call(
+        "set_scale", precond.inv_scale2, precond.mean if config.fit_intercept else None
+    )
 
 
 def apply_plan(backend: Any, config: TrainConfig, plan: Plan) -> None:
     """Give ``backend`` the feature scaling of a plan measured earlier on the same data (a
     resumed fit reuses its plan, so that it goes on exactly as it would have)."""
     _set_scale(backend, config, plan.precond)
-

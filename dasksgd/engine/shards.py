@@ -29,9 +29,27 @@ from typing import Any, Sequence
 import numpy as np
 from array_api_compat import array_namespace, device
 
-from ..arrays import float_dtype, is_float, itemsize, nbytes, row_slice, take_rows, to_like, to_numpy, values
+from ..arrays import (
+    float_dtype,
+    is_float,
+    itemsize,
+    nbytes,
+    row_slice,
+    take_rows,
+    to_like,
+    to_numpy,
+    values,
+)
 from ..losses import Loss
-from ..statistics import GradStats, ScaleStats, gradient_statistics, is_sparse, loss_sum, margins, scaled_norms
+from ..statistics import (
+    GradStats,
+    ScaleStats,
+    gradient_statistics,
+    is_sparse,
+    loss_sum,
+    margins,
+    scaled_norms,
+)
 from .tree import ByShard
 
 __all__ = ["ShardSet", "TargetSpec", "check_weights", "prepare_shard"]
@@ -191,7 +209,9 @@ def _column_sums(X: Any) -> tuple[np.ndarray, np.ndarray]:
     return to_numpy(col, dtype=np.float64).ravel(), to_numpy(sq, dtype=np.float64).ravel()
 
 
-def _encode(y: np.ndarray, spec: TargetSpec, dtype: Any, where: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _encode(
+    y: np.ndarray, spec: TargetSpec, dtype: Any, where: str
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Targets as an ``(n, K)`` host matrix, and the class index of every row (None for
     regression). Labels are checked against the classes on the host: they may be strings."""
     if not isinstance(y, np.ndarray) and hasattr(y, "__array_namespace__"):
@@ -211,7 +231,8 @@ def _encode(y: np.ndarray, spec: TargetSpec, dtype: Any, where: str) -> tuple[np
     if np.any(bad):
         unknown = np.unique(y[bad])[:5]
         raise ValueError(
-            f"y contains labels {unknown.tolist()} that are not in classes {classes.tolist()}{where}."
+            f"y contains labels {unknown.tolist()} that are not in classes "
+            f"{classes.tolist()}{where}."
         )
     if len(classes) <= 2:
         Y = np.where(idx == 1, 1.0, -1.0).astype(dtype).reshape(-1, 1)
@@ -305,9 +326,7 @@ def prepare_shard(
     if sample_weight is not None:  # weights are checked on the host, then joined to the rows
         sw = to_numpy(sample_weight, dtype=host).reshape(-1)
         if sw.shape[0] != n:
-            raise ValueError(
-                f"sample_weight.shape == ({sw.shape[0]},), expected ({n},){where}."
-            )
+            raise ValueError(f"sample_weight.shape == ({sw.shape[0]},), expected ({n},){where}.")
         _check_finite(sw, "sample_weight", where)
         if np.any(sw < 0):
             raise ValueError(f"Negative values in data passed to sample_weight{where}.")
@@ -342,7 +361,9 @@ def _index(starts: np.ndarray, ends: np.ndarray) -> Any:
         return slice(int(starts[0]), int(ends[0]))
     lengths = ends - starts
     # Row k of the result is starts[j] + (k - offset_j) for the run j it falls in.
-    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
+    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(
+        int(lengths.sum())
+    )
 
 
 class ShardSet:
@@ -391,7 +412,8 @@ class ShardSet:
                 width = max(int(s.X.nnz * (itemsize(s.X.dtype) + 4) / max(s.n, 1)), 1)
             else:
                 width = max(int(s.X.shape[1]) * itemsize(s.X.dtype), 1)
-            # Groups of ~1 MB (at most 4096 rows), but at least 64 of them per shard so that small data shuffle too.
+            # Groups of ~1 MB (at most 4096 rows), but at least 64 of them per shard so that
+            # small data shuffle too.
             s.block = int(max(1, min(GROUP_BYTES // width, 4096, -(-s.n // 64))))
 
     # -- facts --------------------------------------------------------------------------
@@ -399,14 +421,18 @@ class ShardSet:
     def info(self) -> dict:
         """Rows per shard (train and validation), dtype and bytes held."""
         held = sum(nbytes(a) for s in self.shards for a in (s.X, s.X_val) if a is not None)
-        work = sum((s.X.nnz if is_sparse(s.X) else s.X.shape[0] * s.X.shape[1]) for s in self.shards)
+        work = sum(
+            (s.X.nnz if is_sparse(s.X) else s.X.shape[0] * s.X.shape[1]) for s in self.shards
+        )
         return {
             "work": work,  # stored values of X: multiply-adds of one pass, per output
             "index": [s.index for s in self.shards],
             "n_train": [s.n for s in self.shards],
             # Total weight of the training rows (class weights included); 0 means nothing to fit.
-            "weight": sum(float(s.n) if s.sw is None else float(array_namespace(s.sw).sum(s.sw))
-                          for s in self.shards),
+            "weight": sum(
+                float(s.n) if s.sw is None else float(array_namespace(s.sw).sum(s.sw))
+                for s in self.shards
+            ),
             "n_val": [0 if s.X_val is None else s.X_val.shape[0] for s in self.shards],
             "nbytes": held,
             "dtype": str(self.shards[0].X.dtype) if self.shards else None,
@@ -420,7 +446,9 @@ class ShardSet:
         for s in self.shards:
             if stride > 1:
                 sample = row_slice(s.X, 0, s.n, stride)
-                parts.append((s.index, np.concatenate([*_column_sums(sample), [float(sample.shape[0])]])))
+                parts.append(
+                    (s.index, np.concatenate([*_column_sums(sample), [float(sample.shape[0])]]))
+                )
                 continue
             if s.columns is None:
                 s.columns = _column_sums(s.X)  # the rows never change
@@ -456,11 +484,16 @@ class ShardSet:
         return int(self.shards[0].X.shape[1]) if self.shards else 0
 
     def _combine(self, parts: list[tuple[int, Any]], zero: Any, once: bool = False) -> Any:
-        """The shards' ``(index, result)`` pairs (in shard order): summed here, or kept apart per shard (see
+        """The shards' ``(index, result)`` pairs (in shard order): summed here, or kept apart
+        per shard (see
         ``total_shards``) when that costs at most ``PER_SHARD_FLOATS`` (``ONCE_FLOATS`` for a
         request made once per fit) on the way to the root."""
         if self.total_shards is not None:
-            size = zero.grad_coef.size + zero.grad_intercept.size + 5 if isinstance(zero, GradStats) else np.size(zero)
+            size = (
+                zero.grad_coef.size + zero.grad_intercept.size + 5
+                if isinstance(zero, GradStats)
+                else np.size(zero)
+            )
             if size * self.total_shards <= (ONCE_FLOATS if once else PER_SHARD_FLOATS):
                 return ByShard(dict(parts), zero)
         out = zero
@@ -489,7 +522,13 @@ class ShardSet:
             s.cum = np.concatenate([[0], np.cumsum(sizes)])
 
     def step(
-        self, coef: np.ndarray, intercept: np.ndarray, epoch: int, start: int, end: int, total: int,
+        self,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        epoch: int,
+        start: int,
+        end: int,
+        total: int,
         probe: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> GradStats:
         """Statistics of this process's share of the batch ``[start, end)`` of ``total`` rows
@@ -519,12 +558,18 @@ class ShardSet:
             buf = self._buffer = _empty_aligned((rows, X.shape[1]), X.dtype)
         return buf
 
-    def _stats(self, s: _Shard, runs: tuple[np.ndarray, np.ndarray], W: Any, b: Any, probe: Any = None) -> GradStats:
+    def _stats(
+        self, s: _Shard, runs: tuple[np.ndarray, np.ndarray], W: Any, b: Any, probe: Any = None
+    ) -> GradStats:
         """Statistics of the rows in ``runs`` (in order), through the work buffer."""
         out = None
         for X, idx in self._pieces(s, *runs):
             st = gradient_statistics(
-                X, take_rows(s.Y, idx), W, b, self.loss,
+                X,
+                take_rows(s.Y, idx),
+                W,
+                b,
+                self.loss,
                 sample_weight=None if s.sw is None else take_rows(s.sw, idx),
                 row_norms=None if s.norms is None else take_rows(s.norms, idx),
                 fit_intercept=self.fit_intercept,
@@ -586,13 +631,22 @@ class ShardSet:
         return buf[:k], idx
 
     def objective(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-        """``[rows, sum of the weighted loss]`` over every training row (one product, no gradient)."""
+        """``[rows, sum of the weighted loss]`` over every training row (one product, no
+        gradient)."""
         parts: list = []
         if self.shards:
             W, b = self._model(self.shards[0], coef, intercept)
             with np.errstate(over="ignore", invalid="ignore"):  # see step
-                parts = [(s.index, np.array([float(s.n), loss_sum(s.X, s.Y, W, b, self.loss, sample_weight=s.sw)]))
-                         for s in self.shards if s.n]
+                parts = [
+                    (
+                        s.index,
+                        np.array(
+                            [float(s.n), loss_sum(s.X, s.Y, W, b, self.loss, sample_weight=s.sw)]
+                        ),
+                    )
+                    for s in self.shards
+                    if s.n
+                ]
         return self._combine(parts, np.zeros(2))
 
     def validation(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
@@ -605,7 +659,11 @@ class ShardSet:
             W, b = self._model(s, coef, intercept)
             Z = margins(s.X_val, W, b)
             xp = array_namespace(Z)
-            w = xp.ones(Z.shape[0], dtype=Z.dtype, device=device(Z)) if s.sw_val is None else s.sw_val
+            w = (
+                xp.ones(Z.shape[0], dtype=Z.dtype, device=device(Z))
+                if s.sw_val is None
+                else s.sw_val
+            )
             if self.loss.is_classification:
                 if Z.shape[1] == 1:
                     ok = (Z[:, 0] > 0) == (s.Y_val[:, 0] > 0)
@@ -635,7 +693,11 @@ class ShardSet:
             X = xp.astype(X, xp.float64)  # the sample's Gram matrix is computed where the rows are
             if self.fit_intercept:
                 X = xp.concat([X, xp.ones((m, 1), dtype=xp.float64, device=device(X))], axis=1)
-            Xw = X if s.sw is None else X * xp.reshape(xp.astype(row_slice(s.sw, 0, s.n, stride), xp.float64), (-1, 1))
+            Xw = (
+                X
+                if s.sw is None
+                else X * xp.reshape(xp.astype(row_slice(s.sw, 0, s.n, stride), xp.float64), (-1, 1))
+            )
             parts.append((s.index, np.concatenate([to_numpy(X.T @ Xw).ravel(), [float(m)]])))
         return self._combine(parts, np.zeros(k * k + 1), once=True)
 

@@ -19,7 +19,8 @@ def data():
 
 
 def reference(**params):
-    """The undisturbed fit: the same chunks in this process (equal to a cluster fit, bit for bit)."""
+    """The undisturbed fit: the same chunks in this process (equal to a cluster fit, bit for
+    bit)."""
     return SGDClassifier(**{**PARAMS, **params}).fit(*data())
 
 

@@ -37,23 +37,56 @@ def _problem(kind, n=400, d=6, seed=0):
     return X, np.argmax(Z + rng.standard_normal(Z.shape), axis=1), np.array([0, 1, 2])
 
 
-def _fit(to, kind, loss, penalty, *, dtype=np.float64, weights=False, early_stopping=False, average=None,
-         batch_size="auto", d=6, n=400):
+def _fit(
+    to,
+    kind,
+    loss,
+    penalty,
+    *,
+    dtype=np.float64,
+    weights=False,
+    early_stopping=False,
+    average=None,
+    batch_size="auto",
+    d=6,
+    n=400,
+):
     X, y, classes = _problem(kind, n=n, d=d)
     sw = np.random.default_rng(1).uniform(0.2, 2.0, X.shape[0]) if weights else None
     loss_ = get_loss(loss)
     spec = TargetSpec(classes=classes)
     config = TrainConfig(
-        loss=loss_, penalty=get_penalty(penalty, 1e-3, 0.4), schedule=LearningRate("auto", 0.0, 0.5, 1e-3, loss_),
-        batch_size=batch_size, max_iter=6, tol=None, early_stopping=early_stopping, average_start=average,
+        loss=loss_,
+        penalty=get_penalty(penalty, 1e-3, 0.4),
+        schedule=LearningRate("auto", 0.0, 0.5, 1e-3, loss_),
+        batch_size=batch_size,
+        max_iter=6,
+        tol=None,
+        early_stopping=early_stopping,
+        average_start=average,
     )
     cut = [0, 150, 260, X.shape[0]]
-    parts = [(to(X[a:b], dtype), y[a:b] if to is _host else _on_device(y[a:b], np.int64 if classes is not None else dtype),
-              None if sw is None else to(sw[a:b], dtype)) for a, b in zip(cut, cut[1:])]
-    backend = LocalBackend(parts, spec, loss_, seed=2, validation_fraction=0.2 if early_stopping else 0.0)
+    parts = [
+        (
+            to(X[a:b], dtype),
+            y[a:b]
+            if to is _host
+            else _on_device(y[a:b], np.int64 if classes is not None else dtype),
+            None if sw is None else to(sw[a:b], dtype),
+        )
+        for a, b in zip(cut, cut[1:])
+    ]
+    backend = LocalBackend(
+        parts, spec, loss_, seed=2, validation_fraction=0.2 if early_stopping else 0.0
+    )
     plan = make_plan(backend, config, X.shape[1], n_outputs=spec.n_outputs, seed=2)
     K = spec.n_outputs
-    return train(backend, config, TrainState(coef=np.zeros((X.shape[1], K)), intercept=np.zeros(K)), plan=plan)
+    return train(
+        backend,
+        config,
+        TrainState(coef=np.zeros((X.shape[1], K)), intercept=np.zeros(K)),
+        plan=plan,
+    )
 
 
 def _host(a, dtype):
@@ -73,22 +106,41 @@ def _same(a, b, rtol):
 
 
 @pytest.mark.parametrize("penalty", ["l2", "l1", "elasticnet"])
-@pytest.mark.parametrize(("kind", "loss"), [
-    ("binary", "log_loss"), ("binary", "hinge"), ("binary", "modified_huber"), ("binary", "squared_hinge"),
-    ("multiclass", "log_loss"), ("regression", "squared_error"), ("regression", "huber"),
-    ("regression", "epsilon_insensitive"),
-])
+@pytest.mark.parametrize(
+    ("kind", "loss"),
+    [
+        ("binary", "log_loss"),
+        ("binary", "hinge"),
+        ("binary", "modified_huber"),
+        ("binary", "squared_hinge"),
+        ("multiclass", "log_loss"),
+        ("regression", "squared_error"),
+        ("regression", "huber"),
+        ("regression", "epsilon_insensitive"),
+    ],
+)
 def test_engine_on_strict_arrays_matches_numpy(kind, loss, penalty):
     _same(_fit(_on_device, kind, loss, penalty), _fit(_host, kind, loss, penalty), 1e-6)
 
 
-@pytest.mark.parametrize("option", ["weights", "early_stopping", "average", "float32", "fixed_batch", "wide"])
+@pytest.mark.parametrize(
+    "option", ["weights", "early_stopping", "average", "float32", "fixed_batch", "wide"]
+)
 def test_engine_options_on_strict_arrays(option):
     kw = {
-        "weights": dict(weights=True), "early_stopping": dict(early_stopping=True), "average": dict(average=100.0),
-        "float32": dict(dtype=np.float32), "fixed_batch": dict(batch_size=64),
-        "wide": dict(d=1100, n=300),  # over GRAM_FEATURES: the power iteration's gram_matvec requests
+        "weights": dict(weights=True),
+        "early_stopping": dict(early_stopping=True),
+        "average": dict(average=100.0),
+        "float32": dict(dtype=np.float32),
+        "fixed_batch": dict(batch_size=64),
+        "wide": dict(
+            d=1100, n=300
+        ),  # over GRAM_FEATURES: the power iteration's gram_matvec requests
     }[option]
     kind = "multiclass" if option == "weights" else "binary"
     rtol = 1e-3 if option == "float32" else 1e-6
-    _same(_fit(_on_device, kind, "log_loss", "l2", **kw), _fit(_host, kind, "log_loss", "l2", **kw), rtol)
+    _same(
+        _fit(_on_device, kind, "log_loss", "l2", **kw),
+        _fit(_host, kind, "log_loss", "l2", **kw),
+        rtol,
+    )

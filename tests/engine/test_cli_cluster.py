@@ -26,11 +26,25 @@ def cli_cluster(tmp_path_factory):
 
     sched_file = tmp_path_factory.mktemp("cli-cluster") / "scheduler.json"
     common = ["--no-dashboard"]
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
-         "--scheduler-file", str(sched_file), *common],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dask",
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--scheduler-file",
+                str(sched_file),
+                *common,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     try:
         deadline = time.monotonic() + 60
         while not sched_file.exists():
@@ -39,11 +53,26 @@ def cli_cluster(tmp_path_factory):
         address = json.loads(sched_file.read_text())["address"]
         assert address.startswith("tcp://127.0.0.1:")
         for _ in range(2):
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "dask", "worker", address, "--host", "127.0.0.1",
-                 "--nthreads", "1", "--memory-limit", "2GiB", *common],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "dask",
+                        "worker",
+                        address,
+                        "--host",
+                        "127.0.0.1",
+                        "--nthreads",
+                        "1",
+                        "--memory-limit",
+                        "2GiB",
+                        *common,
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         with Client(address, set_as_default=False) as client:
             client.wait_for_workers(2, timeout=60)
         yield address
@@ -80,5 +109,7 @@ def test_fit_on_cli_processes_survives_a_killed_worker(cli_cluster):
     with Client(cli_cluster, set_as_default=False) as client, client.as_current():
         client.wait_for_workers(2, timeout=60)
         _, pid = victim(client)
-        est = fit_while(lambda: os.kill(pid, signal.SIGKILL))  # the nanny restarts it: a worker joins mid-fit
+        est = fit_while(
+            lambda: os.kill(pid, signal.SIGKILL)
+        )  # the nanny restarts it: a worker joins mid-fit
     assert_same(est, ref)

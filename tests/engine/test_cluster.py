@@ -11,11 +11,19 @@ import pytest
 
 from dasksgd import SGDClassifier, SGDRegressor
 from dasksgd.datasets import make_classification
-from dasksgd.engine import ClusterBackend, LocalBackend, Plan, TargetSpec, TrainConfig, TrainState, train
+from dasksgd.engine import (
+    ClusterBackend,
+    LocalBackend,
+    Plan,
+    TargetSpec,
+    TrainConfig,
+    TrainState,
+    train,
+)
 from dasksgd.engine.cluster import assign_shards
 from dasksgd.losses import get_loss
-from dasksgd.preconditioning import Preconditioner
 from dasksgd.penalties import get_penalty
+from dasksgd.preconditioning import Preconditioner
 from dasksgd.schedules import LearningRate
 
 pytestmark = pytest.mark.cluster
@@ -30,11 +38,19 @@ def _data(n=4000, d=6, chunks=500, seed=0):
 
 def _config(B=256):
     loss = get_loss("log_loss")
-    return TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-3), schedule=LearningRate("optimal", 0.0, 0.5, 1e-3, loss),
-                       batch_size=B, max_iter=3, tol=None)
+    return TrainConfig(
+        loss=loss,
+        penalty=get_penalty("l2", 1e-3),
+        schedule=LearningRate("optimal", 0.0, 0.5, 1e-3, loss),
+        batch_size=B,
+        max_iter=3,
+        tol=None,
+    )
 
 
-PLAN = Plan(precond=Preconditioner.identity(6), max_step=1.0, gamma=1.0, overhead=0.0, row_cost=1.0, b_min=1)
+PLAN = Plan(
+    precond=Preconditioner.identity(6), max_step=1.0, gamma=1.0, overhead=0.0, row_cost=1.0, b_min=1
+)
 
 
 def test_both_workers_compute_and_match_in_process(client):
@@ -49,12 +65,14 @@ def test_both_workers_compute_and_match_in_process(client):
     assert len({i["worker"] for i in infos}) == 2
     steps = [i["calls"]["step"] for i in infos]
     assert steps == [len(result.history)] * 2  # every step ran on both workers
-    assert sorted(sum((i["index"] for i in infos), [])) == list(range(8))  # each shard on one worker
+    assert sorted(sum((i["index"] for i in infos), [])) == list(
+        range(8)
+    )  # each shard on one worker
     assert sum(sum(i["n_train"]) for i in infos) == 4000
 
     # The same shards in this process give the same model, bit for bit: small results are summed
     # in shard order at the root, as in process.
-    parts = [(X[i:i + 500], y[i:i + 500], None) for i in range(0, 4000, 500)]
+    parts = [(X[i : i + 500], y[i : i + 500], None) for i in range(0, 4000, 500)]
     local = LocalBackend(parts, spec, get_loss("log_loss"), seed=5)
     ref = train(local, _config(), TrainState(np.zeros((6, 1)), np.zeros(1)), plan=PLAN)
     np.testing.assert_array_equal(result.state.coef, ref.state.coef)
@@ -66,8 +84,17 @@ def test_deeper_tree_over_three_workers():
 
     X, y, Xd, yd = _data(n=3000, chunks=500)
     spec = TargetSpec(np.array([0, 1]))
-    with LocalCluster(n_workers=3, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=":0", worker_dashboard_address=None) as cluster, Client(cluster, set_as_default=False) as c3:
+    with (
+        LocalCluster(
+            n_workers=3,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            worker_dashboard_address=None,
+        ) as cluster,
+        Client(cluster, set_as_default=False) as c3,
+    ):
         flat = ClusterBackend(c3, Xd, yd, None, spec, get_loss("log_loss"), seed=1, fan_in=8)
         deep = ClusterBackend(c3, Xd, yd, None, spec, get_loss("log_loss"), seed=1, fan_in=2)
         try:
@@ -96,7 +123,9 @@ def test_requests_go_straight_to_the_workers_unless_the_client_says_not_to(clien
             backend = ClusterBackend(c, Xd, yd, None, spec, get_loss("log_loss"), seed=5)
             try:
                 assert (backend._routes is not None) == direct
-                results.append(train(backend, _config(), TrainState(np.zeros((6, 1)), np.zeros(1)), plan=PLAN))
+                results.append(
+                    train(backend, _config(), TrainState(np.zeros((6, 1)), np.zeros(1)), plan=PLAN)
+                )
                 infos = backend.info()
             finally:
                 backend.close()
@@ -105,12 +134,18 @@ def test_requests_go_straight_to_the_workers_unless_the_client_says_not_to(clien
     np.testing.assert_array_equal(results[0].state.intercept, results[1].state.intercept)
 
 
-@pytest.mark.parametrize(("where", "expected"), [
-    (["a", "b", "a", "b", "b", "a", "a", "b"], ["a", "b", "a", "b", "b", "a", "a", "b"]),  # balanced: nothing moves
-    (["a"] * 8, ["a"] * 4 + ["b"] * 4),  # all on one worker: half moves
-    (["a", "a", "a", "a", "a", "b", "b", "b"], ["a"] * 4 + ["b"] * 4),  # 5/3: one moves
-    (["gone"] * 4 + ["a"] * 4, ["b"] * 4 + ["a"] * 4),  # holder left: to the least loaded
-])
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        (
+            ["a", "b", "a", "b", "b", "a", "a", "b"],
+            ["a", "b", "a", "b", "b", "a", "a", "b"],
+        ),  # balanced: nothing moves
+        (["a"] * 8, ["a"] * 4 + ["b"] * 4),  # all on one worker: half moves
+        (["a", "a", "a", "a", "a", "b", "b", "b"], ["a"] * 4 + ["b"] * 4),  # 5/3: one moves
+        (["gone"] * 4 + ["a"] * 4, ["b"] * 4 + ["a"] * 4),  # holder left: to the least loaded
+    ],
+)
 def test_assign_shards_keeps_chunks_in_place_when_balanced(where, expected):
     plan = assign_shards([100] * 8, [[w] for w in where], ["b", "a"])
     owner = {i: w for w, ix in plan for i in ix}
@@ -129,7 +164,7 @@ def _placed(client, X, chunks, workers):
     """X as a dask array whose row chunk i lives on workers[i] (scattered there)."""
     parts = []
     for i, w in enumerate(workers):
-        block = X[i * chunks:(i + 1) * chunks]
+        block = X[i * chunks : (i + 1) * chunks]
         fut = client.scatter(block, workers=[w])
         parts.append(da.from_delayed(fut, shape=block.shape, dtype=block.dtype))
     return da.concatenate(parts)
@@ -202,8 +237,15 @@ def test_dataframe_input_and_regressor(client):
     target = pdf @ np.array([1.0, -2.0, 0.5]) + 0.1
     ddf = dd.from_pandas(pdf, npartitions=4)
     dy = dd.from_pandas(target, npartitions=4)
-    reg = SGDRegressor(alpha=1e-6, batch_size=500, learning_rate="constant", eta0=1.0, max_iter=200, tol=None,
-                       random_state=0).fit(ddf, dy)
+    reg = SGDRegressor(
+        alpha=1e-6,
+        batch_size=500,
+        learning_rate="constant",
+        eta0=1.0,
+        max_iter=200,
+        tol=None,
+        random_state=0,
+    ).fit(ddf, dy)
     assert list(reg.feature_names_in_) == ["a", "b", "c"]
     np.testing.assert_allclose(reg.coef_, [1.0, -2.0, 0.5], atol=1e-3)
     pred = reg.predict(ddf)
@@ -243,14 +285,18 @@ def test_bad_dask_input_fails_before_training(client):
     with pytest.raises(ValueError, match="X has 5 features, but SGDClassifier is expecting 6"):
         clf.predict(Xd[:, :5])
     with pytest.raises(ValueError, match=r"y contains labels \[7\] that are not in classes"):
-        SGDClassifier().partial_fit(Xd, da.from_array(np.where(y == 1, 7, 0), chunks=500), classes=[0, 1])
+        SGDClassifier().partial_fit(
+            Xd, da.from_array(np.where(y == 1, 7, 0), chunks=500), classes=[0, 1]
+        )
 
 
 def test_column_chunks_are_merged(client):
     X, y, _, yd = _data()
     Xd = da.from_array(X, chunks=(500, 2))
     a = SGDClassifier(max_iter=2, tol=None, random_state=0).fit(Xd, yd)
-    b = SGDClassifier(max_iter=2, tol=None, random_state=0).fit(da.from_array(X, chunks=(500, 6)), yd)
+    b = SGDClassifier(max_iter=2, tol=None, random_state=0).fit(
+        da.from_array(X, chunks=(500, 6)), yd
+    )
     np.testing.assert_array_equal(a.coef_, b.coef_)
 
 
@@ -262,7 +308,9 @@ def test_sparse_chunks(client):
     X = sp.random(n, d, density=20 / d, format="csr", random_state=1, dtype=np.float64)
     y = (X @ rng.standard_normal(d) > 0).astype(int)
     Xd = da.from_array(X, chunks=(5_000, d), asarray=False)
-    clf = SGDClassifier(alpha=1e-5, max_iter=5, tol=None, random_state=0).fit(Xd, da.from_array(y, chunks=5_000))
+    clf = SGDClassifier(alpha=1e-5, max_iter=5, tol=None, random_state=0).fit(
+        Xd, da.from_array(y, chunks=5_000)
+    )
     assert clf.score(X, y) > 0.9
     pred = clf.predict(Xd)
     assert isinstance(pred, da.Array)
@@ -275,10 +323,14 @@ def test_float32_shards_stay_float32_on_the_workers(client):
     X, y, _, _ = _data(n=4000, d=6)
     Xd = da.from_array(X.astype(np.float32), chunks=(500, 6))
     yd = da.from_array(y, chunks=500)
-    backend = ClusterBackend(client, Xd, yd, None, TargetSpec(np.array([0, 1])), get_loss("log_loss"), seed=0)
+    backend = ClusterBackend(
+        client, Xd, yd, None, TargetSpec(np.array([0, 1])), get_loss("log_loss"), seed=0
+    )
     try:
         backend.call("set_scale", np.ones(6), np.zeros(6))
-        st = backend.call("step", np.full((6, 1), 0.1), np.zeros(1), 0, 0, 800, 4000)  # packs the work buffer
+        st = backend.call(
+            "step", np.full((6, 1), 0.1), np.zeros(1), 0, 0, 800, 4000
+        )  # packs the work buffer
         infos = backend.info()
     finally:
         backend.close()
@@ -290,25 +342,47 @@ def test_float32_shards_stay_float32_on_the_workers(client):
 def _bad_inputs(X, y):
     import dask
 
-    wrong_width = da.concatenate([
-        da.from_array(X[:500], chunks=(250, 4)),
-        da.from_delayed(dask.delayed(lambda: X[500:, :3])(), shape=(500, 4), dtype=float),
-    ])
+    wrong_width = da.concatenate(
+        [
+            da.from_array(X[:500], chunks=(250, 4)),
+            da.from_delayed(dask.delayed(lambda: X[500:, :3])(), shape=(500, 4), dtype=float),
+        ]
+    )
     empty = (
-        da.concatenate([da.from_array(X[:500], chunks=(250, 4)), da.zeros((0, 4), chunks=(0, 4)),
-                        da.from_array(X[500:], chunks=(250, 4))]),
-        da.concatenate([da.from_array(y[:500], chunks=250), da.zeros((0,), dtype=int, chunks=0),
-                        da.from_array(y[500:], chunks=250)]),
+        da.concatenate(
+            [
+                da.from_array(X[:500], chunks=(250, 4)),
+                da.zeros((0, 4), chunks=(0, 4)),
+                da.from_array(X[500:], chunks=(250, 4)),
+            ]
+        ),
+        da.concatenate(
+            [
+                da.from_array(y[:500], chunks=250),
+                da.zeros((0,), dtype=int, chunks=0),
+                da.from_array(y[500:], chunks=250),
+            ]
+        ),
     )
     return {
         "wrong width": (wrong_width, da.from_array(y, chunks=250), "declares \\(500, 4\\)"),
-        "object dtype": (da.from_array(X.astype(object), chunks=(250, 4)), da.from_array(y, chunks=250), "numeric"),
+        "object dtype": (
+            da.from_array(X.astype(object), chunks=(250, 4)),
+            da.from_array(y, chunks=250),
+            "numeric",
+        ),
         "empty partition": (*empty, None),
-        "y chunks not aligned with X": (da.from_array(X, chunks=(250, 4)), da.from_array(y, chunks=300), None),
+        "y chunks not aligned with X": (
+            da.from_array(X, chunks=(250, 4)),
+            da.from_array(y, chunks=300),
+            None,
+        ),
     }
 
 
-@pytest.mark.parametrize("case", ["wrong width", "object dtype", "empty partition", "y chunks not aligned with X"])
+@pytest.mark.parametrize(
+    "case", ["wrong width", "object dtype", "empty partition", "y chunks not aligned with X"]
+)
 def test_bad_chunks_fail_clearly_or_are_handled(client, case):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((1000, 4))
@@ -344,4 +418,6 @@ def test_twenty_concurrent_fits_do_not_cross_talk(client):
         assert est.n_workers_ == 2
         np.testing.assert_array_equal(est.coef_, alone.coef_)
         np.testing.assert_array_equal(est.intercept_, alone.intercept_)
-        np.testing.assert_array_equal(est.history_["objective"].dropna(), alone.history_["objective"].dropna())
+        np.testing.assert_array_equal(
+            est.history_["objective"].dropna(), alone.history_["objective"].dropna()
+        )

@@ -15,8 +15,19 @@ def _holder(n=100_000, d=5):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, d))
     y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
-    return ShardHolder([0], [X], [y], [None], TargetSpec(np.array([-1.0, 1.0])), get_loss("log_loss"),
-                       fit_intercept=True, shuffle=True, seed=0, validation_fraction=0.0, total_shards=1)
+    return ShardHolder(
+        [0],
+        [X],
+        [y],
+        [None],
+        TargetSpec(np.array([-1.0, 1.0])),
+        get_loss("log_loss"),
+        fit_intercept=True,
+        shuffle=True,
+        seed=0,
+        validation_fraction=0.0,
+        total_shards=1,
+    )
 
 
 def test_short_steps_run_on_the_event_loop_and_long_ones_off_it():
@@ -47,7 +58,9 @@ def test_short_steps_run_on_the_event_loop_and_long_ones_off_it():
 def test_results_are_what_the_shards_compute():
     holder = _holder(n=1000)
     W, b = np.full((5, 1), 0.1), np.zeros(1)
-    got = pickle.loads(asyncio.run(holder.run(_pack(("step", (W, b, 0, 0, 1000, 1000), []))))).total()
+    got = pickle.loads(
+        asyncio.run(holder.run(_pack(("step", (W, b, 0, 0, 1000, 1000), []))))
+    ).total()
     want = holder.shardset.step(W, b, 0, 0, 1000, 1000).total()  # per shard, summed at the root
     np.testing.assert_array_equal(got.grad_coef, want.grad_coef)
     assert got.loss == want.loss and got.count == 1000

@@ -19,11 +19,20 @@ def _objective(X, y, coef, intercept, alpha):
 def _fit(X, y, epochs, batch_size, accelerate, alpha=1e-3):
     loss = get_loss("log_loss")
     config = TrainConfig(
-        loss=loss, penalty=get_penalty("l2", alpha, 0.15), schedule=LearningRate("auto", 0.0, 0.5, alpha, loss),
-        batch_size=batch_size, max_iter=epochs, tol=None, accelerate=accelerate,
+        loss=loss,
+        penalty=get_penalty("l2", alpha, 0.15),
+        schedule=LearningRate("auto", 0.0, 0.5, alpha, loss),
+        batch_size=batch_size,
+        max_iter=epochs,
+        tol=None,
+        accelerate=accelerate,
     )
-    backend = LocalBackend([(X[:300], y[:300], None), (X[300:], y[300:], None)],
-                           TargetSpec(classes=np.array([0, 1])), loss, seed=3)
+    backend = LocalBackend(
+        [(X[:300], y[:300], None), (X[300:], y[300:], None)],
+        TargetSpec(classes=np.array([0, 1])),
+        loss,
+        seed=3,
+    )
     plan = make_plan(backend, config, X.shape[1], seed=3)
     state = TrainState(coef=np.zeros((X.shape[1], 1)), intercept=np.zeros(1))
     return train(backend, config, state, plan=plan)
@@ -55,22 +64,39 @@ def test_stopping_on_a_deferred_objective_keeps_the_epoch_model():
     X, y = make_classification(700, 6, random_state=1)
     loss = get_loss("log_loss")
     config = TrainConfig(
-        loss=loss, penalty=get_penalty("l2", 1e-2, 0.15), schedule=LearningRate("auto", 0.0, 0.5, 1e-2, loss),
-        batch_size=700, max_iter=200, tol=1e-4, n_iter_no_change=2,
+        loss=loss,
+        penalty=get_penalty("l2", 1e-2, 0.15),
+        schedule=LearningRate("auto", 0.0, 0.5, 1e-2, loss),
+        batch_size=700,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=2,
     )
     backend = LocalBackend([(X, y, None)], TargetSpec(classes=np.array([0, 1])), loss, seed=0)
     plan = make_plan(backend, config, X.shape[1])
-    res = train(backend, config, TrainState(coef=np.zeros((6, 1)), intercept=np.zeros(1)), plan=plan)
+    res = train(
+        backend, config, TrainState(coef=np.zeros((6, 1)), intercept=np.zeros(1)), plan=plan
+    )
     assert res.converged and res.n_iter < 200
-    assert res.history["step"].iloc[-1] == res.state.step == res.n_iter  # one full-batch step per epoch
+    assert (
+        res.history["step"].iloc[-1] == res.state.step == res.n_iter
+    )  # one full-batch step per epoch
     coef, intercept = res.state.model()
     assert res.objective == pytest.approx(_objective(X, y, coef, intercept, 1e-2), rel=1e-12)
 
 
-@pytest.mark.parametrize(("pos", "size", "n", "end"), [
-    (0, 10, 100, 10), (90, 10, 100, 100), (86, 10, 100, 100), (85, 10, 100, 95), (0, 70, 100, 100),
-    (0, 60, 100, 60), (0, 1000, 100, 100),
-])
+@pytest.mark.parametrize(
+    ("pos", "size", "n", "end"),
+    [
+        (0, 10, 100, 10),
+        (90, 10, 100, 100),
+        (86, 10, 100, 100),
+        (85, 10, 100, 95),
+        (0, 70, 100, 100),
+        (0, 60, 100, 60),
+        (0, 1000, 100, 100),
+    ],
+)
 def test_batch_end_merges_short_tails(pos, size, n, end):
     assert _batch_end(pos, size, n) == end
 
@@ -84,12 +110,29 @@ def _diverging_fit(step, max_iter=12):
     y = X @ np.ones(5) + 0.1 * rng.standard_normal(2000)
     loss = get_loss("squared_error")
     # A plan whose step cap is far above 2/L: plain SGD steps of size `step` blow up.
-    plan = Plan(precond=Preconditioner.identity(5), max_step=step, gamma=step, overhead=0.0, row_cost=1.0, b_min=1)
-    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-4, 0.15),
-                         schedule=LearningRate("constant", 1e9, 0.5, 1e-4, loss), batch_size=64,
-                         max_iter=max_iter, tol=None, warmup_steps=1)
+    plan = Plan(
+        precond=Preconditioner.identity(5),
+        max_step=step,
+        gamma=step,
+        overhead=0.0,
+        row_cost=1.0,
+        b_min=1,
+    )
+    config = TrainConfig(
+        loss=loss,
+        penalty=get_penalty("l2", 1e-4, 0.15),
+        schedule=LearningRate("constant", 1e9, 0.5, 1e-4, loss),
+        batch_size=64,
+        max_iter=max_iter,
+        tol=None,
+        warmup_steps=1,
+    )
     backend = LocalBackend([(X, y, None)], TargetSpec(), loss, seed=0)
-    return train(backend, config, TrainState(coef=np.zeros((5, 1)), intercept=np.zeros(1)), plan=plan), X, y
+    return (
+        train(backend, config, TrainState(coef=np.zeros((5, 1)), intercept=np.zeros(1)), plan=plan),
+        X,
+        y,
+    )
 
 
 def test_divergence_rolls_back_and_halves_the_step():
@@ -110,6 +153,7 @@ def test_persistent_divergence_stops_with_advice():
 
 # -- checkpoints: a fit resumed from any saved step ends exactly like the uninterrupted one ------
 
+
 class _Crash(Exception):
     pass
 
@@ -123,18 +167,43 @@ def _resume_case(case):
         X = rng.standard_normal((2000, 5))
         y = X @ np.ones(5) + 0.1 * rng.standard_normal(2000)
         loss = get_loss("squared_error")
-        plan = Plan(precond=Preconditioner.identity(5), max_step=8.0, gamma=8.0, overhead=0.0, row_cost=1.0, b_min=1)
-        config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-4, 0.15),
-                             schedule=LearningRate("constant", 1e9, 0.5, 1e-4, loss), batch_size=64,
-                             max_iter=8, tol=None, warmup_steps=1)
-        return config, (lambda: LocalBackend([(X, y, None)], TargetSpec(), loss, seed=0)), plan, 5, 1
-    X, y = make_classification(1500, 8, n_classes=3 if case == "multiclass" else 2, n_informative=4,
-                               random_state=2)
+        plan = Plan(
+            precond=Preconditioner.identity(5),
+            max_step=8.0,
+            gamma=8.0,
+            overhead=0.0,
+            row_cost=1.0,
+            b_min=1,
+        )
+        config = TrainConfig(
+            loss=loss,
+            penalty=get_penalty("l2", 1e-4, 0.15),
+            schedule=LearningRate("constant", 1e9, 0.5, 1e-4, loss),
+            batch_size=64,
+            max_iter=8,
+            tol=None,
+            warmup_steps=1,
+        )
+        return (
+            config,
+            (lambda: LocalBackend([(X, y, None)], TargetSpec(), loss, seed=0)),
+            plan,
+            5,
+            1,
+        )
+    X, y = make_classification(
+        1500, 8, n_classes=3 if case == "multiclass" else 2, n_informative=4, random_state=2
+    )
     settings = {  # loss, penalty, batch size, extra config
         "auto-lbfgs": ("log_loss", "l2", "auto", {}),  # mini-batch phase, then L-BFGS
         "l1-momentum": ("hinge", "l1", 256, {}),
         "averaged": ("modified_huber", "elasticnet", 128, {"average_start": 500.0}),
-        "early-stopping": ("log_loss", "l2", 200, {"early_stopping": True, "tol": 1e-4, "n_iter_no_change": 2}),
+        "early-stopping": (
+            "log_loss",
+            "l2",
+            200,
+            {"early_stopping": True, "tol": 1e-4, "n_iter_no_change": 2},
+        ),
         "tol-stop": ("log_loss", "l2", 1500, {"tol": 1e-3, "n_iter_no_change": 2}),
         "multiclass": ("log_loss", "l2", "auto", {}),
     }
@@ -142,23 +211,39 @@ def _resume_case(case):
     loss = get_loss(name)
     classes = np.unique(y)
     spec = TargetSpec(classes=classes)
-    config = TrainConfig(loss=loss, penalty=get_penalty(pen, 1e-3, 0.3),
-                         schedule=LearningRate("auto", 0.0, 0.5, 1e-3, loss), batch_size=b,
-                         **{"max_iter": 12, "tol": None, **extra})
+    config = TrainConfig(
+        loss=loss,
+        penalty=get_penalty(pen, 1e-3, 0.3),
+        schedule=LearningRate("auto", 0.0, 0.5, 1e-3, loss),
+        batch_size=b,
+        **{"max_iter": 12, "tol": None, **extra},
+    )
     shards = [(X[:700], y[:700], None), (X[700:], y[700:], None)]
     val = 0.2 if config.early_stopping else 0.0
 
     def backend():
         return LocalBackend(shards, spec, loss, seed=4, validation_fraction=val)
+
     from dataclasses import replace
 
-    # A low floor under "auto" B, so that these 1500 rows see both the mini-batch and the exact phase.
+    # A low floor under "auto" B, so that these 1500 rows see both the mini-batch and the
+    # exact phase.
     plan = replace(make_plan(backend(), config, 8, n_outputs=spec.n_outputs, seed=4), b_min=16)
     return config, backend, plan, 8, spec.n_outputs
 
 
-@pytest.mark.parametrize("case", ["auto-lbfgs", "l1-momentum", "averaged", "early-stopping", "tol-stop",
-                                  "multiclass", "diverging"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "auto-lbfgs",
+        "l1-momentum",
+        "averaged",
+        "early-stopping",
+        "tol-stop",
+        "multiclass",
+        "diverging",
+    ],
+)
 def test_resume_from_any_checkpoint_is_bit_identical(case):
     import pickle
 
@@ -200,15 +285,23 @@ def test_resume_from_any_checkpoint_is_bit_identical(case):
         np.testing.assert_array_equal(coef, ref_coef)
         np.testing.assert_array_equal(intercept, ref_intercept)
         assert (res.n_iter, res.converged, res.rollbacks, res.batch_size) == (
-            full.n_iter, full.converged, full.rollbacks, full.batch_size)
-        assert res.objective == full.objective or (np.isnan(res.objective) and np.isnan(full.objective))
+            full.n_iter,
+            full.converged,
+            full.rollbacks,
+            full.batch_size,
+        )
+        assert res.objective == full.objective or (
+            np.isnan(res.objective) and np.isnan(full.objective)
+        )
         cols = [c for c in res.history.columns if c != "time"]
         pd_testing.assert_frame_equal(res.history[cols], full.history[cols], check_exact=True)
         assert res.history["time"].is_monotonic_increasing
     if case == "diverging":
         assert full.rollbacks >= 1
     if case == "auto-lbfgs":
-        assert (full.history["batch_size"] < 1500).any() and (full.history["batch_size"] == 1500).any()
+        assert (full.history["batch_size"] < 1500).any() and (
+            full.history["batch_size"] == 1500
+        ).any()
 
 
 def test_an_epoch_that_raises_the_objective_sends_the_batch_to_the_whole_data():
@@ -218,11 +311,19 @@ def test_an_epoch_that_raises_the_objective_sends_the_batch_to_the_whole_data():
     X = rng.standard_normal((20000, 10))
     y = X @ np.ones(10) + 3.0 * rng.standard_normal(20000)  # noisy: small batches stall
     loss = get_loss("squared_error")
-    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-4, 0.15),
-                         schedule=LearningRate("auto", 0.0, 0.5, 1e-4, loss), batch_size="auto", max_iter=8, tol=None)
+    config = TrainConfig(
+        loss=loss,
+        penalty=get_penalty("l2", 1e-4, 0.15),
+        schedule=LearningRate("auto", 0.0, 0.5, 1e-4, loss),
+        batch_size="auto",
+        max_iter=8,
+        tol=None,
+    )
     backend = LocalBackend([(X, y, None)], TargetSpec(), loss, seed=0)
     plan = replace(make_plan(backend, config, 10), b_min=64)
-    res = train(backend, config, TrainState(coef=np.zeros((10, 1)), intercept=np.zeros(1)), plan=plan)
+    res = train(
+        backend, config, TrainState(coef=np.zeros((10, 1)), intercept=np.zeros(1)), plan=plan
+    )
     ends = res.history.dropna(subset=["objective"])
     f, B = ends["objective"].to_numpy(), ends["batch_size"].to_numpy()
     rose = np.nonzero(np.diff(f) > 0)[0]
@@ -235,9 +336,14 @@ def _scaling_plan(X, y):
     """The plan of a ridge regression on two shards of 1000 rows, with a sample of every 40th
     row; and the ridge of its preconditioner."""
     loss = get_loss("squared_error")
-    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-6, 0.15),
-                         schedule=LearningRate("auto", 0.0, 0.5, 1e-6, loss))
-    backend = LocalBackend([(X[:1000], y[:1000], None), (X[1000:], y[1000:], None)], TargetSpec(), loss)
+    config = TrainConfig(
+        loss=loss,
+        penalty=get_penalty("l2", 1e-6, 0.15),
+        schedule=LearningRate("auto", 0.0, 0.5, 1e-6, loss),
+    )
+    backend = LocalBackend(
+        [(X[:1000], y[:1000], None), (X[1000:], y[1000:], None)], TargetSpec(), loss
+    )
     return make_plan(backend, config, X.shape[1], sample=50), 1e-6 / loss.curvature
 
 

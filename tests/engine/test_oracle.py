@@ -40,8 +40,23 @@ def _soft(w, thr):
     return np.sign(w) * np.maximum(np.abs(w) - thr, 0.0)
 
 
-def reference_path(shards, *, loss, alpha, l1_ratio, penalty, B, eta0, delta, epochs, power_t=None,
-                   average_start=None, momentum=False, mean=None, scale=None):
+def reference_path(
+    shards,
+    *,
+    loss,
+    alpha,
+    l1_ratio,
+    penalty,
+    B,
+    eta0,
+    delta,
+    epochs,
+    power_t=None,
+    average_start=None,
+    momentum=False,
+    mean=None,
+    scale=None,
+):
     """Models after every step of plain mini-batch SGD (and the step sizes and batch losses).
 
     ``shards`` is a list of ``(X, Y, sw)`` with ``Y`` the (n, K) targets the loss sees. With
@@ -63,8 +78,14 @@ def reference_path(shards, *, loss, alpha, l1_ratio, penalty, B, eta0, delta, ep
         while pos < n:
             end = min(pos + B, n)
             end = n if n - end < B // 2 else end
-            parts = [(X[len(X) * pos // n : len(X) * end // n], Y[len(X) * pos // n : len(X) * end // n],
-                      None if sw is None else sw[len(X) * pos // n : len(X) * end // n]) for X, Y, sw in shards]
+            parts = [
+                (
+                    X[len(X) * pos // n : len(X) * end // n],
+                    Y[len(X) * pos // n : len(X) * end // n],
+                    None if sw is None else sw[len(X) * pos // n : len(X) * end // n],
+                )
+                for X, Y, sw in shards
+            ]
             Xb = np.vstack([p[0] for p in parts])
             Yb = np.vstack([p[1] for p in parts])
             swb = None if shards[0][2] is None else np.concatenate([p[2] for p in parts])
@@ -100,12 +121,25 @@ def reference_path(shards, *, loss, alpha, l1_ratio, penalty, B, eta0, delta, ep
             model = (new_w, new_b) if momentum else (wt, bt)
             if average_start is not None and seen >= average_start:
                 n_avg += 1
-                avg = (model[0].copy(), model[1].copy()) if avg is None else (
-                    avg[0] + (model[0] - avg[0]) / n_avg, avg[1] + (model[1] - avg[1]) / n_avg)
+                avg = (
+                    (model[0].copy(), model[1].copy())
+                    if avg is None
+                    else (
+                        avg[0] + (model[0] - avg[0]) / n_avg,
+                        avg[1] + (model[1] - avg[1]) / n_avg,
+                    )
+                )
                 model = avg
             w = model[0] / s[:, None]
-            out.append({"coef": w, "intercept": model[1] - mu @ w, "eta": eta, "m": m,
-                        "loss": float(Lrow.sum()) / m})
+            out.append(
+                {
+                    "coef": w,
+                    "intercept": model[1] - mu @ w,
+                    "eta": eta,
+                    "m": m,
+                    "loss": float(Lrow.sum()) / m,
+                }
+            )
             pos = end
     return out
 
@@ -144,11 +178,16 @@ def test_train_matches_a_plain_numpy_loop_step_by_step(case):
         y = z + 0.3 * rng.standard_normal(n)
         classes = None
     else:
-        y = np.digitize(z + rng.standard_normal(n), np.quantile(z, np.linspace(0, 1, n_classes + 1)[1:-1]))
+        y = np.digitize(
+            z + rng.standard_normal(n), np.quantile(z, np.linspace(0, 1, n_classes + 1)[1:-1])
+        )
         classes = np.arange(n_classes)
     sw = rng.uniform(0.2, 2.0, n) if extra.get("weights") else None
     cut = 200  # two shards of unequal size: each gives its proportional share of a batch
-    parts = [(X[:cut], y[:cut], None if sw is None else sw[:cut]), (X[cut:], y[cut:], None if sw is None else sw[cut:])]
+    parts = [
+        (X[:cut], y[:cut], None if sw is None else sw[:cut]),
+        (X[cut:], y[cut:], None if sw is None else sw[cut:]),
+    ]
 
     lossf = get_loss(name)
     # A stable constant step: half of 1/L for a batch of B rows in the optimizer's coordinates.
@@ -156,11 +195,21 @@ def test_train_matches_a_plain_numpy_loop_step_by_step(case):
     lam = np.linalg.eigvalsh(np.c_[T, np.ones(n)].T @ np.c_[T, np.ones(n)] / n)[-1]
     eta0 = 0.5 * (1 + delta) / (min(B, n) * lossf.curvature * lam)
     power_t = extra.get("power_t")
-    schedule = LearningRate("invscaling" if power_t else "constant", eta0, power_t or 0.5, alpha, lossf)
+    schedule = LearningRate(
+        "invscaling" if power_t else "constant", eta0, power_t or 0.5, alpha, lossf
+    )
     config = TrainConfig(
-        loss=lossf, penalty=get_penalty(pen, alpha, l1_ratio), schedule=schedule, batch_size=B, delta=delta,
-        max_iter=epochs, tol=None, average_start=extra.get("average_start"),
-        precondition=bool(extra.get("precondition")), warmup_steps=1, accelerate=bool(extra.get("momentum")),
+        loss=lossf,
+        penalty=get_penalty(pen, alpha, l1_ratio),
+        schedule=schedule,
+        batch_size=B,
+        delta=delta,
+        max_iter=epochs,
+        tol=None,
+        average_start=extra.get("average_start"),
+        precondition=bool(extra.get("precondition")),
+        warmup_steps=1,
+        accelerate=bool(extra.get("momentum")),
     )
     spec = TargetSpec(classes=classes)
     backend = LocalBackend(parts, spec, lossf, shuffle=False, seed=0)
@@ -176,20 +225,47 @@ def test_train_matches_a_plain_numpy_loop_step_by_step(case):
     apply_plan(backend, config, plan)
     K = spec.n_outputs
     seen = []
-    train(backend, config, TrainState(coef=np.zeros((d, K)), intercept=np.zeros(K)), plan=plan,
-          checkpoint=lambda state, loop: seen.append([a.copy() for a in state.model()]), checkpoint_every=1)
-    history = train(backend, config, TrainState(coef=np.zeros((d, K)), intercept=np.zeros(K)), plan=plan).history
+    train(
+        backend,
+        config,
+        TrainState(coef=np.zeros((d, K)), intercept=np.zeros(K)),
+        plan=plan,
+        checkpoint=lambda state, loop: seen.append([a.copy() for a in state.model()]),
+        checkpoint_every=1,
+    )
+    history = train(
+        backend, config, TrainState(coef=np.zeros((d, K)), intercept=np.zeros(K)), plan=plan
+    ).history
 
     Y = _targets(y, classes)
-    shards = [(X[:cut], Y[:cut], None if sw is None else sw[:cut]), (X[cut:], Y[cut:], None if sw is None else sw[cut:])]
-    ref = reference_path(shards, loss=name, alpha=alpha, l1_ratio=l1_ratio, penalty=pen, B=min(B, n), eta0=eta0,
-                         delta=delta, epochs=epochs, power_t=power_t, average_start=extra.get("average_start"),
-                         momentum=bool(extra.get("momentum")), mean=mean, scale=scale)
+    shards = [
+        (X[:cut], Y[:cut], None if sw is None else sw[:cut]),
+        (X[cut:], Y[cut:], None if sw is None else sw[cut:]),
+    ]
+    ref = reference_path(
+        shards,
+        loss=name,
+        alpha=alpha,
+        l1_ratio=l1_ratio,
+        penalty=pen,
+        B=min(B, n),
+        eta0=eta0,
+        delta=delta,
+        epochs=epochs,
+        power_t=power_t,
+        average_start=extra.get("average_start"),
+        momentum=bool(extra.get("momentum")),
+        mean=mean,
+        scale=scale,
+    )
     assert len(seen) == len(ref) == len(history)
     for k, (got, want) in enumerate(zip(seen, ref)):
-        np.testing.assert_allclose(got[0], want["coef"], rtol=RTOL, atol=ATOL, err_msg=f"coef after step {k + 1}")
-        np.testing.assert_allclose(got[1], want["intercept"], rtol=RTOL, atol=ATOL,
-                                   err_msg=f"intercept after step {k + 1}")
+        np.testing.assert_allclose(
+            got[0], want["coef"], rtol=RTOL, atol=ATOL, err_msg=f"coef after step {k + 1}"
+        )
+        np.testing.assert_allclose(
+            got[1], want["intercept"], rtol=RTOL, atol=ATOL, err_msg=f"intercept after step {k + 1}"
+        )
     np.testing.assert_array_equal(history["batch_size"], [r["m"] for r in ref])
     np.testing.assert_allclose(history["learning_rate"], [r["eta"] for r in ref], rtol=1e-14)
     np.testing.assert_allclose(history["loss"], [r["loss"] for r in ref], rtol=RTOL)
@@ -205,8 +281,12 @@ def test_the_reference_is_not_blind_to_the_rules():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((100, 3)) * [1.0, 5.0, 0.2] + 1.0
     Y = (X @ [1.0, -1.0, 2.0]).reshape(-1, 1)
-    common = dict(loss="squared_error", alpha=0.1, l1_ratio=0.5, B=20, eta0=0.01, delta=1.0, epochs=2)
+    common = dict(
+        loss="squared_error", alpha=0.1, l1_ratio=0.5, B=20, eta0=0.01, delta=1.0, epochs=2
+    )
     plain = reference_path([(X, Y, None)], penalty="l2", **common)[-1]["coef"]
     lasso = reference_path([(X, Y, None)], penalty="l1", **common)[-1]["coef"]
-    scaled = reference_path([(X, Y, None)], penalty="l2", mean=X.mean(0), scale=X.std(0), **common)[-1]["coef"]
+    scaled = reference_path([(X, Y, None)], penalty="l2", mean=X.mean(0), scale=X.std(0), **common)[
+        -1
+    ]["coef"]
     assert not np.allclose(plain, lasso) and not np.allclose(plain, scaled)

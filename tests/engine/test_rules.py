@@ -10,8 +10,17 @@ from dasksgd.diversity import DiversityBatchSize, FixedBatchSize
 from dasksgd.engine.local import LocalBackend
 from dasksgd.engine.loop import Plan, TrainConfig, TrainState, build_rules, train
 from dasksgd.engine.rules import (
-    AveragingRule, BatchSizeRule, Callback, Diverged, DivergenceRule, EpochEvent, Rule, Rules, ScheduleRule,
-    StepEvent, StoppingRule,
+    AveragingRule,
+    BatchSizeRule,
+    Callback,
+    Diverged,
+    DivergenceRule,
+    EpochEvent,
+    Rule,
+    Rules,
+    ScheduleRule,
+    StepEvent,
+    StoppingRule,
 )
 from dasksgd.engine.shards import TargetSpec
 from dasksgd.losses import get_loss
@@ -46,8 +55,14 @@ def test_rules_need_names_of_their_own():
 def test_a_fresh_call_keeps_persistent_states_and_a_roll_back_restores_only_them():
     rules = Rules.of([_Counter(), _Kept()])
     states = rules.init({"counter": 7, "kept": 7}, fresh=True)
-    assert states == {"counter": 0, "kept": 7}  # a new call: what it learned is new, the trajectory is not
-    assert rules.init({"counter": 7, "kept": 7}, fresh=False) == {"counter": 7, "kept": 7}  # a resume
+    assert states == {
+        "counter": 0,
+        "kept": 7,
+    }  # a new call: what it learned is new, the trajectory is not
+    assert rules.init({"counter": 7, "kept": 7}, fresh=False) == {
+        "counter": 7,
+        "kept": 7,
+    }  # a resume
     assert rules.init({}, fresh=False) == {"counter": 0, "kept": 0}
     rules.after_step(states, step=None)
     assert states == {"counter": 1, "kept": 8}
@@ -55,12 +70,19 @@ def test_a_fresh_call_keeps_persistent_states_and_a_roll_back_restores_only_them
 
 
 def _stats(count, loss):
-    return GradStats(count=float(count), loss=float(loss), grad_coef=np.ones((2, 1)), grad_intercept=np.ones(1),
-                     sqnorm=float(count))
+    return GradStats(
+        count=float(count),
+        loss=float(loss),
+        grad_coef=np.ones((2, 1)),
+        grad_intercept=np.ones(1),
+        sqnorm=float(count),
+    )
 
 
 def _step(count=10, loss=1.0, full_batch=False):
-    return StepEvent(_stats(count, loss), (np.zeros((2, 1)), np.zeros(1)), 0, 0.0, full_batch, 1.0, None)
+    return StepEvent(
+        _stats(count, loss), (np.zeros((2, 1)), np.zeros(1)), 0, 0.0, full_batch, 1.0, None
+    )
 
 
 def _epoch(value, previous=math.nan):
@@ -74,7 +96,9 @@ def test_divergence_rule():
     assert rule.after_step(best, step=_step(10, 1.0)) == 3.0
     with pytest.raises(Diverged, match="loss of a batch became nan"):
         rule.after_step(best, step=_step(10, math.nan))
-    assert rule.after_step(best, step=_step(10, math.inf, full_batch=True)) == 3.0  # the line search's trial
+    assert (
+        rule.after_step(best, step=_step(10, math.inf, full_batch=True)) == 3.0
+    )  # the line search's trial
     with pytest.raises(Diverged, match="objective became 301"):
         rule.after_epoch(best, epoch=_epoch(301.0))
     assert rule.after_epoch(best, epoch=_epoch(2.0)) == 2.0
@@ -82,18 +106,26 @@ def test_divergence_rule():
 
 def test_batch_size_rule_after_epochs():
     n = 10_000
-    rule = BatchSizeRule(DiversityBatchSize(1.0, 100, n), get_penalty("l2", 0.0), Preconditioner.identity(2), n, True)
+    rule = BatchSizeRule(
+        DiversityBatchSize(1.0, 100, n), get_penalty("l2", 0.0), Preconditioner.identity(2), n, True
+    )
     state = rule.init()
     assert rule.batch_size(state) == 100
     state = rule.after_epoch(state, epoch=_epoch(1.0))  # the first epoch: nothing to compare with
     assert rule.batch_size(state) == 100 and state.progress is None
     state = rule.after_epoch(state, epoch=_epoch(0.5, previous=1.0))  # progress 0.5
     assert rule.batch_size(state) == 100
-    state = rule.after_epoch(state, epoch=_epoch(0.49, previous=0.5))  # progress 0.01 <= 0.1 * 0.5: stalled
+    state = rule.after_epoch(
+        state, epoch=_epoch(0.49, previous=0.5)
+    )  # progress 0.01 <= 0.1 * 0.5: stalled
     assert rule.batch_size(state) == state.batch.floor == 200
-    state = rule.after_epoch(state, epoch=_epoch(0.495, previous=0.49))  # the objective rose: exact steps
+    state = rule.after_epoch(
+        state, epoch=_epoch(0.495, previous=0.49)
+    )  # the objective rose: exact steps
     assert rule.batch_size(state) == n
-    fixed = BatchSizeRule(FixedBatchSize(64, n), get_penalty("l2", 0.0), Preconditioner.identity(2), n, True)
+    fixed = BatchSizeRule(
+        FixedBatchSize(64, n), get_penalty("l2", 0.0), Preconditioner.identity(2), n, True
+    )
     assert fixed.batch_size(fixed.after_epoch(fixed.init(), epoch=_epoch(2.0, previous=1.0))) == 64
 
 
@@ -117,7 +149,9 @@ def test_schedule_rule_at_a_plateau(kind, stops):
     rule = ScheduleRule(LearningRate(kind, 0.1, 0.5, 1e-3, loss), delta=1.0, max_step=math.inf)
     step = _step(count=10)
     state = rule.after_step(rule.init(), step=step)
-    assert step.eta == pytest.approx(10 * 0.1 / 2)  # the linear scaling rule with the (1 + delta) slack
+    assert step.eta == pytest.approx(
+        10 * 0.1 / 2
+    )  # the linear scaling rule with the (1 + delta) slack
     event = _epoch(1.0)
     event.plateau = True
     state = rule.after_epoch(state, epoch=event)
@@ -166,9 +200,25 @@ def _problem():
     X = rng.standard_normal((400, 3))
     y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.standard_normal(400)
     loss = get_loss("squared_error")
-    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-3), schedule=LearningRate("constant", 0.01, 0.5, 1e-3, loss),
-                         batch_size=40, max_iter=6, tol=None, precondition=False, accelerate=False, warmup_steps=1)
-    plan = Plan(precond=Preconditioner.identity(3), max_step=math.inf, gamma=0.01, overhead=0.0, row_cost=1.0, b_min=1)
+    config = TrainConfig(
+        loss=loss,
+        penalty=get_penalty("l2", 1e-3),
+        schedule=LearningRate("constant", 0.01, 0.5, 1e-3, loss),
+        batch_size=40,
+        max_iter=6,
+        tol=None,
+        precondition=False,
+        accelerate=False,
+        warmup_steps=1,
+    )
+    plan = Plan(
+        precond=Preconditioner.identity(3),
+        max_step=math.inf,
+        gamma=0.01,
+        overhead=0.0,
+        row_cost=1.0,
+        b_min=1,
+    )
     backend = LocalBackend([(X, y, None)], TargetSpec(), loss, shuffle=False)
     return backend, config, plan, TrainState(coef=np.zeros((3, 1)), intercept=np.zeros(1))
 
@@ -178,10 +228,14 @@ def test_a_new_rule_joins_the_chain_without_an_edit_of_the_loop():
     default = build_rules(config, plan, backend.n_train)
     # The step the schedule asks for is 40 * 0.01 / 2 = 0.2; cap it at 0.05 before the update.
     at = [type(r).__name__ for r in default].index("UpdateRule")
-    capped = train(backend, config, start, plan=plan, rules=[*default[:at], MaxStep(0.05), *default[at:]])
+    capped = train(
+        backend, config, start, plan=plan, rules=[*default[:at], MaxStep(0.05), *default[at:]]
+    )
     assert (capped.history["learning_rate"] == 0.05).all()
     # The same as a schedule whose rate gives that step: the cap changed nothing but the step.
-    slower = TrainConfig(**{**config.__dict__, "schedule": LearningRate("constant", 0.0025, 0.5, 1e-3, config.loss)})
+    slower = TrainConfig(
+        **{**config.__dict__, "schedule": LearningRate("constant", 0.0025, 0.5, 1e-3, config.loss)}
+    )
     ref = train(backend, slower, start, plan=plan)
     np.testing.assert_allclose(capped.state.model()[0], ref.state.model()[0], rtol=1e-12)
     assert "max_step" in capped.state.rules
@@ -192,4 +246,6 @@ def test_a_callback_can_end_the_fit_and_sees_the_rules_decisions():
     stop = StopAfter(3)
     res = train(backend, config, start, plan=plan, callbacks=[stop])
     assert res.n_iter == 3 and not res.converged
-    np.testing.assert_allclose(stop.seen, res.history["objective"].dropna().to_numpy(), rtol=0, atol=0)
+    np.testing.assert_allclose(
+        stop.seen, res.history["objective"].dropna().to_numpy(), rtol=0, atol=0
+    )

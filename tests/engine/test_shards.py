@@ -11,7 +11,9 @@ def _shardset(sizes, shuffle=True, seed=0, d=3):
     parts, start = [], 0
     for i, n in enumerate(sizes):
         # Column 0 holds the global row id so we can see which rows a step used.
-        X = np.column_stack([np.arange(start, start + n, dtype=float), rng.standard_normal((n, d - 1))])
+        X = np.column_stack(
+            [np.arange(start, start + n, dtype=float), rng.standard_normal((n, d - 1))]
+        )
         y = rng.standard_normal(n)
         parts.append(prepare_shard(i, X, y, None, TargetSpec()))
         start += n
@@ -110,19 +112,26 @@ def test_bad_shards_are_named(X, y, sw, match):
 
 @pytest.mark.parametrize(
     "bad, match",
-    [(np.nan, r"Input X contains NaN \(shard 4\)"), (np.inf, r"Input X contains infinity or a value too large \(shard 4\)"),
-     (1e200, r"Input X contains values too large .*\(shard 4\)")],
+    [
+        (np.nan, r"Input X contains NaN \(shard 4\)"),
+        (np.inf, r"Input X contains infinity or a value too large \(shard 4\)"),
+        (1e200, r"Input X contains values too large .*\(shard 4\)"),
+    ],
 )
 @pytest.mark.parametrize("in_sample", [False, True])
 def test_bad_values_of_dense_rows_are_named_by_the_plans_pass(bad, match, in_sample):
     # Dense numpy rows are checked by set_scale (their first pass). A bad value in the sample the
     # scaling comes from spoils the scaling of every shard: only the shard holding it is named.
     rng = np.random.default_rng(0)
-    good = prepare_shard(0, rng.standard_normal((30, 3)), rng.standard_normal(30), None, TargetSpec())
+    good = prepare_shard(
+        0, rng.standard_normal((30, 3)), rng.standard_normal(30), None, TargetSpec()
+    )
     X = rng.standard_normal((30, 3))
     X[0 if in_sample else 7, 1] = bad
-    ss = ShardSet([good, prepare_shard(4, X, rng.standard_normal(30), None, TargetSpec())],
-                  get_loss("squared_error"))
+    ss = ShardSet(
+        [good, prepare_shard(4, X, rng.standard_normal(30), None, TargetSpec())],
+        get_loss("squared_error"),
+    )
     sums = ss.column_sums(5)  # rows 0, 5, 10, ... of each shard
     mean, sq, count = sums[:3] / sums[-1], sums[3:6], sums[-1]
     with np.errstate(all="ignore"):
@@ -154,16 +163,22 @@ def test_set_scale_measures_the_rows_in_the_new_coordinates(layout):
     assert out.count == len(X)
     assert out.largest == pytest.approx(T2.sum(axis=1).max(), rel=1e-12)
     np.testing.assert_allclose(out.sq_sums, T2.sum(axis=0), rtol=1e-10)
-    np.testing.assert_allclose(np.concatenate([s.norms for s in ss.shards]), T2.sum(axis=1), rtol=1e-10)
+    np.testing.assert_allclose(
+        np.concatenate([s.norms for s in ss.shards]), T2.sum(axis=1), rtol=1e-10
+    )
 
 
 def test_column_sums_of_all_rows_and_of_a_sample():
     ss = _shardset([40, 17, 100])
     X = np.vstack([s.X for s in ss.shards])
     full = ss.column_sums()
-    np.testing.assert_allclose(full, np.concatenate([X.sum(0), (X * X).sum(0), [len(X)]]), rtol=1e-12)
+    np.testing.assert_allclose(
+        full, np.concatenate([X.sum(0), (X * X).sum(0), [len(X)]]), rtol=1e-12
+    )
     S = np.vstack([s.X[::7] for s in ss.shards])  # every 7th row of each shard
-    np.testing.assert_allclose(ss.column_sums(7), np.concatenate([S.sum(0), (S * S).sum(0), [len(S)]]), rtol=1e-12)
+    np.testing.assert_allclose(
+        ss.column_sums(7), np.concatenate([S.sum(0), (S * S).sum(0), [len(S)]]), rtol=1e-12
+    )
 
 
 def test_unknown_label():
@@ -177,7 +192,9 @@ def test_encoding_and_class_weight():
     s = prepare_shard(0, np.ones((3, 1)), np.array([9, 3, 5]), np.array([1.0, 1.0, 0.5]), spec)
     np.testing.assert_array_equal(s.Y, [[-1, -1, 1], [1, -1, -1], [-1, 1, -1]])
     np.testing.assert_array_equal(s.sw, [4.0, 1.0, 1.0])
-    binary = prepare_shard(0, np.ones((2, 1)), np.array(["n", "p"]), None, TargetSpec(np.array(["n", "p"])))
+    binary = prepare_shard(
+        0, np.ones((2, 1)), np.array(["n", "p"]), None, TargetSpec(np.array(["n", "p"]))
+    )
     np.testing.assert_array_equal(binary.Y[:, 0], [-1, 1])
 
 
@@ -208,9 +225,16 @@ def test_scale_and_plan_against_numpy(gram_features, monkeypatch):
     X[:, 3] = 0.0  # an empty column keeps scale 1
     y = np.where(rng.random(3000) < 0.5, -1.0, 1.0)
     loss = get_loss("log_loss")
-    backend = LocalBackend([(X[:1000], y[:1000], None), (X[1000:], y[1000:], None)],
-                           TargetSpec(np.array([-1.0, 1.0])), loss)
-    config = TrainConfig(loss=loss, penalty=get_penalty("l2", 1e-3), schedule=LearningRate("auto", 0.0, 0.5, 1e-3, loss))
+    backend = LocalBackend(
+        [(X[:1000], y[:1000], None), (X[1000:], y[1000:], None)],
+        TargetSpec(np.array([-1.0, 1.0])),
+        loss,
+    )
+    config = TrainConfig(
+        loss=loss,
+        penalty=get_penalty("l2", 1e-3),
+        schedule=LearningRate("auto", 0.0, 0.5, 1e-3, loss),
+    )
     plan = make_plan(backend, config, 4)
     var = X.var(axis=0)
     # Jacobi: the square root of curvature * var + alpha, over the curvature (0.25 for log loss).
@@ -222,7 +246,9 @@ def test_scale_and_plan_against_numpy(gram_features, monkeypatch):
     lam = np.linalg.eigvalsh(Xs.T @ Xs / 3000)[-1]
     l2 = 1e-3 / plan.precond.scale.min() ** 2
     # Power iteration stops at a 1e-3 relative change; on this near-flat spectrum that is ~1%.
-    assert 1.0 / plan.max_step == pytest.approx(0.25 * lam + l2, rel=1e-10 if gram_features else 2e-2)
+    assert 1.0 / plan.max_step == pytest.approx(
+        0.25 * lam + l2, rel=1e-10 if gram_features else 2e-2
+    )
     assert plan.gamma == pytest.approx(1.0 / (0.25 * np.max(np.sum(Xs**2, axis=1)) + l2))
     expected_bmin = int(np.ceil(backend.step_overhead / (4.0 * 5e-9 * 4)))
     assert plan.b_min == min(expected_bmin, 3000)
@@ -263,7 +289,13 @@ def test_runs_and_pieces_follow_the_epoch_order(block, cap_rows, in_place_rows, 
         monkeypatch.setattr(shards_module, "IN_PLACE_BYTES", in_place_rows * s.X.shape[1] * 8)
     ss._buffer = None
     rng = np.random.default_rng(block)
-    for lo, hi in [(0, 50), (0, 1), (49, 50), (3, 4), *(sorted(rng.choice(51, 2, replace=False)) for _ in range(30))]:
+    for lo, hi in [
+        (0, 50),
+        (0, 1),
+        (49, 50),
+        (3, 4),
+        *(sorted(rng.choice(51, 2, replace=False)) for _ in range(30)),
+    ]:
         starts, ends = s.runs(lo, hi)
         rows = np.concatenate([np.arange(a, e) for a, e in zip(starts, ends)])
         if (lo, hi) != (0, 50):  # the whole shard is one run, in physical order

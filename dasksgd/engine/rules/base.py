@@ -48,7 +48,8 @@ class StepEvent:
     """One step, as it passes through the rules: what was measured, then what they decided.
 
     Measured (set by the loop): ``stats`` of the batch at ``point``, the ``epoch``, ``t`` (the
-    samples seen *before* this step), ``full_batch`` (the batch is all the rows), ``step_scale`` (the roll-backs' factor on every step size)
+    samples seen *before* this step), ``full_batch`` (the batch is all the rows),
+    ``step_scale`` (the roll-backs' factor on every step size)
     and ``train``, the :class:`~dasksgd.engine.loop.TrainState` whose model the update rule moves.
 
     Decided (by the rules, in chain order): ``ndelta`` (the smoothed estimate of

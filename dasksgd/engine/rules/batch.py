@@ -5,7 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ...diversity import BatchState, DiversityBatchSize, DiversitySmoother, FixedBatchSize, SmootherState, batch_diversity
+from ...diversity import (
+    BatchState,
+    DiversityBatchSize,
+    DiversitySmoother,
+    FixedBatchSize,
+    SmootherState,
+    batch_diversity,
+)
 from ...penalties import Penalty
 from ...preconditioning import Preconditioner
 from .base import EpochEvent, Rule, StepEvent
@@ -53,8 +60,15 @@ class BatchSizeRule(Rule):
 
     name = "batch_size"
 
-    def __init__(self, policy: FixedBatchSize | DiversityBatchSize, penalty: Penalty, precond: Preconditioner,
-                 n: int, fit_intercept: bool, smoother: DiversitySmoother | None = None) -> None:
+    def __init__(
+        self,
+        policy: FixedBatchSize | DiversityBatchSize,
+        penalty: Penalty,
+        precond: Preconditioner,
+        n: int,
+        fit_intercept: bool,
+        smoother: DiversitySmoother | None = None,
+    ) -> None:
         self.policy, self.penalty, self.precond, self.n = policy, penalty, precond, n
         self.fit_intercept = fit_intercept
         self.smoother = DiversitySmoother() if smoother is None else smoother
@@ -66,11 +80,14 @@ class BatchSizeRule(Rule):
         return state.batch.size
 
     def after_step(self, state: BatchRuleState, *, step: StepEvent) -> BatchRuleState:
-        mean_sq, grad_sq = batch_diversity(step.stats, self.penalty, step.point[0], self.n, self.precond,
-                                           self.fit_intercept)
+        mean_sq, grad_sq = batch_diversity(
+            step.stats, self.penalty, step.point[0], self.n, self.precond, self.fit_intercept
+        )
         smoothed = self.smoother.update(state.smoother, mean_sq=mean_sq, grad_sq=grad_sq)
         step.ndelta = self.smoother.value(smoothed)
-        return state._replace(batch=self.policy.update(state.batch, ndelta=step.ndelta), smoother=smoothed)
+        return state._replace(
+            batch=self.policy.update(state.batch, ndelta=step.ndelta), smoother=smoothed
+        )
 
     def after_epoch(self, state: BatchRuleState, *, epoch: EpochEvent) -> BatchRuleState:
         if not math.isfinite(epoch.previous):  # the first epoch: nothing to compare with
@@ -80,7 +97,11 @@ class BatchSizeRule(Rule):
             # A whole epoch of mini-batch steps did not lower the objective: their noise
             # outweighs their descent. Exact (full-batch, quasi-Newton) steps from here.
             batch = self.policy.exact(batch)
-        elif state.progress is not None and batch.size < self.n and progress <= STALL * state.progress:
+        elif (
+            state.progress is not None
+            and batch.size < self.n
+            and progress <= STALL * state.progress
+        ):
             # The epoch barely moved: the batch's noise is the limit (see DiversityBatchSize).
             batch = self.policy.stalled(batch)
         return BatchRuleState(batch, state.smoother, progress)

@@ -18,7 +18,8 @@ EXPLODE = 100.0
 
 
 class DivergenceRule(Rule):
-    """Says when the model diverged: the loop then rolls back (see :class:`~dasksgd.engine.rules.base.Diverged`).
+    """Says when the model diverged: the loop then rolls back (it raises
+    :class:`~dasksgd.engine.rules.base.Diverged`).
 
     A batch whose loss is not finite has diverged, except a full pass taken by a line search
     (it rejects the trial by itself); so has an epoch whose objective is not finite or exceeds
@@ -51,7 +52,9 @@ class DivergenceRule(Rule):
 
     def after_epoch(self, best: float, *, epoch: EpochEvent) -> float:
         if not math.isfinite(epoch.value) or epoch.value > EXPLODE * best:
-            raise Diverged(f"the training objective became {epoch.value:.6g} in epoch {epoch.epoch + 1}")
+            raise Diverged(
+                f"the training objective became {epoch.value:.6g} in epoch {epoch.epoch + 1}"
+            )
         return min(best, epoch.value)
 
 
@@ -81,8 +84,12 @@ class StoppingRule(Rule):
 
     name = "stopping"
 
-    def __init__(self, tol: float | None, n_iter_no_change: int,
-                 validate: Callable[[np.ndarray, np.ndarray], float] | None = None) -> None:
+    def __init__(
+        self,
+        tol: float | None,
+        n_iter_no_change: int,
+        validate: Callable[[np.ndarray, np.ndarray], float] | None = None,
+    ) -> None:
         self.tol, self.n_iter_no_change, self.validate = tol, n_iter_no_change, validate
 
     @property

@@ -51,8 +51,15 @@ class UpdateRule(Rule):
     name = "update"
     persistent = True
 
-    def __init__(self, penalty: Penalty, precond: Preconditioner, fit_intercept: bool, momentum: Momentum,
-                 quasi: QuasiNewton | None, n: int) -> None:
+    def __init__(
+        self,
+        penalty: Penalty,
+        precond: Preconditioner,
+        fit_intercept: bool,
+        momentum: Momentum,
+        quasi: QuasiNewton | None,
+        n: int,
+    ) -> None:
         self.penalty, self.precond, self.fit_intercept = penalty, precond, fit_intercept
         self.momentum, self.quasi, self.n = momentum, quasi, n
         self._scaled: dict[float, QuasiNewton] = {}
@@ -77,8 +84,12 @@ class UpdateRule(Rule):
         point = step.point
         if step.full_batch and self.quasi is not None:
             value = st.loss / self.n + pen.value(point[0])
-            grad = _flat(st.grad_coef / self.n + pen.smooth_grad(point[0]), st.grad_intercept / self.n, fi)
-            quasi, nxt = self._quasi(step.step_scale).update(state.quasi, _flat(*point, fi), value, grad)
+            grad = _flat(
+                st.grad_coef / self.n + pen.smooth_grad(point[0]), st.grad_intercept / self.n, fi
+            )
+            quasi, nxt = self._quasi(step.step_scale).update(
+                state.quasi, _flat(*point, fi), value, grad
+            )
             accepted = _unflat(quasi.x, point[1], fi)
             train.coef, train.intercept = _unflat(nxt, point[1], fi)
             step.eta, step.iterate = quasi.t, accepted
@@ -86,9 +97,15 @@ class UpdateRule(Rule):
         if state.accepted is not None:  # the batch shrank: back to stochastic steps
             state = UpdateState(state.momentum)
         step.eta *= step.step_scale
-        new = self.precond.step(*point, st.grad_coef / st.count, st.grad_intercept / st.count, step.eta, pen, fi)
+        new = self.precond.step(
+            *point, st.grad_coef / st.count, st.grad_intercept / st.count, step.eta, pen, fi
+        )
         momentum, (train.coef, train.intercept) = self.momentum.update(
-            state.momentum, point=point, new=new, full_batch=st.count == self.n, metric=self.precond.metric,
+            state.momentum,
+            point=point,
+            new=new,
+            full_batch=st.count == self.n,
+            metric=self.precond.metric,
         )
         step.iterate = new
         return state._replace(momentum=momentum)
@@ -98,7 +115,9 @@ class UpdateRule(Rule):
         if scale == 1.0:
             return self.quasi
         if scale not in self._scaled:
-            self._scaled[scale] = QuasiNewton(self.quasi.precondition, self.quasi.first_step * scale)
+            self._scaled[scale] = QuasiNewton(
+                self.quasi.precondition, self.quasi.first_step * scale
+            )
         return self._scaled[scale]
 
 
@@ -123,7 +142,9 @@ def _flat(coef: np.ndarray, intercept: np.ndarray, fit_intercept: bool) -> np.nd
     return np.concatenate([coef.ravel(), intercept]) if fit_intercept else coef.ravel().copy()
 
 
-def _unflat(v: np.ndarray, intercept: np.ndarray, fit_intercept: bool) -> tuple[np.ndarray, np.ndarray]:
+def _unflat(
+    v: np.ndarray, intercept: np.ndarray, fit_intercept: bool
+) -> tuple[np.ndarray, np.ndarray]:
     K = intercept.shape[0]
     if not fit_intercept:
         return v.reshape(-1, K).copy(), intercept
@@ -167,4 +188,8 @@ class AveragingRule(Rule):
         if state.count == 0:
             return AveragingState(coef.copy(), intercept.copy(), 1)
         k = state.count + 1
-        return AveragingState(state.coef + (coef - state.coef) / k, state.intercept + (intercept - state.intercept) / k, k)
+        return AveragingState(
+            state.coef + (coef - state.coef) / k,
+            state.intercept + (intercept - state.intercept) / k,
+            k,
+        )
