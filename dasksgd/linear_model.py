@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 import warnings
 from numbers import Integral, Real
 from typing import Any
@@ -24,22 +23,12 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import checkpoint as checkpoints
 from . import inputs
 from .arrays import is_device_array, on_device_of, to_like, to_numpy
-from .engine import (
-    ClusterBackend,
-    LocalBackend,
-    TargetSpec,
-    TrainConfig,
-    TrainState,
-    apply_plan,
-    make_plan,
-    train,
-)
+from .engine import TargetSpec, TrainConfig, TrainState
+from .engine.fitting import fit as engine_fit
 from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, get_loss
 from .penalties import get_penalty
-from .progress import Progress
 from .schedules import LearningRate
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
@@ -154,52 +143,6 @@ class _BaseSGD(BaseEstimator):
         if names is not None and fitted is not None and list(fitted) != names:
             raise ValueError("The feature names should match those that were passed during fit.")
 
-    def _backend(
-        self,
-        X: Any,
-        y: Any,
-        sample_weight: Any,
-        spec: TargetSpec,
-        seed: int,
-        val: float,
-        fit_id: str | None = None,
-    ):
-        loss = get_loss(self.loss, self.epsilon)
-        common = dict(
-            fit_intercept=self.fit_intercept,
-            shuffle=self.shuffle,
-            seed=seed,
-            validation_fraction=val,
-        )
-        if inputs.is_dask_collection(X):
-            client = inputs.get_client()
-            if client is not None:
-                return ClusterBackend(
-                    client,
-                    X,
-                    y,
-                    sample_weight,
-                    spec,
-                    loss,
-                    fan_in=self.fan_in,
-                    fit_id=fit_id,
-                    **common,
-                )
-            import dask
-
-            # No cluster: compute the chunks here and keep them as the shards, so the
-            # reduction order (and the result) does not depend on where the fit runs.
-            delayed = [X.to_delayed().ravel().tolist(), y.to_delayed().ravel().tolist()]
-            if sample_weight is not None:
-                delayed.append(sample_weight.to_delayed().ravel().tolist())
-            parts = dask.compute(*delayed)
-            sws = parts[2] if sample_weight is not None else [None] * len(parts[0])
-            shapes = [(int(r), int(X.shape[1])) for r in X.chunks[0]]
-            return LocalBackend(
-                list(zip(parts[0], parts[1], sws)), spec, loss, shapes=shapes, **common
-            )
-        return LocalBackend([(X, y, sample_weight)], spec, loss, **common)
-
     def _check_device_X(self, X: Any, reset: bool) -> Any:
         """An in-memory array of another namespace (cupy, ...): checked for shape, kept as it is."""
         inputs.check_2d(X.ndim)
@@ -254,56 +197,46 @@ class _BaseSGD(BaseEstimator):
         ``start`` is when the public call began: the history's times count from it.
         """
         config = self._config(X.shape[0])
-        path = None if (partial or self.checkpoint is None) else os.fspath(self.checkpoint)
-        saved = None if path is None else checkpoints.load(path)
-        if saved is not None:
-            seed = saved["seed"]  # the shuffles and the validation split of the saved fit
-        elif partial and hasattr(self, "_seed"):
+        n_features, K = X.shape[1], spec.n_outputs
+        state = None
+        if partial and hasattr(self, "_state"):
+            state = self._state
+        elif self.warm_start and hasattr(self, "coef_") and not partial:
+            state = TrainState(
+                coef=np.asarray(self.coef_, dtype=np.float64).reshape(K, n_features).T.copy(),
+                intercept=np.asarray(self.intercept_, dtype=np.float64).reshape(K).copy(),
+            )
+        if partial and hasattr(self, "_seed"):
             seed = self._seed
         else:
             seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        val = self.validation_fraction if (self.early_stopping and not partial) else 0.0
-        fit_id = uuid.uuid4().hex[:12]
-        backend = self._backend(X, y, sample_weight, spec, seed, val, fit_id)
-        reporter, bar, status = None, None, "failed"
-        try:
-            if isinstance(backend, ClusterBackend):  # the live page of the cluster's dashboard
-                reporter = self._reporter(backend, fit_id)
-            plan, state, resume, save_to = self._plan(
-                backend, config, X, spec, partial, seed, path, saved
-            )
-            if self.verbose:
-                bar = Progress(
-                    1 if partial else config.max_iter, backend.n_train, type(self).__name__
-                )
-            on_step, on_epoch = self._callbacks(bar, reporter)
-            result = train(
-                backend,
-                config,
-                state,
-                plan=plan,
-                max_iter=1 if partial else None,
-                on_epoch=on_epoch,
-                on_step=on_step,
-                start_time=start,
-                checkpoint=save_to,
-                checkpoint_every=self.checkpoint_every,
-                resume=resume,
-            )
-            status = "done"
-            n_workers = backend.n_workers
-        finally:
-            if bar is not None:
-                bar.close()
-            if reporter is not None:
-                reporter.close(status)
-            backend.close()
-        if path is not None:
-            # The fitted estimator holds the result now; the checkpoint was for a fit cut short.
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+        params = {
+            k: v for k, v in self.get_params(deep=False).items() if k not in self._NOT_IN_CHECKPOINT
+        }
+        if isinstance(self.random_state, Integral):
+            params["random_state"] = int(self.random_state)
+        result = engine_fit(
+            X,
+            y,
+            sample_weight,
+            target=spec,
+            config=config,
+            seed=seed,
+            state=state,
+            max_iter=1 if partial else None,
+            shuffle=self.shuffle,
+            validation_fraction=self.validation_fraction
+            if (self.early_stopping and not partial)
+            else 0.0,
+            fan_in=self.fan_in,
+            checkpoint=None if partial else self.checkpoint,
+            checkpoint_every=self.checkpoint_every,
+            identity={"estimator": type(self).__name__, **params},
+            verbose=self.verbose,
+            name=type(self).__name__,
+            description=repr(self)[:300],
+            start_time=start,
+        )
         # Only a finished fit touches the estimator's attributes.
         if not partial and config.tol is not None and not result.converged:
             warnings.warn(
@@ -312,128 +245,20 @@ class _BaseSGD(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,  # the caller of fit
             )
-        self._state, self._seed = result.state, seed
+        self._state, self._seed = result.state, result.seed
         coef, intercept = result.state.model()
         self._set_model(coef, intercept)
         prev_iter = getattr(self, "n_iter_", 0) if partial else 0
         self.n_iter_ = prev_iter + result.n_iter
         self.t_ = result.state.t + 1.0
         self.batch_size_ = result.batch_size
-        self.n_workers_ = n_workers
+        self.n_workers_ = result.n_workers
         if partial and hasattr(self, "history_"):
             import pandas as pd
 
             self.history_ = pd.concat([self.history_, result.history], ignore_index=True)
         else:
             self.history_ = result.history
-
-    def _reporter(self, backend: ClusterBackend, fit_id: str) -> Any:
-        """The dashboard's reporter of this fit (None when the scheduler cannot serve the page)."""
-        from . import dashboard
-
-        link = dashboard.enable(backend.client)
-        if link is None:
-            return None
-        logger.info("training progress: %s", link)
-        return dashboard.Reporter(backend.client, repr(self)[:300], fit_id=fit_id)
-
-    def _plan(
-        self,
-        backend: Any,
-        config: TrainConfig,
-        X: Any,
-        spec: TargetSpec,
-        partial: bool,
-        seed: int,
-        path: str | None,
-        saved: dict | None,
-    ):
-        """``(plan, state, resume, save_to)``: the plan and starting state of a fresh fit (or of
-        a checkpoint it resumes), and the checkpoint writer (None without ``checkpoint``)."""
-        n_features, K = X.shape[1], spec.n_outputs
-        if partial and hasattr(self, "_state"):
-            state = self._state
-        else:
-            state = TrainState(coef=np.zeros((n_features, K)), intercept=np.zeros(K))
-            if self.warm_start and hasattr(self, "coef_") and not partial:
-                state.coef = (
-                    np.asarray(self.coef_, dtype=np.float64).reshape(K, n_features).T.copy()
-                )
-                state.intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(K).copy()
-        if path is None:
-            return make_plan(backend, config, n_features, n_outputs=K, seed=seed), state, None, None
-        identity = self._identity(backend, X, spec)
-        resume = None
-        if saved is not None:
-            differ = checkpoints.mismatch(saved["identity"], identity)
-            if differ:
-                raise ValueError(
-                    f"The checkpoint {path!r} was written by another fit ({'; '.join(differ)}). "
-                    "Delete it, or give this fit another checkpoint path."
-                )
-            plan, state, resume = saved["plan"], saved["state"], saved["loop"]
-            apply_plan(backend, config, plan)
-            logger.info("resuming from %s at step %d", path, state.step)
-        else:
-            plan = make_plan(backend, config, n_features, n_outputs=K, seed=seed)
-
-        def save_to(st: TrainState, loop: Any) -> None:
-            checkpoints.save(
-                path, {"identity": identity, "seed": seed, "plan": plan, "state": st, "loop": loop}
-            )
-
-        return plan, state, resume, save_to
-
-    def _identity(self, backend: Any, X: Any, spec: TargetSpec) -> dict:
-        """What a checkpoint must share with this fit to be resumed by it: the parameters that
-        shape the result, the data's size, classes and column sums (one pass over the shards)."""
-        params = {
-            k: v for k, v in self.get_params(deep=False).items() if k not in self._NOT_IN_CHECKPOINT
-        }
-        if isinstance(self.random_state, Integral):
-            params["random_state"] = int(self.random_state)
-        sums = np.asarray(backend.call("column_sums"), dtype=np.float64)
-        return {
-            "estimator": type(self).__name__,
-            **params,
-            "n_samples": int(X.shape[0]),
-            "n_features": int(X.shape[1]),
-            "dtype": str(X.dtype),
-            "n_train": int(backend.n_train),
-            "classes": None if spec.classes is None else np.asarray(spec.classes),
-            "class_weight": None if spec.class_weight is None else np.asarray(spec.class_weight),
-            "column_sums": sums,
-        }
-
-    def _callbacks(self, bar: Progress | None, reporter: Any):
-        """``(on_step, on_epoch)`` for the loop: the progress bar (``verbose``), the dashboard's
-        reporter (cluster fits), and with ``verbose >= 2`` a line per epoch on the "dasksgd"
-        logger (configure logging to see it). None where nothing listens."""
-        steps = [c.on_step for c in (bar, reporter) if c is not None]
-        epochs = [c.on_epoch for c in (bar, reporter) if c is not None]
-        if self.verbose >= 2:
-            epochs.append(
-                lambda info: logger.info(
-                    "-- Epoch %d: objective %.6g, batch size %d, learning rate %.3g, %.2f s",
-                    info["epoch"],
-                    info["objective"],
-                    info["batch_size"],
-                    info["learning_rate"],
-                    info["time"],
-                )
-            )
-
-        def fan_out(callbacks):
-            if len(callbacks) <= 1:
-                return callbacks[0] if callbacks else None
-
-            def each(info: dict) -> None:
-                for c in callbacks:
-                    c(info)
-
-            return each
-
-        return fan_out(steps), fan_out(epochs)
 
     def _set_model(self, coef: np.ndarray, intercept: np.ndarray) -> None:
         raise NotImplementedError

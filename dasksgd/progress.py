@@ -64,6 +64,6 @@ class Progress:
             self.bar.update(to - self._done)
             self._done = to
 
-    def close(self) -> None:
-        """Finish the bar (also after a failed fit)."""
+    def close(self, status: str = "done") -> None:
+        """Finish the bar (also after a failed fit: ``status`` is not shown)."""
         self.bar.close()

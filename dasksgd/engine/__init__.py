@@ -1,7 +1,8 @@
 """The distributed training engine: shards, backends, the reduction tree and the loop.
 
 Nothing here knows scikit-learn; the estimators in :mod:`dasksgd.linear_model` are thin
-wrappers over :func:`train`. Names are imported on first use, so that a worker unpickling a
+wrappers over :func:`fit` (the functional core, :mod:`.fitting`), which drives :func:`train`
+(the loop) over a backend. Names are imported on first use, so that a worker unpickling a
 :class:`ShardHolder` does not import the loop (and pandas with it).
 """
 
@@ -10,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "ClusterBackend",
+    "FitResult",
     "LocalBackend",
     "ShardHolder",
     "ShardSet",
@@ -23,6 +25,7 @@ __all__ = [
     "make_plan",
     "Plan",
     "build_rules",
+    "fit",
     "train",
 ]
 
@@ -42,6 +45,8 @@ _WHERE = {
     "ShardSet": ".shards",
     "TargetSpec": ".shards",
     "build_tree": ".tree",
+    "fit": ".fitting",
+    "FitResult": ".fitting",
 }
 
 
