@@ -62,7 +62,8 @@ def main() -> None:
     from distributed.protocol import dumps, to_serialize
 
     from dasksgd.engine import ClusterBackend, TargetSpec
-    from dasksgd.engine.cluster import _execute, _pack
+    from dasksgd.engine.transport import execute as _execute
+    from dasksgd.engine.transport import pack as _pack
     from dasksgd.losses import get_loss
 
     rows, d = 64, 4

@@ -15,18 +15,15 @@ A step is as cheap as the transport allows: the requests to the tree heads go ou
 answers are awaited in one coroutine on the client's event loop (one hop from the calling
 thread and back), over direct connections to the workers (an actor call from a default client
 is relayed by the scheduler), as one pickle each way; a worker runs a step it expects to be
-short on its event loop instead of handing it to a thread. Measured on a 2-core machine
-(``benchmarks/step_overhead.py``, 8 shards on 2 workers): a task per shard per step through the
-scheduler costs ~50 ms of bookkeeping; plain actor calls ~3.5 ms; this ~2.1 ms, against a floor of
-~1.3 ms for a trivial call to both workers.
+short on its event loop instead of handing it to a thread. ``benchmarks/step_overhead.py``
+measures this step against a task per shard per step through the scheduler and against the
+floor of a trivial call to both workers (docs/architecture.md has its table).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import pickle
-import threading
 import time
 import uuid
 from typing import Any, Callable
@@ -34,7 +31,9 @@ from typing import Any, Callable
 from dask.base import tokenize
 
 from ..losses import Loss
+from .backend import Requests, StepArgs
 from .shards import SHARD_OVERHEAD, ShardSet, TargetSpec, check_weights, prepare_shard
+from .transport import Unresponsive, bounded, connect, evict, execute, is_lost, pack, unpack
 from .tree import ByShard, build_tree
 
 __all__ = ["ClusterBackend", "ShardHolder", "assign_shards", "WORKER_TOPIC"]
@@ -130,17 +129,16 @@ class ShardHolder:
         return out
 
     async def run(self, request: bytes) -> bytes:
-        """Run a request (``_pack((op, args, children))``) on this worker's shards, add the
+        """Run a request (``pack((op, args, children))``) on this worker's shards, add the
         children's results in order, and return the sum, packed."""
-        op, args, children = pickle.loads(request)
-        pending = [child.run(_pack((op, args, sub))) for child, sub in children]
+        op, args, children = unpack(request)
+        pending = [child.run(pack((op, args, sub))) for child, sub in children]
         self.calls[op] = self.calls.get(op, 0) + 1
         fn = getattr(self.shardset, op)
         t0 = time.perf_counter()
         if op == "step":
-            start, end, n = args[
-                3:6
-            ]  # ShardSet.step(coef, intercept, epoch, start, end, total, ...)
+            step = StepArgs(*args)
+            start, end, n = step.start, step.end, step.total
             rows = max(self._rows * (end - start) / max(n, 1), 1.0)
             # A step expected to be short runs right here: handing it to a thread and back would
             # cost about as much as it. Anything longer runs off the event loop, so that the
@@ -156,15 +154,8 @@ class ShardHolder:
         if self.fit_id is not None:  # other requests (an epoch's objective, ...) flush the queue
             self._report(seconds if op == "step" else None)
         for fut in pending:
-            total = total + pickle.loads(await fut)
-        return _pack(total)
-
-
-def _pack(value: Any) -> bytes:
-    """Requests and results travel as one pickle: Dask's serializer walks a tuple element by
-    element (~150 us for a step's arguments, against ~30 us as one pickle: the last line of
-    ``benchmarks/step_overhead.py``)."""
-    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            total = total + unpack(await fut)
+        return pack(total)
 
 
 def assign_shards(
@@ -214,78 +205,8 @@ def assign_shards(
     return sorted(out, key=lambda item: item[1][0])
 
 
-async def _execute(route: Any, key: str, method: str, *args: Any) -> Any:
-    """``method(*args)`` of the actor ``key`` over ``route``, a direct connection to its worker
-    (the message an actor's own call sends, minus the scheduler's relay)."""
-    from distributed.protocol import to_serialize
-
-    reply = await route.actor_execute(
-        function=method, actor=key, args=[to_serialize(a) for a in args], kwargs={}
-    )
-    if reply["status"] != "OK":
-        raise reply["exception"]
-    return reply["result"]
-
-
 def _pong() -> str:
     return "pong"
-
-
-class _Unresponsive(Exception):
-    """Workers that did not answer a ping while a request waited on them."""
-
-    def __init__(self, workers: list[str], op: str, waited: float) -> None:
-        super().__init__(
-            f"worker(s) {', '.join(workers)} stopped answering during '{op}' "
-            f"(no reply for {waited:.0f} s, and none to a ping)"
-        )
-        self.workers = workers
-
-
-def _lost(exc: BaseException) -> bool:
-    """Whether ``exc`` says an actor's worker is gone or hung (the errors distributed raises for
-    a lost one, or our own for one that stopped answering)."""
-    from distributed.comm import CommClosedError
-
-    if isinstance(exc, (OSError, CommClosedError, _Unresponsive)) and not isinstance(
-        exc, TimeoutError
-    ):
-        return True
-    return isinstance(exc, RuntimeError) and "lost" in str(exc).lower()
-
-
-def _bounded(fn: Callable[[], Any], timeout: float, what: str) -> Any:
-    """``fn()``, or TimeoutError after ``timeout`` seconds (for client calls that take no
-    timeout of their own; the call is left to finish, or not, in a daemon thread)."""
-    box: dict = {}
-
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True, name=f"dasksgd-{what}")
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise TimeoutError(f"{what} got no answer from the Dask cluster within {timeout:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
-async def _evict(addresses: list[str], dask_scheduler: Any = None) -> list[str]:
-    """On the scheduler: remove workers that stopped answering (as its own ``worker-ttl`` check
-    would, minutes later), so that their tasks and data are recomputed elsewhere."""
-    removed = []
-    for address in addresses:
-        if address in dask_scheduler.workers:
-            await dask_scheduler.remove_worker(
-                address, stimulus_id=f"dasksgd-unresponsive-{time.time()}", close=True
-            )
-            removed.append(address)
-    return removed
 
 
 def timeouts() -> dict[str, float]:
@@ -311,7 +232,7 @@ def timeouts() -> dict[str, float]:
 PATIENCE = 10
 
 
-class ClusterBackend:
+class ClusterBackend(Requests):
     """Runs the loop's requests on shards resident on the workers of ``client``.
 
     Parameters
@@ -403,10 +324,10 @@ class ClusterBackend:
         x_parts, y_parts = parts[0], parts[1]
         sw_parts = parts[2] if sample_weight is not None else [None] * len(x_parts)
         sizes = [int(c) for c in X.chunks[0]]
-        who_has = _bounded(lambda: client.who_has(x_parts), self.timeouts["ping"], "who_has")
+        who_has = bounded(lambda: client.who_has(x_parts), self.timeouts["ping"], "who_has")
         holders = [list(who_has.get(f.key, ())) for f in x_parts]
         workers = list(
-            _bounded(client.scheduler_info, self.timeouts["ping"], "scheduler_info")["workers"]
+            bounded(client.scheduler_info, self.timeouts["ping"], "scheduler_info")["workers"]
         )
         if self._alive is not None:  # after a loss: only the workers that answered
             workers = [w for w in workers if w in self._alive]
@@ -452,8 +373,8 @@ class ClusterBackend:
         self.tree = build_tree(self.actors, fan_in)
         self._routes = self._connect()
 
-    #: Seconds of a step's round trip (model out, sums back), with one shard per worker: ~1.7 ms
-    #: measured by benchmarks/step_overhead.py on a 2-core machine.
+    #: Seconds of a step's round trip (model out, sums back), with one shard per worker: the
+    #: cost model's constant, from benchmarks/step_overhead.py on the 2-core development machine.
     transport_overhead = 1.7e-3
 
     @property
@@ -488,8 +409,8 @@ class ClusterBackend:
                     broken = False
                 total = self._gather(op, args)
                 break
-            except Exception as exc:  # noqa: BLE001 - only a lost worker is handled, see _lost
-                if not _lost(exc):
+            except Exception as exc:  # noqa: BLE001 - only a lost worker is handled, see is_lost
+                if not is_lost(exc):
                     raise
                 if self.recoveries >= self.max_recoveries:
                     raise RuntimeError(
@@ -505,7 +426,7 @@ class ClusterBackend:
                     op,
                     exc,
                 )
-                if isinstance(exc, _Unresponsive):
+                if isinstance(exc, Unresponsive):
                     self._evict(exc.workers)
                 broken = True
                 time.sleep(0.5 * self.recoveries)  # let the scheduler notice the loss
@@ -523,16 +444,16 @@ class ClusterBackend:
         async def request() -> list:
             if not sent:  # the first wait sends; a later one (after a timeout) awaits the same
                 if self._routes is None:
-                    sent.extend(head.run(_pack((op, args, sub))) for head, sub in self.tree)
+                    sent.extend(head.run(pack((op, args, sub))) for head, sub in self.tree)
                 else:
                     sent.extend(
                         asyncio.ensure_future(
-                            _execute(route, head.key, "run", _pack((op, args, sub)))
+                            execute(route, head.key, "run", pack((op, args, sub)))
                         )
                         for route, (head, sub) in zip(self._routes, self.tree)
                     )
             # shield: a timeout cancels this wait, not the requests (they are awaited again)
-            return [pickle.loads(await asyncio.shield(fut)) for fut in sent]
+            return [unpack(await asyncio.shield(fut)) for fut in sent]
 
         values = self._wait(request, op, t0)
         total = None
@@ -544,7 +465,7 @@ class ClusterBackend:
     def _wait(self, request: Callable[[], Any], op: str, t0: float) -> Any:
         """Run ``request`` (a coroutine function) on the client's loop, never without a limit.
         When the limit passes, the workers are pinged: one that does not answer is hung
-        (:class:`_Unresponsive`); if all answer, the request is only slow, and is given more
+        (:class:`Unresponsive`); if all answer, the request is only slow, and is given more
         time, up to ``PATIENCE`` limits."""
         limit = max(self.timeouts["request"], 10.0 * self._slowest.get(op, 0.0))
         for _ in range(PATIENCE):
@@ -555,7 +476,7 @@ class ClusterBackend:
                 hung = self._unresponsive()
                 waited = time.perf_counter() - t0
                 if hung:
-                    raise _Unresponsive(hung, op, waited) from None
+                    raise Unresponsive(hung, op, waited) from None
                 logger.warning(
                     "'%s' is taking %.0f s; every worker answers, still waiting", op, waited
                 )
@@ -571,28 +492,21 @@ class ClusterBackend:
         actors' own calls.
 
         An actor call from a client that does not say ``direct_to_workers=True`` is relayed by
-        the scheduler: one more hop each way, ~0.7 ms of a ~2 ms step on a 2-core machine
-        (``benchmarks/step_overhead.py``). The requests go straight to the workers when a
+        the scheduler: one more hop each way (``benchmarks/step_overhead.py`` times both
+        routes). The requests go straight to the workers when a
         connection can be made (checked here, once per load), unless the client was made with
         ``direct_to_workers=False`` (a client that cannot reach the workers' network).
         """
-        if self.client.direct_to_workers is False:
-            return None
         where = {actor.key: worker for actor, worker in zip(self.actors, self.workers)}
-        routes = [self.client.rpc(where[head.key]) for head, _ in self.tree]
-
-        async def probe() -> None:
-            for route in routes:
-                await route.identity()
-
         try:
-            self.client.sync(probe, callback_timeout=self.timeouts["ping"])
+            return connect(
+                self.client, [where[head.key] for head, _ in self.tree], self.timeouts["ping"]
+            )
         except Exception as exc:  # noqa: BLE001 - any failure: the scheduler relays, as before
             logger.info(
                 "cannot reach the workers directly (%s); requests go through the scheduler", exc
             )
             return None
-        return routes
 
     def _unresponsive(self) -> list[str]:
         """Workers whose actor does not answer a ping within the ping timeout."""
@@ -609,11 +523,7 @@ class ClusterBackend:
     def _evict(self, workers: list[str]) -> None:
         logger.warning("removing unresponsive worker(s) %s from the cluster", ", ".join(workers))
         try:
-            _bounded(
-                lambda: self.client.run_on_scheduler(_evict, workers),
-                self.timeouts["ping"],
-                "remove_worker",
-            )
+            evict(self.client, workers, self.timeouts["ping"])
         except Exception as exc:  # noqa: BLE001 - the rebuild below leaves them out all the same
             logger.warning("could not remove %s: %s", workers, exc)
         self._excluded.update(workers)
@@ -621,7 +531,7 @@ class ClusterBackend:
     def _rebuild(self) -> None:
         self.actors, self.tree, self._actor_futures, self._routes = [], [], [], None
         # The workers that answer now (a lost one may still be listed by the scheduler).
-        answers = _bounded(
+        answers = bounded(
             lambda: self.client.run(_pong, on_error="return"), self.timeouts["ping"], "ping"
         )
         self._alive = {w for w, a in answers.items() if a == "pong"} - self._excluded

@@ -238,7 +238,7 @@ def _resume_or_plan(backend, config, X, target, seed, state, path, saved, identi
 def _identity(backend: Any, X: Any, target: TargetSpec, params: dict) -> dict:
     """What a checkpoint must share with this fit to be resumed by it: the caller's parameters,
     the data's size, classes and column sums (one pass over the shards)."""
-    sums = np.asarray(backend.call("column_sums"), dtype=np.float64)
+    sums = np.asarray(backend.column_sums(), dtype=np.float64)
     return {
         **params,
         "n_samples": int(X.shape[0]),

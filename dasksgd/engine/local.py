@@ -10,16 +10,17 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..losses import Loss
+from .backend import Requests
 from .shards import SHARD_OVERHEAD, ShardSet, TargetSpec, check_weights, prepare_shard
 
 __all__ = ["LocalBackend"]
 
 
-class LocalBackend:
+class LocalBackend(Requests):
     """Runs the loop's requests on a :class:`ShardSet` in this process.
 
-    Its ``step_overhead`` (seconds of Python bookkeeping per step: about 0.1 ms, and the fixed
-    cost of every shard) sets, with the cost of a row, the smallest batch of ``batch_size="auto"``.
+    Its ``step_overhead`` (modelled seconds of Python bookkeeping per step, and the fixed cost
+    of every shard) sets, with the cost of a row, the smallest batch of ``batch_size="auto"``.
 
     Parameters
     ----------

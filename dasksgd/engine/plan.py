@@ -65,7 +65,7 @@ def _power_iteration(
     v /= np.linalg.norm(v)
     lam = 0.0
     for _ in range(iters):
-        out = backend.call("gram_matvec", precond.raw_direction(v, fi), stride)
+        out = backend.gram_matvec(precond.raw_direction(v, fi), stride)
         av = precond.gram_from_raw(out[:-1], fi) / max(out[-1], 1.0)
         new = float(np.linalg.norm(av))
         if new == 0.0:
@@ -78,10 +78,9 @@ def _power_iteration(
     return lam
 
 
-#: Seconds per stored value of X of a gradient step on one core, as measured by
-#: benchmarks/batch_size_tradeoff.py on the 2-core development machine (about 6 ns: the two
-#: matrix-vector products, the loss, and the epoch's shuffle; a fused kernel would do ~1 ns).
-#: Used by the cost model of the smallest batch of batch_size="auto".
+#: Seconds per stored value of X of a gradient step on one core (the two matrix-vector
+#: products, the loss, and the epoch's shuffle), from benchmarks/batch_size_tradeoff.py on the
+#: 2-core development machine. Used by the cost model of the smallest batch of "auto".
 ROW_COST = 5e-9
 
 
@@ -131,7 +130,7 @@ def make_plan(
     k = n_features + int(fi)
     if k <= GRAM_FEATURES:
         # Few features: the sample's Gram matrix in one request, its top eigenvalue exactly.
-        out = backend.call("gram", stride)
+        out = backend.gram(stride)
         G = out[:-1].reshape(k, k) / max(out[-1], 1.0)
         A = np.column_stack([precond.raw_direction(e, fi) for e in np.eye(k)])
         lam = float(np.linalg.eigvalsh(A.T @ G @ A)[-1])
@@ -156,7 +155,7 @@ def _scaling(backend: Any, config: TrainConfig, n_features: int, stride: int = 1
     ``config.precondition``)."""
     if not config.precondition:
         return Preconditioner.identity(n_features)
-    d, sums = n_features, backend.call("column_sums", stride)
+    d, sums = n_features, backend.column_sums(stride)
     ridge = config.penalty.l2_strength / config.loss.curvature
     return Preconditioner.from_sums(
         sums[:d], sums[d : 2 * d], sums[-1], center=config.fit_intercept, ridge=ridge
@@ -165,9 +164,7 @@ def _scaling(backend: Any, config: TrainConfig, n_features: int, stride: int = 1
 
 def _set_scale(backend: Any, config: TrainConfig, precond: Preconditioner) -> Any:
     """Have the shards measure their rows in ``precond``'s coordinates (a ``ScaleStats``)."""
-    return backend.call(
-        "set_scale", precond.inv_scale2, precond.mean if config.fit_intercept else None
-    )
+    return backend.set_scale(precond.inv_scale2, precond.mean if config.fit_intercept else None)
 
 
 def apply_plan(backend: Any, config: TrainConfig, plan: Plan) -> None:

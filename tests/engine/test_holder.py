@@ -6,8 +6,9 @@ import threading
 
 import numpy as np
 
-from dasksgd.engine.cluster import ShardHolder, _pack
+from dasksgd.engine.cluster import ShardHolder
 from dasksgd.engine.shards import TargetSpec
+from dasksgd.engine.transport import pack as _pack
 from dasksgd.losses import get_loss
 
 

@@ -1,0 +1,127 @@
+"""The contract between the loop and wherever the shards are: :class:`Backend`.
+
+A backend answers named requests by running the :class:`~dasksgd.engine.shards.ShardSet` method
+of that name on every shard and summing the results (in shard order). :class:`Requests` gives a
+backend those named, typed methods on top of its one primitive, ``call(name, *args)``: how a
+request reaches the shards (a method call in this process, actor calls down a tree on a
+cluster). ``tests/engine/test_backend.py`` checks that every request here is a ``ShardSet``
+method with the same parameters, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..statistics import GradStats, ScaleStats
+
+__all__ = ["Backend", "Requests", "StepArgs"]
+
+
+class StepArgs(NamedTuple):
+    """The arguments of a ``step`` request, by name: the model, the epoch (it seeds the
+    shuffle), the batch's rows ``[start, end)`` of the epoch's ``total``, and the probe model
+    whose loss the same pass measures (or None)."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    epoch: int
+    start: int
+    end: int
+    total: int
+    probe: tuple[np.ndarray, np.ndarray] | None = None
+
+
+class Requests:
+    """The named requests of a backend, each one ``self.call(name, *args)``."""
+
+    def call(self, op: str, *args: Any) -> Any:  # pragma: no cover - provided by the backend
+        raise NotImplementedError
+
+    def step(
+        self,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        epoch: int,
+        start: int,
+        end: int,
+        total: int,
+        probe: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> GradStats:
+        """The summed statistics of the batch (and the probe model's loss)."""
+        return self.call("step", coef, intercept, epoch, start, end, total, probe)
+
+    def objective(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """``[rows, sum of the weighted loss]`` over every training row."""
+        return self.call("objective", coef, intercept)
+
+    def validation(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """The held-out rows' sums a validation score is made of."""
+        return self.call("validation", coef, intercept)
+
+    def column_sums(self, stride: int = 1) -> np.ndarray:
+        """``[sum x, sum x^2 (per column), count]`` over every ``stride``-th training row."""
+        return self.call("column_sums", stride)
+
+    def set_scale(self, inv_scale2: np.ndarray, mean: np.ndarray | None) -> ScaleStats:
+        """Measure the rows in the optimizer's coordinates (and check their values)."""
+        return self.call("set_scale", inv_scale2, mean)
+
+    def gram(self, stride: int) -> np.ndarray:
+        """The Gram matrix of every ``stride``-th row (with the intercept's column), and the
+        count."""
+        return self.call("gram", stride)
+
+    def gram_matvec(self, v: np.ndarray, stride: int) -> np.ndarray:
+        """``Xt' (Xt v)`` over every ``stride``-th row, and the count."""
+        return self.call("gram_matvec", v, stride)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the loop, the plan and the functional core need of a backend.
+
+    Attributes
+    ----------
+    n_train : int
+        Training rows (validation rows held out).
+    n_workers : int
+        Processes computing (1 in process).
+    work_per_row : float
+        Stored values of X per row (the arithmetic of a row, per output).
+    step_overhead : float
+        Modelled seconds of bookkeeping per step (a cost model, so fits are reproducible).
+    """
+
+    n_train: int
+    n_workers: int
+    work_per_row: float
+
+    @property
+    def step_overhead(self) -> float: ...
+
+    def step(
+        self,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        epoch: int,
+        start: int,
+        end: int,
+        total: int,
+        probe: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> GradStats: ...
+
+    def objective(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray: ...
+
+    def validation(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray: ...
+
+    def column_sums(self, stride: int = 1) -> np.ndarray: ...
+
+    def set_scale(self, inv_scale2: np.ndarray, mean: np.ndarray | None) -> ScaleStats: ...
+
+    def gram(self, stride: int) -> np.ndarray: ...
+
+    def gram_matvec(self, v: np.ndarray, stride: int) -> np.ndarray: ...
+
+    def close(self) -> None: ...
