@@ -292,9 +292,9 @@ def _add(a: GradStats, b: GradStats) -> GradStats:
 
 #: A batch over this fraction of the data is taken whole: an epoch of fewer than 8 noisy steps
 #: (each already at the full-batch step limit 1/L, where the linear scaling saturates) makes less
-#: progress than the exact quasi-Newton step the full batch allows. With 1/2 instead,
-#: ``benchmarks/time_to_accuracy.py`` reached 1e-6 after 2.66 s (binary) and 5.95 s (sparse)
-#: against 1.57 s and 4.12 s with 1/8 (docs/performance.md).
+#: progress than the exact quasi-Newton step the full batch allows. Chosen over 1/2 by
+#: ``benchmarks/time_to_accuracy.py`` (binary and sparse problems faster to 1e-6; the
+#: sparse run's figures are in docs/performance.md).
 WHOLE_FRACTION = 1 / 8
 
 

@@ -230,10 +230,9 @@ def margins(X: Any, coef: Any, intercept: Any) -> Any:
     return X @ coef + intercept
 
 
-#: Bytes of X per block of the dense numpy kernel: the block stays in the core's cache (L2 is
-#: 2 MB per core on the development machine) between the margin product and the gradient
-#: product, so a pass reads X from memory once. Measured on 1M x 100 float64 rows, one core:
-#: two whole-array products and the loss 151 ms, in 1 MB blocks 110 ms.
+#: Bytes of X per block of the dense numpy kernel: the block stays in the core's cache between
+#: the margin product and the gradient product, so a pass reads X from memory once
+#: (``benchmarks/kernel.py`` and ``benchmarks/throughput.py`` time the pass).
 BLOCK_BYTES = 1 << 20
 
 
@@ -344,7 +343,7 @@ def _sums(X, Y, coef, intercept, loss, sample_weight, row_norms, fit_intercept, 
     Z = X @ coef + intercept
     L, D = loss.value_and_deriv(Y, Z, xp=xp)
     # The probe's margins in a product of their own: with the block in cache it costs little,
-    # and BLAS's matrix-vector kernel is ~2x faster here than a matrix product with 2 columns.
+    # and BLAS's matrix-vector kernel is faster here than a matrix product with 2 columns.
     Lp = None if probe is None else loss.loss(Y, X @ probe[0] + probe[1], xp=xp)
     if sample_weight is not None:
         w = xp.reshape(sample_weight, (-1, 1))

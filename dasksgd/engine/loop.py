@@ -21,8 +21,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import astuple, dataclass, field, fields, replace
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -72,9 +72,9 @@ logger = logging.getLogger("dasksgd")
 ROLLBACKS = 5
 
 
-@dataclass(frozen=True)
-class StepRecord:
-    """One row of the history: a step."""
+class StepRecord(NamedTuple):
+    """One row of the history: a step (a named tuple: cheap to make every step, and the rows
+    of the history DataFrame as they are)."""
 
     step: int
     epoch: int
@@ -87,7 +87,7 @@ class StepRecord:
     time: float
 
 
-HISTORY_COLUMNS = [f.name for f in fields(StepRecord)] + ["objective", "validation_score"]
+HISTORY_COLUMNS = [*StepRecord._fields, "objective", "validation_score"]
 
 
 @dataclass
@@ -303,7 +303,7 @@ def train(
         rules,
         [
             *callbacks,
-            Report(on_step, on_epoch),
+            *([Report(on_step, on_epoch)] if on_step or on_epoch else []),
             LogEpochs(),
             *([Checkpoint(checkpoint, checkpoint_every)] if checkpoint is not None else []),
         ],
@@ -317,8 +317,8 @@ def train(
             while ls.pos < n:  # the epoch's steps: a batch, a reduce, an update
                 end = _batch_end(ls.pos, fit.rules.batch_size(state.rules), n)
                 probe = None if pending is None else pending.probe(state)
-                stats = backend.call(
-                    "step", state.coef, state.intercept, state.epoch, ls.pos, end, n, probe
+                stats = backend.step(
+                    state.coef, state.intercept, state.epoch, ls.pos, end, n, probe
                 )
                 if pending is not None:  # the last epoch's objective came with this pass
                     loss = stats.loss if probe is None else stats.probe_loss
@@ -378,7 +378,10 @@ class _Fit:
         self.backend, self.config, self.n = backend, config, backend.n_train
         if rules is None:
             rules = build_rules(config, plan, self.n, validate=self.validation_score)
-        self.rules, self.callbacks = Rules.of(rules), tuple(callbacks)
+        self.rules = Rules.of(rules)
+        # Only the callbacks that watch steps are called at every step.
+        self.step_callbacks = [c.after_step for c in callbacks if _watches_steps(c)]
+        self.epoch_callbacks = [c.after_epoch for c in callbacks]
         # An epoch's objective may wait for the next pass unless a rule asks the backend then.
         self.defer = not self.rules.measures_at_epoch_end
         self.t0 = time.perf_counter() if start_time is None else start_time
@@ -422,8 +425,8 @@ class _Fit:
                 step.time,
             )
         )
-        for c in self.callbacks:
-            c.after_step(step=step)
+        for after_step in self.step_callbacks:
+            after_step(step=step)
 
     def end_epoch(
         self,
@@ -443,8 +446,8 @@ class _Fit:
             self.rules.batch_size(state.rules),
             time.perf_counter() - self.t0,
         )
-        for c in self.callbacks:
-            c.after_epoch(epoch=event)
+        for after_epoch in self.epoch_callbacks:
+            after_epoch(epoch=event)
         return event
 
     def roll_back(self, state: TrainState, ls: LoopState, why: Diverged) -> TrainState:
@@ -472,21 +475,28 @@ class _Fit:
         )
 
     def objective(self, coef: np.ndarray, intercept: np.ndarray) -> float:
-        count, total = self.backend.call("objective", coef, intercept)
+        count, total = self.backend.objective(coef, intercept)
         return total / max(count, 1.0) + self.config.penalty.value(coef)
 
     def validation_score(self, coef: np.ndarray, intercept: np.ndarray) -> float:
-        w, a, sy, syy = self.backend.call("validation", coef, intercept)
+        w, a, sy, syy = self.backend.validation(coef, intercept)
         if self.config.loss.is_classification:
             return a / w
         var = syy - sy * sy / w
         return 1.0 - a / var if var > 0 else 0.0
 
     def result(self, state: TrainState, ls: LoopState, converged: bool) -> TrainResult:
-        history = pd.DataFrame([astuple(r) for r in ls.records], columns=HISTORY_COLUMNS[:-2])
-        marks = [ls.epoch_rows.get(int(s), (math.nan, math.nan)) for s in history["step"]]
-        history["objective"] = [m[0] for m in marks]
-        history["validation_score"] = [m[1] for m in marks]
+        history = pd.DataFrame(ls.records, columns=HISTORY_COLUMNS[:-2])
+        # The epochs' figures on the rows of the steps they ended at (steps only increase).
+        objective, score = np.full(len(history), np.nan), np.full(len(history), np.nan)
+        if ls.epoch_rows and len(history):
+            at, values = list(ls.epoch_rows), np.array(list(ls.epoch_rows.values()), dtype=float)
+            rows = np.searchsorted(history["step"].to_numpy(), at)
+            found = (rows < len(history)) & (
+                history["step"].to_numpy()[np.minimum(rows, len(history) - 1)] == at
+            )
+            objective[rows[found]], score[rows[found]] = values[found, 0], values[found, 1]
+        history["objective"], history["validation_score"] = objective, score
         for col in ("step", "epoch", "batch_size"):
             history[col] = history[col].astype(np.int64)
         last = (
@@ -497,3 +507,7 @@ class _Fit:
         return TrainResult(
             state, ls.epochs_run, converged, history, last, ls.objective, ls.rollbacks
         )
+
+
+def _watches_steps(callback: Callback) -> bool:
+    return type(callback).after_step is not Callback.after_step

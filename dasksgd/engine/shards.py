@@ -125,9 +125,8 @@ class _Shard:
 
 
 #: Seconds a step spends on every shard whatever its rows (numpy's per-call costs: ~20 small
-#: calls). ``benchmarks/step_overhead.py`` from 2 to 32 shards on 2 workers: 80-125 us per shard
-#: a worker holds, with the worst case of 16 one-row groups per piece; the model takes 60 us.
-#: Part of the backends' step overhead cost model.
+#: calls), from ``benchmarks/step_overhead.py`` at 2 to 32 shards on 2 workers (the figures:
+#: docs/performance.md). Part of the backends' step overhead cost model.
 SHARD_OVERHEAD = 6e-5
 
 #: Floats a request may send up the tree per shard, all shards together, to keep every shard's
@@ -138,8 +137,8 @@ ONCE_FLOATS = 1 << 21
 _ALIGN = 64
 #: Bytes of X per group of rows: the unit an epoch's shuffle reorders. A batch's groups are
 #: computed where they lie, and 1 MB amortizes a product's fixed cost: ``benchmarks/kernel.py``
-#: (1M x 100, one core) gives 0.14-0.22 us per row in mini-batch steps against 0.13 in a full
-#: pass, and 0.32-0.37 with 256 KB groups gathered into the work buffer (``--gathered``).
+#: compares a row's cost in mini-batch steps with a full pass, and with smaller groups
+#: gathered into the work buffer (``--gathered``).
 GROUP_BYTES = 1 << 20
 #: Runs of rows at least this long are computed in place, shorter ones gathered.
 IN_PLACE_BYTES = 64 << 10
@@ -150,9 +149,9 @@ BUFFER_BYTES = 8 << 20
 def _empty_aligned(shape: tuple, dtype: Any) -> np.ndarray:
     """An uninitialized array on a 64-byte boundary.
 
-    Large buffers are anonymous memory maps populated in one go (page-aligned): on the VMs this
-    was measured on, numpy's own allocation of a fresh 200 MB array costs ~0.5 s of page faults
-    (transparent huge pages zeroed on first touch), a populated map ~0.05 s.
+    Large buffers are anonymous memory maps populated in one go (page-aligned): numpy's own
+    allocation of a fresh large array pays a page fault per page on first touch (transparent
+    huge pages zeroed), a populated map pays once.
     """
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
     if nbytes >= 1 << 20 and hasattr(mmap, "MAP_POPULATE"):

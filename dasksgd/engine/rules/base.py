@@ -43,7 +43,7 @@ class Diverged(Exception):
     """Raised by a rule when the model went non-finite or exploded; the loop rolls back."""
 
 
-@dataclass
+@dataclass(slots=True)
 class StepEvent:
     """One step, as it passes through the rules: what was measured, then what they decided.
 
@@ -75,7 +75,7 @@ class StepEvent:
         return self.stats.count
 
 
-@dataclass
+@dataclass(slots=True)
 class EpochEvent:
     """The end of an epoch: its model's objective, and what the rules decide from it.
 
@@ -166,13 +166,19 @@ class Rules:
     """
 
     rules: tuple[Rule, ...]
-    _names: tuple[str, ...] = field(init=False, repr=False)
+    _hooks: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = tuple(r.name for r in self.rules)
         if any(not n for n in names) or len(set(names)) != len(names):
             raise ValueError(f"every rule needs a name of its own; got {names}.")
-        object.__setattr__(self, "_names", names)
+        # Each hook walks only the rules that define it (the step hooks run every step).
+        hooks = {
+            hook: tuple((r.name, getattr(r, hook)) for r in self.rules if _defines(r, hook))
+            for hook in ("after_step", "after_epoch", "batch_size", "objective", "model")
+        }
+        hooks["model"] = hooks["model"][::-1]
+        object.__setattr__(self, "_hooks", hooks)
 
     @classmethod
     def of(cls, rules: Sequence[Rule]) -> "Rules":
@@ -197,23 +203,23 @@ class Rules:
         return {r.name: (good[r.name] if r.persistent else current[r.name]) for r in self.rules}
 
     def after_step(self, states: dict, step: StepEvent) -> None:
-        for r in self.rules:
-            states[r.name] = r.after_step(states[r.name], step=step)
+        for name, hook in self._hooks["after_step"]:
+            states[name] = hook(states[name], step=step)
 
     def after_epoch(self, states: dict, epoch: EpochEvent) -> None:
-        for r in self.rules:
-            states[r.name] = r.after_epoch(states[r.name], epoch=epoch)
+        for name, hook in self._hooks["after_epoch"]:
+            states[name] = hook(states[name], epoch=epoch)
 
     def batch_size(self, states: dict) -> int:
-        for r in self.rules:
-            size = r.batch_size(states[r.name])
+        for name, query in self._hooks["batch_size"]:
+            size = query(states[name])
             if size is not None:
                 return size
         raise ValueError("no rule decides the batch size; add one (BatchSizeRule).")
 
     def objective(self, states: dict) -> float | None:
-        for r in self.rules:
-            value = r.objective(states[r.name])
+        for name, query in self._hooks["objective"]:
+            value = query(states[name])
             if value is not None:
                 return value
         return None
@@ -221,8 +227,13 @@ class Rules:
     def model(self, states: dict) -> tuple[np.ndarray, np.ndarray] | None:
         """The model to report: the last rule in the chain that has one (averaging comes after
         the optimizer, so the average wins over the accepted point)."""
-        for r in reversed(self.rules):
-            m = r.model(states[r.name])
+        for name, query in self._hooks["model"]:
+            m = query(states[name])
             if m is not None:
                 return m
         return None
+
+
+def _defines(rule: Rule, hook: str) -> bool:
+    """Whether ``rule`` overrides ``hook`` of :class:`Rule` (the defaults do nothing)."""
+    return getattr(type(rule), hook) is not getattr(Rule, hook)

@@ -85,8 +85,9 @@ class BatchSizeRule(Rule):
         )
         smoothed = self.smoother.update(state.smoother, mean_sq=mean_sq, grad_sq=grad_sq)
         step.ndelta = self.smoother.value(smoothed)
-        return state._replace(
-            batch=self.policy.update(state.batch, ndelta=step.ndelta), smoother=smoothed
+        # The constructor, not _replace: this runs every step.
+        return BatchRuleState(
+            self.policy.update(state.batch, ndelta=step.ndelta), smoothed, state.progress
         )
 
     def after_epoch(self, state: BatchRuleState, *, epoch: EpochEvent) -> BatchRuleState:

@@ -108,7 +108,7 @@ class UpdateRule(Rule):
             metric=self.precond.metric,
         )
         step.iterate = new
-        return state._replace(momentum=momentum)
+        return UpdateState(momentum, state.quasi, state.accepted)
 
     def _quasi(self, scale: float) -> QuasiNewton:
         """L-BFGS whose first step is scaled by the roll-backs' factor."""
