@@ -27,9 +27,7 @@ from . import inputs
 from .arrays import is_device_array, on_device_of, to_like, to_numpy
 from .engine import TargetSpec, TrainConfig, TrainState
 from .engine.fitting import fit as engine_fit
-from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, get_loss
-from .penalties import get_penalty
-from .schedules import LearningRate
+from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
 
@@ -95,19 +93,16 @@ class _BaseSGD(BaseEstimator):
         raise NotImplementedError
 
     def _config(self, n_samples: int) -> TrainConfig:
-        loss = get_loss(self.loss, self.epsilon)
-        penalty = get_penalty(self.penalty, self.alpha, self.l1_ratio)
-        schedule = LearningRate(self.learning_rate, self.eta0, self.power_t, self.alpha, loss)
-        if self.average is True:
-            avg = 1.0
-        elif self.average is False or self.average == 0:
-            avg = None
-        else:
-            avg = float(self.average)
-        return TrainConfig(
-            loss=loss,
-            penalty=penalty,
-            schedule=schedule,
+        return TrainConfig.from_params(
+            self.loss,
+            penalty=self.penalty,
+            alpha=self.alpha,
+            l1_ratio=self.l1_ratio,
+            epsilon=self.epsilon,
+            learning_rate=self.learning_rate,
+            eta0=self.eta0,
+            power_t=self.power_t,
+            average=self.average,
             batch_size=self.batch_size if self.batch_size == "auto" else int(self.batch_size),
             precondition=bool(self.precondition),
             delta=float(self.delta),
@@ -116,7 +111,6 @@ class _BaseSGD(BaseEstimator):
             tol=self.tol,
             n_iter_no_change=int(self.n_iter_no_change),
             early_stopping=bool(self.early_stopping),
-            average_start=avg,
         )
 
     def _check_X_dask(self, X: Any, reset: bool) -> Any:

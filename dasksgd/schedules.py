@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 from .losses import Loss
@@ -31,7 +32,7 @@ class ScheduleState(NamedTuple):
     scale: float = 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LearningRate:
     """Per-sample learning rate ``gamma_t`` of scikit-learn's SGD schedules.
 
@@ -75,9 +76,10 @@ class LearningRate:
     def init(self) -> ScheduleState:
         return ScheduleState()
 
-    @property
+    @cached_property
     def _t0(self) -> float:
         # Bottou's heuristic, as scikit-learn: the first step is that of a typical weight.
+        # Cached: value() is called every step.
         import numpy as np
 
         typw = math.sqrt(1.0 / math.sqrt(self.alpha))

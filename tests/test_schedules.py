@@ -10,14 +10,14 @@ from dasksgd.schedules import LearningRate, Warmup, scaled_step, smoothness
 def test_scikit_learn_schedules():
     loss = get_loss("hinge")
     assert (
-        LearningRate("constant", 0.1, 0.5, 1e-4, loss).value(
-            LearningRate("constant", 0.1, 0.5, 1e-4, loss).init(), 50
+        LearningRate(kind="constant", eta0=0.1, power_t=0.5, alpha=1e-4, loss=loss).value(
+            LearningRate(kind="constant", eta0=0.1, power_t=0.5, alpha=1e-4, loss=loss).init(), 50
         )
         == 0.1
     )
-    inv = LearningRate("invscaling", 0.2, 0.5, 1e-4, loss)
+    inv = LearningRate(kind="invscaling", eta0=0.2, power_t=0.5, alpha=1e-4, loss=loss)
     assert inv.value(inv.init(), 16) == pytest.approx(0.05)
-    opt = LearningRate("optimal", 0.0, 0.5, 1e-2, loss)
+    opt = LearningRate(kind="optimal", eta0=0.0, power_t=0.5, alpha=1e-2, loss=loss)
     # Bottou's t0: the first step is that of a typical weight sqrt(1/sqrt(alpha)) (= sklearn).
     typw = math.sqrt(1.0 / math.sqrt(1e-2))
     assert opt.value(opt.init(), 1) == pytest.approx(typw)
@@ -25,7 +25,7 @@ def test_scikit_learn_schedules():
 
 
 def test_adaptive_decays_then_stops():
-    lr = LearningRate("adaptive", 1.0, 0.5, 1e-4, get_loss("log_loss"))
+    lr = LearningRate(kind="adaptive", eta0=1.0, power_t=0.5, alpha=1e-4, loss=get_loss("log_loss"))
     s = lr.init()
     values = []
     while s is not None:
@@ -34,15 +34,18 @@ def test_adaptive_decays_then_stops():
     assert values[:3] == [1.0, 0.2, pytest.approx(0.04)]
     assert values[-1] > 1e-6 and values[-1] / 5 <= 1e-6
     assert (
-        LearningRate("constant", 1.0, 0.5, 1e-4, get_loss("log_loss")).on_plateau(lr.init()) is None
+        LearningRate(
+            kind="constant", eta0=1.0, power_t=0.5, alpha=1e-4, loss=get_loss("log_loss")
+        ).on_plateau(lr.init())
+        is None
     )
 
 
 def test_schedule_validation():
     with pytest.raises(ValueError, match="alpha must be > 0 since learning_rate is 'optimal'"):
-        LearningRate("optimal", 0.0, 0.5, 0.0, get_loss("log_loss"))
+        LearningRate(kind="optimal", eta0=0.0, power_t=0.5, alpha=0.0, loss=get_loss("log_loss"))
     with pytest.raises(ValueError, match="eta0 must be > 0"):
-        LearningRate("invscaling", 0.0, 0.5, 0.1, get_loss("log_loss"))
+        LearningRate(kind="invscaling", eta0=0.0, power_t=0.5, alpha=0.1, loss=get_loss("log_loss"))
 
 
 def test_scaled_step_is_linear_until_the_cap():

@@ -58,7 +58,7 @@ def _fit(
     config = TrainConfig(
         loss=loss_,
         penalty=get_penalty(penalty, 1e-3, 0.4),
-        schedule=LearningRate("auto", 0.0, 0.5, 1e-3, loss_),
+        schedule=LearningRate(kind="auto", eta0=0.0, power_t=0.5, alpha=1e-3, loss=loss_),
         batch_size=batch_size,
         max_iter=6,
         tol=None,

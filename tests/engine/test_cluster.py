@@ -41,7 +41,7 @@ def _config(B=256):
     return TrainConfig(
         loss=loss,
         penalty=get_penalty("l2", 1e-3),
-        schedule=LearningRate("optimal", 0.0, 0.5, 1e-3, loss),
+        schedule=LearningRate(kind="optimal", eta0=0.0, power_t=0.5, alpha=1e-3, loss=loss),
         batch_size=B,
         max_iter=3,
         tol=None,

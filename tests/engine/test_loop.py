@@ -21,7 +21,7 @@ def _fit(X, y, epochs, batch_size, accelerate, alpha=1e-3):
     config = TrainConfig(
         loss=loss,
         penalty=get_penalty("l2", alpha, 0.15),
-        schedule=LearningRate("auto", 0.0, 0.5, alpha, loss),
+        schedule=LearningRate(kind="auto", eta0=0.0, power_t=0.5, alpha=alpha, loss=loss),
         batch_size=batch_size,
         max_iter=epochs,
         tol=None,
@@ -66,7 +66,7 @@ def test_stopping_on_a_deferred_objective_keeps_the_epoch_model():
     config = TrainConfig(
         loss=loss,
         penalty=get_penalty("l2", 1e-2, 0.15),
-        schedule=LearningRate("auto", 0.0, 0.5, 1e-2, loss),
+        schedule=LearningRate(kind="auto", eta0=0.0, power_t=0.5, alpha=1e-2, loss=loss),
         batch_size=700,
         max_iter=200,
         tol=1e-4,
@@ -121,7 +121,7 @@ def _diverging_fit(step, max_iter=12):
     config = TrainConfig(
         loss=loss,
         penalty=get_penalty("l2", 1e-4, 0.15),
-        schedule=LearningRate("constant", 1e9, 0.5, 1e-4, loss),
+        schedule=LearningRate(kind="constant", eta0=1e9, power_t=0.5, alpha=1e-4, loss=loss),
         batch_size=64,
         max_iter=max_iter,
         tol=None,
@@ -178,7 +178,7 @@ def _resume_case(case):
         config = TrainConfig(
             loss=loss,
             penalty=get_penalty("l2", 1e-4, 0.15),
-            schedule=LearningRate("constant", 1e9, 0.5, 1e-4, loss),
+            schedule=LearningRate(kind="constant", eta0=1e9, power_t=0.5, alpha=1e-4, loss=loss),
             batch_size=64,
             max_iter=8,
             tol=None,
@@ -214,7 +214,7 @@ def _resume_case(case):
     config = TrainConfig(
         loss=loss,
         penalty=get_penalty(pen, 1e-3, 0.3),
-        schedule=LearningRate("auto", 0.0, 0.5, 1e-3, loss),
+        schedule=LearningRate(kind="auto", eta0=0.0, power_t=0.5, alpha=1e-3, loss=loss),
         batch_size=b,
         **{"max_iter": 12, "tol": None, **extra},
     )
@@ -314,7 +314,7 @@ def test_an_epoch_that_raises_the_objective_sends_the_batch_to_the_whole_data():
     config = TrainConfig(
         loss=loss,
         penalty=get_penalty("l2", 1e-4, 0.15),
-        schedule=LearningRate("auto", 0.0, 0.5, 1e-4, loss),
+        schedule=LearningRate(kind="auto", eta0=0.0, power_t=0.5, alpha=1e-4, loss=loss),
         batch_size="auto",
         max_iter=8,
         tol=None,
@@ -339,7 +339,7 @@ def _scaling_plan(X, y):
     config = TrainConfig(
         loss=loss,
         penalty=get_penalty("l2", 1e-6, 0.15),
-        schedule=LearningRate("auto", 0.0, 0.5, 1e-6, loss),
+        schedule=LearningRate(kind="auto", eta0=0.0, power_t=0.5, alpha=1e-6, loss=loss),
     )
     backend = LocalBackend(
         [(X[:1000], y[:1000], None), (X[1000:], y[1000:], None)], TargetSpec(), loss

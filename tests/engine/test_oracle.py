@@ -196,7 +196,11 @@ def test_train_matches_a_plain_numpy_loop_step_by_step(case):
     eta0 = 0.5 * (1 + delta) / (min(B, n) * lossf.curvature * lam)
     power_t = extra.get("power_t")
     schedule = LearningRate(
-        "invscaling" if power_t else "constant", eta0, power_t or 0.5, alpha, lossf
+        kind="invscaling" if power_t else "constant",
+        eta0=eta0,
+        power_t=power_t or 0.5,
+        alpha=alpha,
+        loss=lossf,
     )
     config = TrainConfig(
         loss=lossf,

@@ -146,7 +146,11 @@ def test_stopping_rule_finds_a_plateau(early):
 @pytest.mark.parametrize(("kind", "stops"), [("constant", True), ("adaptive", False)])
 def test_schedule_rule_at_a_plateau(kind, stops):
     loss = get_loss("squared_error")
-    rule = ScheduleRule(LearningRate(kind, 0.1, 0.5, 1e-3, loss), delta=1.0, max_step=math.inf)
+    rule = ScheduleRule(
+        LearningRate(kind=kind, eta0=0.1, power_t=0.5, alpha=1e-3, loss=loss),
+        delta=1.0,
+        max_step=math.inf,
+    )
     step = _step(count=10)
     state = rule.after_step(rule.init(), step=step)
     assert step.eta == pytest.approx(
@@ -203,7 +207,7 @@ def _problem():
     config = TrainConfig(
         loss=loss,
         penalty=get_penalty("l2", 1e-3),
-        schedule=LearningRate("constant", 0.01, 0.5, 1e-3, loss),
+        schedule=LearningRate(kind="constant", eta0=0.01, power_t=0.5, alpha=1e-3, loss=loss),
         batch_size=40,
         max_iter=6,
         tol=None,
@@ -234,7 +238,12 @@ def test_a_new_rule_joins_the_chain_without_an_edit_of_the_loop():
     assert (capped.history["learning_rate"] == 0.05).all()
     # The same as a schedule whose rate gives that step: the cap changed nothing but the step.
     slower = TrainConfig(
-        **{**config.__dict__, "schedule": LearningRate("constant", 0.0025, 0.5, 1e-3, config.loss)}
+        **{
+            **config.__dict__,
+            "schedule": LearningRate(
+                kind="constant", eta0=0.0025, power_t=0.5, alpha=1e-3, loss=config.loss
+            ),
+        }
     )
     ref = train(backend, slower, start, plan=plan)
     np.testing.assert_allclose(capped.state.model()[0], ref.state.model()[0], rtol=1e-12)

@@ -233,7 +233,7 @@ def test_scale_and_plan_against_numpy(gram_features, monkeypatch):
     config = TrainConfig(
         loss=loss,
         penalty=get_penalty("l2", 1e-3),
-        schedule=LearningRate("auto", 0.0, 0.5, 1e-3, loss),
+        schedule=LearningRate(kind="auto", eta0=0.0, power_t=0.5, alpha=1e-3, loss=loss),
     )
     plan = make_plan(backend, config, 4)
     var = X.var(axis=0)
