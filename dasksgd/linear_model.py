@@ -28,6 +28,7 @@ from .arrays import is_device_array, on_device_of, to_like, to_numpy
 from .engine import TargetSpec, TrainConfig, TrainState
 from .engine.fitting import fit as engine_fit
 from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
+from .metrics import score_from_sums, score_sums
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
 
@@ -46,6 +47,30 @@ def _block_decision(X: Any, coef: np.ndarray, intercept: np.ndarray) -> Any:
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     out = X @ coef.T.astype(dtype, copy=False) + intercept.astype(dtype, copy=False)
     return np.asarray(out)
+
+
+def _per_block(
+    fn: Any,
+    Z: Any,
+    *args: Any,
+    token: str,
+    meta: Any = None,
+    chunks: Any = None,
+    drop_axis: int | None = None,
+) -> Any:
+    """``fn(Z, *args)``: at once for in-memory ``Z``, block by block (lazy) for a dask array.
+
+    The one place prediction branches on the input kind. ``meta`` and ``chunks`` (dask only) may
+    be functions of the dask array; ``meta`` defaults to its own.
+    """
+    if not inputs.is_dask_collection(Z):
+        return fn(Z, *args)
+    kw: dict = {"meta": Z._meta if meta is None else meta(Z._meta) if callable(meta) else meta}
+    if chunks is not None:
+        kw["chunks"] = chunks(Z)
+    if drop_axis is not None:
+        kw["drop_axis"] = drop_axis
+    return Z.map_blocks(fn, *args, token=token, **kw)
 
 
 class _BaseSGD(BaseEstimator):
@@ -266,21 +291,24 @@ class _BaseSGD(BaseEstimator):
         check_is_fitted(self, "coef_")
         coef, intercept = self._coef2d(), np.atleast_1d(self.intercept_)
         if inputs.is_dask_collection(X):
-            Xd = self._check_X_dask(X, reset=False)
-            # Margins come back as the chunks' kind of array (numpy for scipy.sparse chunks).
-            meta = to_like(np.empty((0, coef.shape[0])), Xd._meta)
-            return Xd.map_blocks(
-                _block_decision,
-                coef,
-                intercept,
-                meta=meta,
-                chunks=(Xd.chunks[0], (coef.shape[0],)),
-                token="dasksgd-decision",
+            X = self._check_X_dask(X, reset=False)
+        elif is_device_array(X):
+            X = self._check_device_X(X, reset=False)
+        else:
+            X = validate_data(
+                self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
             )
-        if is_device_array(X):
-            return _block_decision(self._check_device_X(X, reset=False), coef, intercept)
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
-        return _block_decision(X, coef, intercept)
+        K = coef.shape[0]
+        return _per_block(
+            _block_decision,
+            X,
+            coef,
+            intercept,
+            token="dasksgd-decision",
+            # Margins come back as the chunks' kind of array (numpy for scipy.sparse chunks).
+            meta=lambda m: to_like(np.empty((0, K)), m),
+            chunks=lambda Z: (Z.chunks[0], (K,)),
+        )
 
 
 class SGDClassifier(ClassifierMixin, _BaseSGD):
@@ -614,13 +642,17 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         ndarray or dask array of shape (n_samples,)
             Predicted labels (lazy for dask input).
         """
-        Z = self._decision(X)
+        Z = self._decision(X)  # checks that the model is fitted
         classes = self.classes_
-        if inputs.is_dask_collection(Z):
-            numeric = classes.dtype.kind in "iufb"
-            meta = on_device_of(classes[:0], Z._meta) if numeric else classes[:0]
-            return Z.map_blocks(_labels, classes, drop_axis=1, meta=meta, token="dasksgd-predict")
-        return _labels(Z, classes)
+        numeric = classes.dtype.kind in "iufb"
+        return _per_block(
+            _labels,
+            Z,
+            classes,
+            token="dasksgd-predict",
+            drop_axis=1,
+            meta=lambda m: on_device_of(classes[:0], m) if numeric else classes[:0],
+        )
 
     def _check_proba(self) -> bool:
         if self.loss not in ("log_loss", "modified_huber"):
@@ -644,18 +676,16 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         ndarray or dask array of shape (n_samples, n_classes)
             Class probabilities (lazy for dask input).
         """
-        Z = self._decision(X)
+        Z = self._decision(X)  # checks that the model is fitted
         K = len(self.classes_)
-        if inputs.is_dask_collection(Z):
-            return Z.map_blocks(
-                _proba,
-                self.loss,
-                K,
-                meta=Z._meta,
-                chunks=(Z.chunks[0], (K,)),
-                token="dasksgd-predict-proba",
-            )
-        return _proba(Z, self.loss, K)
+        return _per_block(
+            _proba,
+            Z,
+            self.loss,
+            K,
+            token="dasksgd-predict-proba",
+            chunks=lambda Z: (Z.chunks[0], (K,)),
+        )
 
     @available_if(_check_proba)
     def predict_log_proba(self, X: Any) -> Any:
@@ -671,17 +701,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         ndarray or dask array of shape (n_samples, n_classes)
             Log-probabilities (lazy for dask input).
         """
-        P = self.predict_proba(X)
-        if inputs.is_dask_collection(P):
-            import dask.array as da
-
-            return da.log(P)
-        with np.errstate(divide="ignore"):  # log(0) = -inf, as scikit-learn
-            if is_device_array(P):
-                from array_api_compat import array_namespace
-
-                return array_namespace(P).log(P)
-            return np.log(P)
+        return _per_block(_log, self.predict_proba(X), token="dasksgd-predict-log-proba")
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean accuracy on ``(X, y)`` (computed on the cluster for dask input).
@@ -989,51 +1009,25 @@ def _column0(Z: Any) -> Any:
 
 def _first_column(Z: Any) -> Any:
     """``Z[:, 0]``; for dask, block by block (dask's own indexing needs numpy-like chunks)."""
-    if inputs.is_dask_collection(Z):
-        return Z.map_blocks(
-            _column0, drop_axis=1, meta=to_like(np.empty(0), Z._meta), token="dasksgd-column"
-        )
-    return _column0(Z)
+    return _per_block(
+        _column0, Z, token="dasksgd-column", drop_axis=1, meta=lambda m: to_like(np.empty(0), m)
+    )
 
 
 def _labels(Z: Any, classes: np.ndarray) -> Any:
     """The class of each row of margins, as an array of ``Z``'s kind (numeric classes) or a
     numpy array (other labels, which no device holds)."""
-    if is_device_array(Z):
-        from array_api_compat import array_namespace, device
+    from array_api_compat import array_namespace, device
 
-        xp = array_namespace(Z)
-        idx = xp.astype(Z[:, 0] > 0, xp.int64) if Z.shape[1] == 1 else xp.argmax(Z, axis=1)
-        if classes.dtype.kind in "iufb":
-            return xp.take(xp.asarray(classes, device=device(Z)), idx)
-        return classes[to_numpy(idx, dtype=np.intp)]
-    if Z.shape[1] == 1:
-        return classes[(Z[:, 0] > 0).astype(np.intp)]
-    return classes[np.argmax(Z, axis=1)]
+    xp = array_namespace(Z)
+    idx = xp.astype(Z[:, 0] > 0, xp.int64) if Z.shape[1] == 1 else xp.argmax(Z, axis=1)
+    if classes.dtype.kind in "iufb":
+        return xp.take(xp.asarray(classes, device=device(Z)), idx)
+    return classes[to_numpy(idx, dtype=np.intp)]
 
 
 def _proba(Z: Any, loss: str, K: int) -> Any:
-    if is_device_array(Z):
-        return _proba_xp(Z, loss, K)
-    if loss == "log_loss":
-        P = np.empty_like(Z)
-        pos = Z >= 0
-        e = np.exp(-np.abs(Z))
-        P[pos] = 1.0 / (1.0 + e[pos])
-        P[~pos] = e[~pos] / (1.0 + e[~pos])
-    else:  # modified_huber
-        P = (np.clip(Z, -1.0, 1.0) + 1.0) / 2.0
-    if K == 2:
-        return np.hstack([1.0 - P, P])
-    s = P.sum(axis=1, keepdims=True)
-    zero = s[:, 0] == 0
-    P[zero] = 1.0 / K
-    s[zero] = 1.0
-    return P / s
-
-
-def _proba_xp(Z: Any, loss: str, K: int) -> Any:
-    """:func:`_proba` in the array API, for margins on a device."""
+    """Class probabilities from margins (one-vs-rest, normalized), in ``Z``'s namespace."""
     from array_api_compat import array_namespace
 
     xp = array_namespace(Z)
@@ -1049,23 +1043,25 @@ def _proba_xp(Z: Any, loss: str, K: int) -> Any:
     return xp.where(zero, 1.0 / K, P) / xp.where(zero, 1.0, s)
 
 
+def _log(P: Any) -> Any:
+    from array_api_compat import array_namespace
+
+    with np.errstate(divide="ignore"):  # log(0) = -inf, as scikit-learn
+        return array_namespace(P).log(P)
+
+
 def _score_sums(pred: Any, y: Any, w: Any, accuracy: bool) -> np.ndarray:
-    """One block's sums for a score, on the host: ``[weight, weight of the correct]``
-    (accuracy) or ``[weight, weighted SSE, sum of w y, sum of w y^2]`` (R^2)."""
+    """One block's sums for a score (:func:`dasksgd.metrics.score_sums`), on the host."""
     pred, y = to_numpy(pred, dtype=None), to_numpy(y, dtype=None)
     w = np.ones(pred.shape[0]) if w is None else to_numpy(w)
-    if accuracy:
-        return np.array([w.sum(), (w * (pred == y)).sum()])
-    y = y.astype(np.float64)
-    r = y - pred
-    return np.array([w.sum(), (w * r * r).sum(), (w * y).sum(), (w * y * y).sum()])
+    return score_sums(y if accuracy else y.astype(np.float64), pred, w, accuracy=accuracy)
 
 
 def _dask_score(pred, X, y, sample_weight, *, accuracy: bool) -> float:
     """Accuracy or R^2 of lazy predictions: one named task per block, the sums added here."""
     yd = inputs.as_dask_vector(y, pred[:, None] if pred.ndim == 1 else pred, "y")
     sw = inputs.as_dask_vector(sample_weight, pred[:, None], "sample_weight")
-    k = 2 if accuracy else 4
+    k = 4
     arrays = [pred, yd] + ([] if sw is None else [sw])
 
     def block(p, t, w=None):
@@ -1081,9 +1077,4 @@ def _dask_score(pred, X, y, sample_weight, *, accuracy: bool) -> float:
         meta=np.empty(0),
         token="dasksgd-score",
     ).compute()
-    total = np.asarray(sums).reshape(-1, k).sum(axis=0)
-    if accuracy:
-        return float(total[1] / total[0])
-    wsum, sse, sy, syy = total
-    var = syy - sy * sy / wsum
-    return float(1.0 - sse / var) if var > 0 else 0.0
+    return score_from_sums(np.asarray(sums).reshape(-1, k).sum(axis=0), accuracy=accuracy)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..acceleration import Momentum
+from ..metrics import score_from_sums
 from ..quasi_newton import QuasiNewton
 from ..schedules import Warmup
 from ..statistics import GradStats
@@ -479,11 +480,8 @@ class _Fit:
         return total / max(count, 1.0) + self.config.penalty.value(coef)
 
     def validation_score(self, coef: np.ndarray, intercept: np.ndarray) -> float:
-        w, a, sy, syy = self.backend.validation(coef, intercept)
-        if self.config.loss.is_classification:
-            return a / w
-        var = syy - sy * sy / w
-        return 1.0 - a / var if var > 0 else 0.0
+        sums = self.backend.validation(coef, intercept)
+        return score_from_sums(sums, accuracy=self.config.loss.is_classification)
 
     def result(self, state: TrainState, ls: LoopState, converged: bool) -> TrainResult:
         history = pd.DataFrame(ls.records, columns=HISTORY_COLUMNS[:-2])

@@ -41,6 +41,7 @@ from ..arrays import (
     values,
 )
 from ..losses import Loss
+from ..metrics import score_sums
 from ..statistics import (
     GradStats,
     ScaleStats,
@@ -663,16 +664,15 @@ class ShardSet:
                 if s.sw_val is None
                 else s.sw_val
             )
-            if self.loss.is_classification:
-                if Z.shape[1] == 1:
-                    ok = (Z[:, 0] > 0) == (s.Y_val[:, 0] > 0)
-                else:
-                    ok = xp.argmax(Z, axis=1) == xp.argmax(s.Y_val, axis=1)
-                part = [xp.sum(w), xp.sum(w * xp.astype(ok, Z.dtype)), 0.0, 0.0]
+            if not self.loss.is_classification:
+                part = score_sums(s.Y_val[:, 0], Z[:, 0], w, accuracy=False)
+            elif Z.shape[1] == 1:
+                part = score_sums(s.Y_val[:, 0] > 0, Z[:, 0] > 0, w, accuracy=True)
             else:
-                y, r = s.Y_val[:, 0], Z[:, 0] - s.Y_val[:, 0]
-                part = [xp.sum(w), xp.sum(w * r * r), xp.sum(w * y), xp.sum(w * y * y)]
-            parts.append((s.index, np.asarray([float(p) for p in part])))
+                part = score_sums(
+                    xp.argmax(s.Y_val, axis=1), xp.argmax(Z, axis=1), w, accuracy=True
+                )
+            parts.append((s.index, part))
         return self._combine(parts, np.zeros(4))
 
     def gram(self, stride: int) -> np.ndarray:
