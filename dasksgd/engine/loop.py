@@ -235,6 +235,15 @@ class _Pending:
         )
         return None if same else (self.coef, self.intercept)
 
+    def objective(self, stats: GradStats, probe: Any, n: int, penalty: Any) -> float:
+        """The epoch's objective, from the pass that measured it."""
+        return (stats.loss if probe is None else stats.probe_loss) / n + penalty.value(self.coef)
+
+    @property
+    def epoch_end(self) -> tuple[int, int, tuple[np.ndarray, np.ndarray]]:
+        """``(epoch, at_step, model)`` of :meth:`_Fit.end_epoch`."""
+        return self.epoch, self.at_step, (self.coef, self.intercept)
+
 
 def train(
     backend: Any,
@@ -302,13 +311,10 @@ def train(
         config,
         plan,
         rules,
-        [
-            *callbacks,
-            *([Report(on_step, on_epoch)] if on_step or on_epoch else []),
-            LogEpochs(),
-            *([Checkpoint(checkpoint, checkpoint_every)] if checkpoint is not None else []),
-        ],
+        callbacks,
         start_time,
+        reports=(on_step, on_epoch),
+        checkpoint=(checkpoint, checkpoint_every),
     )
     max_iter, n = config.max_iter if max_iter is None else max_iter, fit.n
     state, ls = fit.start(state, resume)
@@ -322,19 +328,8 @@ def train(
                     state.coef, state.intercept, state.epoch, ls.pos, end, n, probe
                 )
                 if pending is not None:  # the last epoch's objective came with this pass
-                    loss = stats.loss if probe is None else stats.probe_loss
-                    value = loss / n + config.penalty.value(pending.coef)
-                    verdict, pending = (
-                        fit.end_epoch(
-                            state,
-                            ls,
-                            pending.epoch,
-                            pending.at_step,
-                            value,
-                            (pending.coef, pending.intercept),
-                        ),
-                        None,
-                    )
+                    value = pending.objective(stats, probe, n, config.penalty)
+                    verdict, pending = fit.end_epoch(state, ls, *pending.epoch_end, value), None
                     if verdict.stop:  # this step is not taken: the model stays the one judged
                         return fit.result(state, ls, verdict.converged)
                 ls.pos = end
@@ -343,19 +338,13 @@ def train(
             epoch, ls.pos = state.epoch, 0
             state.epoch += 1
             ls.epochs_run += 1
-            coef, intercept = state.model()
+            model = state.model()
             value = fit.rules.objective(state.rules)
-            if (
-                value is None
-                and fit.defer
-                and ls.epochs_run < max_iter
-                and _batch_end(0, fit.rules.batch_size(state.rules), n) == n
-            ):
-                pending = _Pending(epoch, state.step, coef.copy(), intercept.copy())
+            if value is None and fit.can_defer(state, ls, max_iter):
+                pending = _Pending(epoch, state.step, model[0].copy(), model[1].copy())
                 continue
-            if value is None:
-                value = fit.objective(coef, intercept)
-            verdict = fit.end_epoch(state, ls, epoch, state.step, value, (coef, intercept))
+            value = fit.objective(*model) if value is None else value
+            verdict = fit.end_epoch(state, ls, epoch, state.step, model, value)
             if verdict.stop:
                 return fit.result(state, ls, verdict.converged)
         except Diverged as why:
@@ -375,7 +364,16 @@ class _Fit:
         rules: Sequence[Rule] | None,
         callbacks: Sequence[Callback],
         start_time: float | None,
+        *,
+        reports: tuple = (None, None),
+        checkpoint: tuple = (None, 100),
     ) -> None:
+        callbacks = [
+            *callbacks,
+            *([Report(*reports)] if any(reports) else []),
+            LogEpochs(),
+            *([Checkpoint(*checkpoint)] if checkpoint[0] is not None else []),
+        ]
         self.backend, self.config, self.n = backend, config, backend.n_train
         if rules is None:
             rules = build_rules(config, plan, self.n, validate=self.validation_score)
@@ -435,8 +433,8 @@ class _Fit:
         ls: LoopState,
         epoch: int,
         at_step: int,
-        value: float,
         model: tuple[np.ndarray, np.ndarray],
+        value: float,
     ) -> EpochEvent:
         """The rules judge an epoch's objective (a divergence raises); history and callbacks."""
         event = EpochEvent(epoch, at_step, value, ls.objective, model, state, loop=ls)
@@ -450,6 +448,13 @@ class _Fit:
         for after_epoch in self.epoch_callbacks:
             after_epoch(epoch=event)
         return event
+
+    def can_defer(self, state: TrainState, ls: LoopState, max_iter: int) -> bool:
+        """Whether the epoch's objective may ride on the next step: it is a full pass anyway,
+        there is one, and no rule asks the backend for something at the epoch's end."""
+        if not self.defer or ls.epochs_run >= max_iter:
+            return False
+        return _batch_end(0, self.rules.batch_size(state.rules), self.n) == self.n
 
     def roll_back(self, state: TrainState, ls: LoopState, why: Diverged) -> TrainState:
         """Back to the last good model, with half the step size (the next epoch starts)."""
