@@ -1,11 +1,11 @@
 """The contract between the loop and wherever the shards are: :class:`Backend`.
 
 A backend answers named requests by running the :class:`~dasksgd.engine.shards.ShardSet` method
-of that name on every shard and summing the results (in shard order). :class:`Requests` gives a
-backend those named, typed methods on top of its one primitive, ``call(name, *args)``: how a
-request reaches the shards (a method call in this process, actor calls down a tree on a
-cluster). ``tests/engine/test_backend.py`` checks that every request here is a ``ShardSet``
-method with the same parameters, so the two cannot drift apart.
+of that name on every shard and summing the results (in shard order). It provides one
+primitive, ``call(name, *args)``: how a request reaches the shards (a method call in this
+process, actor calls down a tree on a cluster); subclassing :class:`Backend` gives it the named,
+typed requests on top. ``tests/engine/test_backend.py`` checks that every request here is a
+``ShardSet`` method with the same parameters, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import numpy as np
 
 from ..statistics import GradStats, ScaleStats
 
-__all__ = ["Backend", "Requests", "StepArgs"]
+__all__ = ["Backend", "StepArgs", "REQUESTS"]
+
+#: The requests of :class:`Backend`, each the name of a ``ShardSet`` method.
+REQUESTS = ("step", "objective", "validation", "column_sums", "set_scale", "gram", "gram_matvec")
 
 
 class StepArgs(NamedTuple):
@@ -33,11 +36,38 @@ class StepArgs(NamedTuple):
     probe: tuple[np.ndarray, np.ndarray] | None = None
 
 
-class Requests:
-    """The named requests of a backend, each one ``self.call(name, *args)``."""
+@runtime_checkable
+class Backend(Protocol):
+    """What the loop, the plan and the functional core need of a backend.
 
-    def call(self, op: str, *args: Any) -> Any:  # pragma: no cover - provided by the backend
-        raise NotImplementedError
+    Attributes
+    ----------
+    n_train : int
+        Training rows (validation rows held out).
+    n_workers : int
+        Processes computing (1 in process).
+    work_per_row : float
+        Stored values of X per row (the arithmetic of a row, per output).
+    step_overhead : float
+        Modelled seconds of bookkeeping per step (a cost model, so fits are reproducible).
+    """
+
+    n_train: int
+    n_workers: int
+    work_per_row: float
+
+    @property
+    def step_overhead(self) -> float: ...
+
+    def call(self, op: str, *args: Any) -> Any:
+        """Run the ``ShardSet`` method ``op`` on every shard; the results summed in shard order."""
+        ...
+
+    def close(self) -> None:
+        """Release the shards."""
+        ...
+
+    # -- the named requests: what the loop asks ---------------------------------------------
 
     def step(
         self,
@@ -76,52 +106,3 @@ class Requests:
     def gram_matvec(self, v: np.ndarray, stride: int) -> np.ndarray:
         """``Xt' (Xt v)`` over every ``stride``-th row, and the count."""
         return self.call("gram_matvec", v, stride)
-
-
-@runtime_checkable
-class Backend(Protocol):
-    """What the loop, the plan and the functional core need of a backend.
-
-    Attributes
-    ----------
-    n_train : int
-        Training rows (validation rows held out).
-    n_workers : int
-        Processes computing (1 in process).
-    work_per_row : float
-        Stored values of X per row (the arithmetic of a row, per output).
-    step_overhead : float
-        Modelled seconds of bookkeeping per step (a cost model, so fits are reproducible).
-    """
-
-    n_train: int
-    n_workers: int
-    work_per_row: float
-
-    @property
-    def step_overhead(self) -> float: ...
-
-    def step(
-        self,
-        coef: np.ndarray,
-        intercept: np.ndarray,
-        epoch: int,
-        start: int,
-        end: int,
-        total: int,
-        probe: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> GradStats: ...
-
-    def objective(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray: ...
-
-    def validation(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray: ...
-
-    def column_sums(self, stride: int = 1) -> np.ndarray: ...
-
-    def set_scale(self, inv_scale2: np.ndarray, mean: np.ndarray | None) -> ScaleStats: ...
-
-    def gram(self, stride: int) -> np.ndarray: ...
-
-    def gram_matvec(self, v: np.ndarray, stride: int) -> np.ndarray: ...
-
-    def close(self) -> None: ...

@@ -31,8 +31,8 @@ from typing import Any, Callable
 from dask.base import tokenize
 
 from ..losses import Loss
-from .backend import Requests, StepArgs
-from .shards import SHARD_OVERHEAD, ShardSet, TargetSpec, check_weights, prepare_shard
+from .backend import Backend, StepArgs
+from .shards import SHARD_OVERHEAD, ShardOptions, TargetSpec, build_shardset, check_weights
 from .transport import Unresponsive, bounded, connect, evict, execute, is_lost, pack, unpack
 from .tree import ByShard, build_tree
 
@@ -62,34 +62,18 @@ class ShardHolder:
         sws: list[Any],
         spec: TargetSpec,
         loss: Loss,
-        fit_intercept: bool,
-        shuffle: bool,
-        seed: int,
-        validation_fraction: float,
+        options: ShardOptions,
         total_shards: int,
         shapes: list[tuple[int, int]] | None = None,
         fit_id: str | None = None,
     ) -> None:
-        shapes = shapes or [None] * len(indices)
-        shards = [
-            prepare_shard(
-                i,
-                X,
-                y,
-                sw,
-                spec,
-                validation_fraction=validation_fraction,
-                seed=seed,
-                expected_shape=shape,
-            )
-            for i, X, y, sw, shape in zip(indices, xs, ys, sws, shapes)
-        ]
-        self.shardset = ShardSet(
-            shards,
+        self.shardset = build_shardset(
+            indices,
+            list(zip(xs, ys, sws)),
+            spec,
             loss,
-            fit_intercept=fit_intercept,
-            shuffle=shuffle,
-            seed=seed,
+            options,
+            shapes=shapes,
             total_shards=total_shards,
         )
         self.calls: dict[str, int] = {}
@@ -232,7 +216,7 @@ def timeouts() -> dict[str, float]:
 PATIENCE = 10
 
 
-class ClusterBackend(Requests):
+class ClusterBackend(Backend):
     """Runs the loop's requests on shards resident on the workers of ``client``.
 
     Parameters
@@ -272,18 +256,10 @@ class ClusterBackend(Requests):
     ) -> None:
         self.client = client
         self.fit_id = fit_id
-        self._args = (
-            X,
-            y,
-            sample_weight,
-            spec,
-            loss,
-            fit_intercept,
-            shuffle,
-            seed,
-            validation_fraction,
-            fan_in,
-        )
+        self._data = (X, y, sample_weight)
+        self._target = (spec, loss)
+        self._options = ShardOptions(fit_intercept, shuffle, seed, validation_fraction)
+        self._fan_in = fan_in
         self._scale: tuple | None = None  # the last set_scale request, replayed after a rebuild
         self._alive: set | None = None
         self._excluded: set = set()  # workers found hung: never used again by this fit
@@ -291,21 +267,12 @@ class ClusterBackend(Requests):
         self.timeouts = timeouts()
         self._slowest: dict[str, float] = {}  # longest time each kind of request took
         with client.as_current():
-            self._load(*self._args)
+            self._load()
 
-    def _load(
-        self,
-        X,
-        y,
-        sample_weight,
-        spec,
-        loss,
-        fit_intercept,
-        shuffle,
-        seed,
-        validation_fraction,
-        fan_in,
-    ):
+    def _load(self) -> None:
+        """Persist the arrays, place the shards and build one actor per worker (again after a
+        lost worker: on those that remain)."""
+        (X, y, sample_weight), (spec, loss), fan_in = self._data, self._target, self._fan_in
         from distributed import futures_of, wait
 
         client = self.client
@@ -335,7 +302,7 @@ class ClusterBackend(Requests):
             raise RuntimeError("The Dask cluster has no workers; start some before fitting.")
         plan = assign_shards(sizes, holders, workers)
         # Fresh per load: a rebuild after a lost worker must not meet the old actors' keys.
-        token = tokenize(X.name, y.name, seed, uuid.uuid4().hex)
+        token = tokenize(X.name, y.name, self._options.seed, uuid.uuid4().hex)
         futures = [
             client.submit(
                 ShardHolder,
@@ -345,10 +312,7 @@ class ClusterBackend(Requests):
                 [sw_parts[i] for i in block],
                 spec,
                 loss,
-                fit_intercept,
-                shuffle,
-                seed,
-                validation_fraction,
+                self._options,
                 len(sizes),
                 [(sizes[i], int(X.shape[1])) for i in block],
                 self.fit_id,
@@ -536,7 +500,7 @@ class ClusterBackend(Requests):
         )
         self._alive = {w for w, a in answers.items() if a == "pong"} - self._excluded
         with self.client.as_current():
-            self._load(*self._args)
+            self._load()
         if self._scale is not None:
             self._gather("set_scale", self._scale)
 

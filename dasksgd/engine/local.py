@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..losses import Loss
-from .backend import Requests
-from .shards import SHARD_OVERHEAD, ShardSet, TargetSpec, check_weights, prepare_shard
+from .backend import Backend
+from .shards import SHARD_OVERHEAD, ShardOptions, TargetSpec, build_shardset, check_weights
 
 __all__ = ["LocalBackend"]
 
 
-class LocalBackend(Requests):
+class LocalBackend(Backend):
     """Runs the loop's requests on a :class:`ShardSet` in this process.
 
     Its ``step_overhead`` (modelled seconds of Python bookkeeping per step, and the fixed cost
@@ -48,23 +48,8 @@ class LocalBackend(Requests):
         validation_fraction: float = 0.0,
         shapes: Sequence[tuple[int, int]] | None = None,
     ) -> None:
-        shapes = list(shapes) if shapes is not None else [None] * len(parts)
-        shards = [
-            prepare_shard(
-                i,
-                X,
-                y,
-                sw,
-                spec,
-                validation_fraction=validation_fraction,
-                seed=seed,
-                expected_shape=shape,
-            )
-            for i, ((X, y, sw), shape) in enumerate(zip(parts, shapes))
-        ]
-        self.shardset = ShardSet(
-            shards, loss, fit_intercept=fit_intercept, shuffle=shuffle, seed=seed
-        )
+        options = ShardOptions(fit_intercept, shuffle, seed, validation_fraction)
+        self.shardset = build_shardset(range(len(parts)), parts, spec, loss, options, shapes=shapes)
         info = self.shardset.info()
         check_weights(info["weight"])
         self.n_train = sum(info["n_train"])

@@ -53,7 +53,14 @@ from ..statistics import (
 )
 from .tree import ByShard
 
-__all__ = ["ShardSet", "TargetSpec", "check_weights", "prepare_shard"]
+__all__ = [
+    "ShardOptions",
+    "ShardSet",
+    "TargetSpec",
+    "build_shardset",
+    "check_weights",
+    "prepare_shard",
+]
 
 
 @dataclass(frozen=True)
@@ -259,6 +266,65 @@ def check_weights(total: float) -> None:
             "Sample weights must contain at least one non-zero number (every training row has "
             "weight 0, after class weights); give some rows a positive sample_weight."
         )
+
+
+@dataclass(frozen=True)
+class ShardOptions:
+    """How a fit's shards are prepared and ordered: the same for every shard, in every process.
+
+    Attributes
+    ----------
+    fit_intercept : bool
+        Whether the model has an intercept.
+    shuffle : bool
+        Reorder every shard's groups of rows at each epoch.
+    seed : int
+        Seed of those orders and of the validation split.
+    validation_fraction : float
+        Rows of every shard held out for the validation score.
+    """
+
+    fit_intercept: bool = True
+    shuffle: bool = True
+    seed: int = 0
+    validation_fraction: float = 0.0
+
+
+def build_shardset(
+    indices: Sequence[int],
+    parts: Sequence[tuple[Any, Any, Any]],
+    spec: TargetSpec,
+    loss: Loss,
+    options: ShardOptions,
+    *,
+    shapes: Sequence[tuple[int, int] | None] | None = None,
+    total_shards: int | None = None,
+) -> "ShardSet":
+    """The :class:`ShardSet` of the parts ``(X, y, sample_weight)`` with global ``indices``,
+    each validated and prepared (:func:`prepare_shard`); ``shapes`` are the shapes their dask
+    arrays declared, checked against the data."""
+    shapes = list(shapes) if shapes is not None else [None] * len(indices)
+    shards = [
+        prepare_shard(
+            i,
+            X,
+            y,
+            sw,
+            spec,
+            validation_fraction=options.validation_fraction,
+            seed=options.seed,
+            expected_shape=shape,
+        )
+        for i, (X, y, sw), shape in zip(indices, parts, shapes)
+    ]
+    return ShardSet(
+        shards,
+        loss,
+        fit_intercept=options.fit_intercept,
+        shuffle=options.shuffle,
+        seed=options.seed,
+        total_shards=total_shards,
+    )
 
 
 def prepare_shard(

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from dasksgd.engine.cluster import ShardHolder
-from dasksgd.engine.shards import TargetSpec
+from dasksgd.engine.shards import ShardOptions, TargetSpec
 from dasksgd.engine.transport import pack as _pack
 from dasksgd.losses import get_loss
 
@@ -23,10 +23,7 @@ def _holder(n=100_000, d=5):
         [None],
         TargetSpec(np.array([-1.0, 1.0])),
         get_loss("log_loss"),
-        fit_intercept=True,
-        shuffle=True,
-        seed=0,
-        validation_fraction=0.0,
+        ShardOptions(fit_intercept=True, shuffle=True, seed=0, validation_fraction=0.0),
         total_shards=1,
     )
 
