@@ -94,7 +94,7 @@ HISTORY_COLUMNS = [*StepRecord._fields, "objective", "validation_score"]
 @dataclass
 class TrainState:
     """The model, the counters, and the rules' states: what carries over between calls
-    (``partial_fit``, warm start) and what a roll-back restores (see
+    (``partial_fit``; a warm start keeps only the model) and what a roll-back restores (see
     :mod:`dasksgd.engine.rules.base` for which rule's state does what)."""
 
     coef: np.ndarray  # (d, K): the point the next gradient is taken at

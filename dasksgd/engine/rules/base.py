@@ -19,11 +19,12 @@ Two shapes, on purpose:
   the rules, with the same events, and may end the fit at an epoch's end (``epoch.stop``).
 
 Where a rule's state lives is fixed by one flag, :attr:`Rule.persistent`: a persistent rule's
-state belongs to the model's trajectory (:class:`~dasksgd.engine.loop.TrainState`: carried by
-``partial_fit`` and warm starts, restored by a roll-back: the schedule, the optimizer phase,
-the average); any other rule's state is what one fit call learned about the data (the batch
-size, the diversity estimate, the warmup ramp, the stopping counters): fresh at each call, kept
-through a roll-back. Both are in ``TrainState.rules``, keyed by :attr:`Rule.name`.
+state belongs to the model's trajectory (:class:`~dasksgd.engine.loop.TrainState`: carried
+from one ``partial_fit`` call to the next, restored by a roll-back: the schedule, the optimizer
+phase, the average; a warm start carries only the coefficients); any other rule's state is
+what one fit call learned about the data (the batch size, the diversity estimate, the warmup
+ramp, the stopping counters): fresh at each call, kept through a roll-back. Both are in
+``TrainState.rules``, keyed by :attr:`Rule.name`.
 """
 
 from __future__ import annotations
