@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from references import ALPHA, PARITY, XC, XR, YC, YR, objective, reference, standardize
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Lasso, LogisticRegression
+from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
@@ -388,3 +388,18 @@ def test_predictions_of_two_models_computed_together_are_their_own():
     np.testing.assert_allclose(outs[3], b.predict_proba(XC), rtol=1e-12)
     np.testing.assert_allclose(outs[4], r.predict(XR), rtol=1e-12)
     assert not np.allclose(outs[0], outs[1])
+
+
+def test_sorted_rows_whose_first_batch_the_start_fits_train_without_false_divergence():
+    # The first batch of rows sorted by y has y = 0, which w = 0 fits exactly: its loss (the
+    # divergence rule's first estimate of the starting objective) is 0, and every epoch looked
+    # like an explosion: five roll-backs, then FloatingPointError.
+    rng = np.random.RandomState(0)
+    X = rng.randn(20000, 5)
+    y = np.maximum(X.sum(1), 0)
+    order = np.argsort(y)
+    X, y = X[order], y[order]
+    est = SGDRegressor(shuffle=False, random_state=0).fit(X, y)
+    assert est.history_["objective"].notna().any()
+    ref = Ridge(alpha=1e-4 * len(y)).fit(X, y)  # the same objective's optimum
+    assert est.score(X, y) == pytest.approx(ref.score(X, y), abs=1e-3)

@@ -161,13 +161,16 @@ def build_rules(
     plan: Plan,
     n: int,
     validate: Callable[[np.ndarray, np.ndarray], float] | None = None,
+    objective: Callable[[np.ndarray, np.ndarray], float] | None = None,
 ) -> list[Rule]:
     """The default rules of a fit, in the order their hooks run.
 
     Divergence first (it judges what the others would build on), then the batch size (its
     diversity estimate is taken at the step's point), the stopping rule (its verdict reaches the
     schedule), the step size and its warmup, the update of the model, and averaging (of the
-    updated iterates). ``validate(coef, intercept)`` scores the held-out rows (early stopping).
+    updated iterates). ``validate(coef, intercept)`` scores the held-out rows (early stopping);
+    ``objective(coef, intercept)`` measures a model's training objective (the divergence rule
+    checks a suspected explosion of the first epochs with it).
     """
     quasi = _quasi_newton(config, plan)
     schedule = config.schedule
@@ -175,7 +178,7 @@ def build_rules(
         schedule = replace(schedule, eta0=plan.gamma)
     fi = config.fit_intercept
     rules = [
-        DivergenceRule(config.penalty, line_search=quasi is not None),
+        DivergenceRule(config.penalty, line_search=quasi is not None, objective=objective),
         BatchSizeRule(
             batch_policy(config.batch_size, config.delta, plan.b_min, n),
             config.penalty,
@@ -376,7 +379,9 @@ class _Fit:
         ]
         self.backend, self.config, self.n = backend, config, backend.n_train
         if rules is None:
-            rules = build_rules(config, plan, self.n, validate=self.validation_score)
+            rules = build_rules(
+                config, plan, self.n, validate=self.validation_score, objective=self.objective
+            )
         self.rules = Rules.of(rules)
         # Only the callbacks that watch steps are called at every step.
         self.step_callbacks = [c.after_step for c in callbacks if _watches_steps(c)]

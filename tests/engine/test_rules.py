@@ -91,17 +91,43 @@ def _epoch(value, previous=math.nan):
 
 def test_divergence_rule():
     rule = DivergenceRule(get_penalty("l2", 0.5), line_search=True)
-    best = rule.after_step(rule.init(), step=_step(10, 30.0))
-    assert best == 3.0  # the first batch's mean loss (the penalty of w = 0 is 0)
-    assert rule.after_step(best, step=_step(10, 1.0)) == 3.0
+    state = rule.after_step(rule.init(), step=_step(10, 30.0))
+    assert state.best == 3.0 and not state.exact  # the first batch's mean loss (w = 0: no penalty)
+    assert rule.after_step(state, step=_step(10, 1.0)) == state
     with pytest.raises(Diverged, match="loss of a batch became nan"):
-        rule.after_step(best, step=_step(10, math.nan))
-    assert (
-        rule.after_step(best, step=_step(10, math.inf, full_batch=True)) == 3.0
-    )  # the line search's trial
+        rule.after_step(state, step=_step(10, math.nan))
+    assert rule.after_step(state, step=_step(10, math.inf, full_batch=True)) == state  # a trial
     with pytest.raises(Diverged, match="objective became 301"):
-        rule.after_epoch(best, epoch=_epoch(301.0))
-    assert rule.after_epoch(best, epoch=_epoch(2.0)) == 2.0
+        rule.after_epoch(state, epoch=_epoch(301.0))
+    after = rule.after_epoch(state, epoch=_epoch(2.0))
+    assert after.best == 2.0 and after.exact
+
+
+@pytest.mark.parametrize(("start", "diverged"), [(0.6, False), (0.004, True)])
+def test_a_first_batch_the_start_already_fits_does_not_fake_a_divergence(start, diverged):
+    # Sorted rows: the first batch's loss at the start is ~0, so 100 x that estimate is no bound.
+    # The suspected explosion is checked against the start's objective, measured once.
+    asked = []
+
+    def objective(coef, intercept):
+        asked.append((coef.copy(), intercept.copy()))
+        return start
+
+    rule = DivergenceRule(get_penalty("l2", 0.0), line_search=False, objective=objective)
+    state = rule.after_step(rule.init(), step=_step(10, 0.01))
+    assert state.best == 0.001
+    assert rule.after_epoch(state, epoch=_epoch(0.05)).best == 0.001 and not asked  # < 100 x
+    if diverged:
+        with pytest.raises(Diverged, match="objective became 0.5"):
+            rule.after_epoch(state, epoch=_epoch(0.5))
+    else:
+        assert rule.after_epoch(state, epoch=_epoch(0.5)).best == 0.5
+    assert len(asked) == 1 and not asked[0][0].any()  # at the point the fit started from
+    # Once an epoch's objective is the reference, it is trusted: no more passes.
+    exact = rule.after_epoch(state, epoch=_epoch(0.002))
+    with pytest.raises(Diverged):
+        rule.after_epoch(exact, epoch=_epoch(0.5))
+    assert len(asked) == 1
 
 
 def test_batch_size_rule_after_epochs():

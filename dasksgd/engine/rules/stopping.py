@@ -10,11 +10,20 @@ import numpy as np
 from ...penalties import Penalty
 from .base import Diverged, EpochEvent, Rule, StepEvent
 
-__all__ = ["DivergenceRule", "StoppingRule", "StoppingState", "EXPLODE"]
+__all__ = ["DivergenceRule", "DivergenceState", "StoppingRule", "StoppingState", "EXPLODE"]
 
 #: Divergence: an epoch objective above this multiple of the best one so far (or a non-finite
 #: loss) rolls back to the last good model and halves the step size.
 EXPLODE = 100.0
+
+
+class DivergenceState(NamedTuple):
+    """The lowest objective so far, whether it is exact (an epoch's objective, or the start's
+    measured) or the first batch's estimate, and the point the fit started from."""
+
+    best: float = math.inf
+    exact: bool = False
+    start: tuple | None = None
 
 
 class DivergenceRule(Rule):
@@ -23,8 +32,12 @@ class DivergenceRule(Rule):
 
     A batch whose loss is not finite has diverged, except a full pass taken by a line search
     (it rejects the trial by itself); so has an epoch whose objective is not finite or exceeds
-    ``EXPLODE`` times the lowest so far. The first batch's mean loss stands for the starting
-    objective until an epoch ends. Its state, the lowest objective, outlives a roll-back.
+    ``EXPLODE`` times the lowest so far. Until an epoch has ended, the lowest so far is the first
+    batch's mean loss, an estimate of the starting objective: when an epoch's objective exceeds
+    ``EXPLODE`` times that estimate, the verdict is checked against the starting objective itself
+    (one loss-only pass, with ``objective``), so that a first batch of rows the start already
+    fits (sorted data: a loss near 0) does not make every epoch "explode". Its state outlives a
+    roll-back.
 
     Parameters
     ----------
@@ -32,30 +45,41 @@ class DivergenceRule(Rule):
         Added to the first batch's mean loss.
     line_search : bool
         Whether full passes are line-search trials (L-BFGS).
+    objective : callable, optional
+        ``objective(coef, intercept)``: the training objective of a model (one pass). Without it
+        the estimate is trusted.
     """
 
     name = "divergence"
 
-    def __init__(self, penalty: Penalty, line_search: bool) -> None:
-        self.penalty, self.line_search = penalty, line_search
+    def __init__(
+        self,
+        penalty: Penalty,
+        line_search: bool,
+        objective: Callable[[np.ndarray, np.ndarray], float] | None = None,
+    ) -> None:
+        self.penalty, self.line_search, self.objective_at = penalty, line_search, objective
 
-    def init(self) -> float:
-        return math.inf
+    def init(self) -> DivergenceState:
+        return DivergenceState()
 
-    def after_step(self, best: float, *, step: StepEvent) -> float:
+    def after_step(self, state: DivergenceState, *, step: StepEvent) -> DivergenceState:
         st = step.stats
         if not (step.full_batch and self.line_search) and not math.isfinite(st.loss):
             raise Diverged(f"the loss of a batch became {st.loss} in epoch {step.epoch + 1}")
-        if best == math.inf:
-            return st.loss / st.count + self.penalty.value(step.point[0])
-        return best
+        if state.best == math.inf:
+            estimate = st.loss / st.count + self.penalty.value(step.point[0])
+            return DivergenceState(estimate, False, step.point)
+        return state
 
-    def after_epoch(self, best: float, *, epoch: EpochEvent) -> float:
-        if not math.isfinite(epoch.value) or epoch.value > EXPLODE * best:
-            raise Diverged(
-                f"the training objective became {epoch.value:.6g} in epoch {epoch.epoch + 1}"
-            )
-        return min(best, epoch.value)
+    def after_epoch(self, state: DivergenceState, *, epoch: EpochEvent) -> DivergenceState:
+        value, best = epoch.value, state.best
+        if math.isfinite(value) and value > EXPLODE * best and not state.exact:
+            if self.objective_at is not None and state.start is not None:
+                best = self.objective_at(*state.start)  # the start's objective, measured
+        if not math.isfinite(value) or value > EXPLODE * best:
+            raise Diverged(f"the training objective became {value:.6g} in epoch {epoch.epoch + 1}")
+        return DivergenceState(min(best, value), True, state.start)
 
 
 class StoppingState(NamedTuple):
