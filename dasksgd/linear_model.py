@@ -138,6 +138,12 @@ class _BaseSGD(BaseEstimator):
             early_stopping=bool(self.early_stopping),
         )
 
+    def _check_partial(self) -> None:
+        """What partial_fit cannot do, refused before any work (scikit-learn's wording)."""
+        if self.early_stopping:
+            # A stream has no held-out rows: the score would be 0 / 0 at every call.
+            raise ValueError("early_stopping should be False with partial_fit")
+
     def _check_X_dask(self, X: Any, reset: bool) -> Any:
         Xd, names = inputs.as_dask_matrix(X)
         self._check_features(int(Xd.shape[1]), names, reset)
@@ -583,6 +589,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         first = not hasattr(self, "classes_")
         if first:
             self._validate_params()
+        self._check_partial()
+        if first:
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
             if self.class_weight == "balanced":
@@ -953,6 +961,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         first = not hasattr(self, "coef_")
         if first:
             self._validate_params()
+        self._check_partial()
         X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=first)
         self._train(X, y, sample_weight, TargetSpec(), partial=True, start=start)
         return self

@@ -403,3 +403,31 @@ def test_sorted_rows_whose_first_batch_the_start_fits_train_without_false_diverg
     assert est.history_["objective"].notna().any()
     ref = Ridge(alpha=1e-4 * len(y)).fit(X, y)  # the same objective's optimum
     assert est.score(X, y) == pytest.approx(ref.score(X, y), abs=1e-3)
+
+
+@pytest.mark.parametrize("Est", [SGDClassifier, SGDRegressor])
+def test_partial_fit_refuses_early_stopping_as_scikit_learn_does(Est):
+    X, y = XC[:200], YC[:200]
+    kwargs = {"classes": np.unique(YC)} if Est is SGDClassifier else {}
+    with pytest.raises(ValueError, match="early_stopping should be False with partial_fit"):
+        Est(early_stopping=True).partial_fit(X, y, **kwargs)
+    est = Est().partial_fit(X, y, **kwargs)  # and on a later call, before any work
+    coef = est.coef_.copy()
+    with pytest.raises(ValueError, match="early_stopping should be False with partial_fit"):
+        est.set_params(early_stopping=True).partial_fit(X, y)
+    np.testing.assert_array_equal(est.coef_, coef)
+
+
+def test_tol_zero_stops_once_the_objective_no_longer_moves():
+    # Exact full-batch steps at the optimum repeat its objective exactly: that is no
+    # improvement, also with tol=0 (it was counted as one, so the fit ran every epoch and then
+    # warned that it had not converged).
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = SGDRegressor(tol=0, max_iter=300, random_state=0).fit(X, y)
+    assert est.n_iter_ < 300
+    ref = Ridge(alpha=1e-4 * len(y)).fit(X, y)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-6)

@@ -284,3 +284,13 @@ def test_a_callback_can_end_the_fit_and_sees_the_rules_decisions():
     np.testing.assert_allclose(
         stop.seen, res.history["objective"].dropna().to_numpy(), rtol=0, atol=0
     )
+
+
+def test_stopping_rule_counts_a_repeated_best_as_no_improvement():
+    rule = StoppingRule(0.0, 2)
+    state, plateaus = rule.init(), []
+    for value in (2.0, 1.0, 1.0, 1.0):
+        event = _epoch(value)
+        state = rule.after_epoch(state, epoch=event)
+        plateaus.append(event.plateau)
+    assert plateaus == [False, False, False, True]

@@ -90,7 +90,8 @@ class StoppingState(NamedTuple):
 
 
 class StoppingRule(Rule):
-    """scikit-learn's rule: ``n_iter_no_change`` epochs without an improvement of ``tol``.
+    """scikit-learn's rule: ``n_iter_no_change`` epochs without an improvement of more than
+    ``tol``.
 
     The improvement is that of the training objective, or with ``validate`` (early stopping) of
     the validation score, measured here at every epoch's end. The verdict is a plateau; the
@@ -129,12 +130,14 @@ class StoppingRule(Rule):
         if self.tol is None:
             return state
         best = state.best
+        # Strictly better by more than tol: an epoch that repeats the best value exactly (a fit
+        # at its optimum, exact steps) has not improved, also with tol=0.
         if self.validate is not None:
             score = epoch.validation_score
-            improved = best is None or score >= best + self.tol
+            improved = best is None or score > best + self.tol
             best = score if best is None else max(best, score)
         else:
-            improved = best is None or epoch.value <= best - self.tol
+            improved = best is None or epoch.value < best - self.tol
             best = epoch.value if best is None else min(best, epoch.value)
         no_improve = 0 if improved else state.no_improve + 1
         if no_improve >= self.n_iter_no_change:
