@@ -345,7 +345,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Maximum number of epochs (passes over the training rows).
     tol : float or None, default=1e-3
         Stop when the training objective (or the validation score with ``early_stopping``) has
-        not improved by ``tol`` for ``n_iter_no_change`` epochs. None: run ``max_iter`` epochs.
+        not improved by more than ``tol`` for ``n_iter_no_change`` epochs. None: run ``max_iter``
+        epochs.
     shuffle : bool, default=True
         Permute every shard's rows at the start of each epoch.
     verbose : int, default=0
@@ -766,7 +767,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Maximum number of epochs.
     tol : float or None, default=1e-3
         Stop when the training objective (or the validation R^2 with ``early_stopping``) has not
-        improved by ``tol`` for ``n_iter_no_change`` epochs. None: run ``max_iter`` epochs.
+        improved by more than ``tol`` for ``n_iter_no_change`` epochs. None: run ``max_iter``
+        epochs.
     shuffle : bool, default=True
         Permute every shard's rows at the start of each epoch.
     verbose : int, default=0
