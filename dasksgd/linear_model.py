@@ -79,7 +79,7 @@ class _BaseSGD(BaseEstimator):
     _parameter_constraints: dict = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, None, None, closed="neither"), None],
@@ -122,7 +122,7 @@ class _BaseSGD(BaseEstimator):
             self.loss,
             penalty=self.penalty,
             alpha=self.alpha,
-            l1_ratio=self.l1_ratio,
+            l1_ratio=0.15 if self.l1_ratio is None else self.l1_ratio,  # None: no elastic net
             epsilon=self.epsilon,
             learning_rate=self.learning_rate,
             eta0=self.eta0,
@@ -137,6 +137,19 @@ class _BaseSGD(BaseEstimator):
             n_iter_no_change=int(self.n_iter_no_change),
             early_stopping=bool(self.early_stopping),
         )
+
+    def _validate_params(self) -> None:
+        """The table, then the rules that involve several parameters (scikit-learn's words)."""
+        super()._validate_params()
+        if self.penalty == "elasticnet" and self.l1_ratio is None:
+            raise ValueError("l1_ratio must be set when penalty is 'elasticnet'")
+        if self.power_t < 0:
+            warnings.warn(
+                "Negative values for `power_t` are deprecated (as in scikit-learn 1.8) and will "
+                "raise an error in a future release. Use values in the range [0.0, inf) instead.",
+                FutureWarning,
+                stacklevel=3,  # the caller of fit / partial_fit
+            )
 
     def _check_partial(self) -> None:
         """What partial_fit cannot do, refused before any work (scikit-learn's wording)."""
@@ -337,8 +350,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Regularization; l1 is applied by a proximal (soft-thresholding) step.
     alpha : float, default=1e-4
         Regularization strength.
-    l1_ratio : float, default=0.15
-        Elastic-net mixing, in [0, 1].
+    l1_ratio : float or None, default=0.15
+        Elastic-net mixing, in [0, 1]; None only with another penalty than "elasticnet".
     fit_intercept : bool, default=True
         Whether to fit an (unpenalized) intercept.
     max_iter : int, default=1000
@@ -365,7 +378,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     eta0 : float, default=0.0
         Initial rate for "constant", "invscaling" and "adaptive".
     power_t : float, default=0.5
-        Exponent of "invscaling".
+        Exponent of "invscaling"; negative values are deprecated (a FutureWarning).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of every shard and stop on its accuracy.
     validation_fraction : float, default=0.1
@@ -759,8 +772,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Regularization; l1 is applied by a proximal (soft-thresholding) step.
     alpha : float, default=1e-4
         Regularization strength.
-    l1_ratio : float, default=0.15
-        Elastic-net mixing, in [0, 1].
+    l1_ratio : float or None, default=0.15
+        Elastic-net mixing, in [0, 1]; None only with another penalty than "elasticnet".
     fit_intercept : bool, default=True
         Whether to fit an (unpenalized) intercept.
     max_iter : int, default=1000
@@ -784,7 +797,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     eta0 : float, default=0.01
         Initial rate for "constant", "invscaling" and "adaptive".
     power_t : float, default=0.25
-        Exponent of "invscaling".
+        Exponent of "invscaling"; negative values are deprecated (a FutureWarning).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of every shard and stop on its R^2.
     validation_fraction : float, default=0.1

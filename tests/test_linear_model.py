@@ -431,3 +431,18 @@ def test_tol_zero_stops_once_the_objective_no_longer_moves():
     assert est.n_iter_ < 300
     ref = Ridge(alpha=1e-4 * len(y)).fit(X, y)
     np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("Est", [SGDClassifier, SGDRegressor])
+def test_l1_ratio_none_is_for_the_other_penalties(Est):
+    X, y = (XC, YC) if Est is SGDClassifier else (XR, YR)
+    with pytest.raises(ValueError, match="l1_ratio must be set when penalty is 'elasticnet'"):
+        Est(penalty="elasticnet", l1_ratio=None).fit(X, y)
+    a = Est(penalty="l2", l1_ratio=None, max_iter=5, tol=None, random_state=0).fit(X, y)
+    b = Est(penalty="l2", max_iter=5, tol=None, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)  # ignored, as with any other value
+
+
+def test_negative_power_t_is_deprecated_as_in_scikit_learn():
+    with pytest.warns(FutureWarning, match="Negative values for `power_t` are deprecated"):
+        SGDRegressor(power_t=-0.5, max_iter=2, tol=None).fit(XR, YR)

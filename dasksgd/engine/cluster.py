@@ -327,7 +327,11 @@ class ClusterBackend(Backend):
         # Shards are validated as they load: a bad value raises here, before any step.
         self.actors = [f.result(timeout=load) for f in futures]
         infos = [a.info().result(timeout=self.timeouts["request"]) for a in self.actors]
-        check_weights(sum(i["weight"] for i in infos))
+        check_weights(
+            sum(i["weight"] for i in infos),
+            sum(sum(i["n_val"]) for i in infos),
+            sum(i["val_weight"] for i in infos),
+        )
         self.workers = [w for w, _ in plan]
         self.most_shards = max(len(block) for _, block in plan)
         self.n_train = sum(sum(i["n_train"]) for i in infos)

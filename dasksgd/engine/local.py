@@ -51,7 +51,7 @@ class LocalBackend(Backend):
         options = ShardOptions(fit_intercept, shuffle, seed, validation_fraction)
         self.shardset = build_shardset(range(len(parts)), parts, spec, loss, options, shapes=shapes)
         info = self.shardset.info()
-        check_weights(info["weight"])
+        check_weights(info["weight"], sum(info["n_val"]), info["val_weight"])
         self.n_train = sum(info["n_train"])
         self.n_val = sum(info["n_val"])
         self.n_workers = 1

@@ -259,12 +259,18 @@ def _too_large(values: Any, where: str) -> None:
     )
 
 
-def check_weights(total: float) -> None:
-    """Refuse a fit whose rows all weigh zero (it would return the starting model)."""
+def check_weights(total: float, n_val: int = 0, val_weight: float = 0.0) -> None:
+    """Refuse a fit whose rows all weigh zero (it would return the starting model), or whose
+    held-out rows all do (the validation score would be 0 / 0)."""
     if not total > 0:
         raise ValueError(
             "Sample weights must contain at least one non-zero number (every training row has "
             "weight 0, after class weights); give some rows a positive sample_weight."
+        )
+    if n_val > 0 and not val_weight > 0:
+        raise ValueError(
+            "The sample weights for validation set are all zero, consider using a different "
+            "random state."
         )
 
 
@@ -500,6 +506,13 @@ class ShardSet:
                 for s in self.shards
             ),
             "n_val": [0 if s.X_val is None else s.X_val.shape[0] for s in self.shards],
+            "val_weight": sum(
+                float(s.X_val.shape[0])
+                if s.sw_val is None
+                else float(array_namespace(s.sw_val).sum(s.sw_val))
+                for s in self.shards
+                if s.X_val is not None
+            ),
             "nbytes": held,
             "dtype": str(self.shards[0].X.dtype) if self.shards else None,
             "buffer_dtype": None if self._buffer is None else str(self._buffer.dtype),

@@ -311,3 +311,21 @@ def test_runs_and_pieces_follow_the_epoch_order(block, cap_rows, in_place_rows, 
         idx = np.concatenate([np.arange(s.n)[i] for _, i in pieces])
         np.testing.assert_array_equal(got, s.X[rows, 0])
         np.testing.assert_array_equal(idx, rows)
+
+
+def test_held_out_rows_that_all_weigh_zero_are_refused():
+    # The validation score would be 0 / 0 (NaN) at every epoch: refused when the shards load.
+    from dasksgd.engine import LocalBackend
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 3))  # distinct rows: the held-out ones can be found again
+    y = np.where(X[:, 0] > 0, 1.0, -1.0)
+    spec, loss = TargetSpec(np.array([-1.0, 1.0])), get_loss("log_loss")
+    backend = LocalBackend([(X, y, None)], spec, loss, seed=3, validation_fraction=0.25)
+    held = {row.tobytes() for row in backend.shardset.shards[0].X_val}
+    w = np.array([0.0 if row.tobytes() in held else 1.0 for row in X])
+    assert 0 < (w == 0).sum() < len(w)
+    with pytest.raises(ValueError, match="sample weights for validation set are all zero"):
+        LocalBackend([(X, y, w)], spec, loss, seed=3, validation_fraction=0.25)
+    w[np.flatnonzero(w == 0)[0]] = 2.0  # one held-out row with weight: accepted
+    LocalBackend([(X, y, w)], spec, loss, seed=3, validation_fraction=0.25)
