@@ -15,6 +15,7 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -241,7 +242,7 @@ class _BaseSGD(BaseEstimator):
             state = self._state
         elif self.warm_start and hasattr(self, "coef_") and not partial:
             state = TrainState(
-                coef=np.asarray(self.coef_, dtype=np.float64).reshape(K, n_features).T.copy(),
+                coef=np.asarray(self._coef2d(), dtype=np.float64).reshape(K, n_features).T.copy(),
                 intercept=np.asarray(self.intercept_, dtype=np.float64).reshape(K).copy(),
             )
         if partial and hasattr(self, "_seed"):
@@ -304,7 +305,37 @@ class _BaseSGD(BaseEstimator):
     # -- prediction ---------------------------------------------------------------------
 
     def _coef2d(self) -> np.ndarray:
-        return np.atleast_2d(self.coef_)
+        coef = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
+        return np.atleast_2d(coef)
+
+    def sparsify(self) -> "_BaseSGD":
+        """Store ``coef_`` as a scipy.sparse CSR array.
+
+        Worth it when most coefficients are zero (as an l1 penalty makes them): prediction and
+        scores accept it, as scikit-learn's do.
+
+        Returns
+        -------
+        self
+            The estimator, its ``coef_`` sparse.
+        """
+        check_is_fitted(self, "coef_")
+        self.coef_ = sp.csr_array(self._coef2d())
+        return self
+
+    def densify(self) -> "_BaseSGD":
+        """Store ``coef_`` as a dense array again (a no-op unless :meth:`sparsify` was called).
+
+        Returns
+        -------
+        self
+            The estimator, its ``coef_`` dense, of the shape a fit gives it.
+        """
+        check_is_fitted(self, "coef_")
+        if sp.issparse(self.coef_):
+            dense = self.coef_.toarray()
+            self.coef_ = dense[0] if isinstance(self, RegressorMixin) else dense
+        return self
 
     def _decision(self, X: Any) -> Any:
         check_is_fitted(self, "coef_")

@@ -34,9 +34,14 @@ PUBLIC = (
             "predict_log_proba",
             "decision_function",
             "score",
+            "sparsify",
+            "densify",
         )
     ]
-    + [f"dasksgd.SGDRegressor.{m}" for m in ("fit", "partial_fit", "predict", "score")]
+    + [
+        f"dasksgd.SGDRegressor.{m}"
+        for m in ("fit", "partial_fit", "predict", "score", "sparsify", "densify")
+    ]
 )
 
 

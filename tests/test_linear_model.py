@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 from references import ALPHA, PARITY, XC, XR, YC, YR, objective, reference, standardize
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
@@ -446,3 +446,19 @@ def test_l1_ratio_none_is_for_the_other_penalties(Est):
 def test_negative_power_t_is_deprecated_as_in_scikit_learn():
     with pytest.warns(FutureWarning, match="Negative values for `power_t` are deprecated"):
         SGDRegressor(power_t=-0.5, max_iter=2, tol=None).fit(XR, YR)
+
+
+@pytest.mark.parametrize("Est", [SGDClassifier, SGDRegressor])
+def test_sparsify_and_densify(Est):
+    X, y = (XC, YC) if Est is SGDClassifier else (XR, YR)
+    est = Est(penalty="l1", alpha=0.05, max_iter=20, tol=None, random_state=0).fit(X, y)
+    dense, pred = est.coef_.copy(), est.predict(X)
+    assert (dense == 0).any()  # l1 zeroed some coefficients: what sparsify is for
+    assert sp.issparse(est.sparsify().coef_)
+    np.testing.assert_array_equal(est.coef_.toarray().reshape(dense.shape), dense)
+    np.testing.assert_array_equal(est.predict(X), pred)
+    est.densify()
+    assert isinstance(est.coef_, np.ndarray) and est.coef_.shape == dense.shape
+    np.testing.assert_array_equal(est.coef_, dense)
+    with pytest.raises(NotFittedError):
+        Est().sparsify()
