@@ -107,7 +107,15 @@ class _BaseSGD(BaseEstimator):
     #: Parameters that do not change the fitted model (a checkpoint written under other values
     #: of these still resumes).
     _NOT_IN_CHECKPOINT = frozenset(
-        {"verbose", "max_iter", "checkpoint", "checkpoint_every", "warm_start", "random_state"}
+        {
+            "verbose",
+            "max_iter",
+            "checkpoint",
+            "checkpoint_every",
+            "warm_start",
+            "random_state",
+            "n_jobs",
+        }
     )
 
     # -- helpers shared by fit and predict ------------------------------------------------
@@ -398,6 +406,10 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         batch size and the step size. 2: also a line per epoch on the "dasksgd" logger.
     epsilon : float, default=0.1
         Width of the huber / epsilon-insensitive losses.
+    n_jobs : int or None, default=None
+        Accepted as scikit-learn's (there, the processes that fit the one-vs-rest problems);
+        it has no effect here: every class is fitted in each step together, and the
+        parallelism is that of the Dask cluster's workers (or this process without one).
     random_state : int, RandomState or None, default=None
         Seeds the shuffles and the step-size estimate.
     learning_rate : {"auto", "optimal", "constant", "invscaling", "adaptive"}, default="auto"
@@ -490,6 +502,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         **_BaseSGD._parameter_constraints,
         "loss": [StrOptions(set(CLASSIFICATION_LOSSES | REGRESSION_LOSSES))],
         "class_weight": [StrOptions({"balanced"}), dict, None],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -505,6 +518,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         shuffle: bool = True,
         verbose: int = 0,
         epsilon: float = 0.1,
+        n_jobs: int | None = None,
         random_state: Any = None,
         learning_rate: str = "auto",
         eta0: float = 0.0,
@@ -532,6 +546,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self.shuffle = shuffle
         self.verbose = verbose
         self.epsilon = epsilon
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.learning_rate = learning_rate
         self.eta0 = eta0

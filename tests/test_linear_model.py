@@ -462,3 +462,12 @@ def test_sparsify_and_densify(Est):
     np.testing.assert_array_equal(est.coef_, dense)
     with pytest.raises(NotFittedError):
         Est().sparsify()
+
+
+def test_n_jobs_is_accepted_and_changes_nothing():
+    a = SGDClassifier(n_jobs=4, max_iter=5, tol=None, random_state=0).fit(XC, YC)
+    b = SGDClassifier(max_iter=5, tol=None, random_state=0).fit(XC, YC)
+    assert a.get_params()["n_jobs"] == 4
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    with pytest.raises(ValueError, match="'n_jobs' parameter of SGDClassifier must be"):
+        SGDClassifier(n_jobs="all").fit(XC, YC)
