@@ -238,8 +238,52 @@ class _BaseSGD(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         return X, y, sample_weight
 
-    def _train(self, X, y, sample_weight, spec, *, partial: bool, start: float) -> None:
-        """Fit from the current state (partial) or from scratch, then set the fitted attributes.
+    def _initial_state(
+        self, coef_init: Any, intercept_init: Any, n_features: int, K: int
+    ) -> TrainState | None:
+        """The starting model ``fit(coef_init=, intercept_init=)`` asks for (None: not given).
+
+        Shapes as scikit-learn's: ``coef_init`` is ``(K, n_features)`` (or ``(n_features,)``
+        with one output), ``intercept_init`` is ``(K,)``; either may be given alone (the other
+        starts at zero).
+        """
+        if coef_init is None and intercept_init is None:
+            return None
+        coef = np.zeros((n_features, K))
+        intercept = np.zeros(K)
+        if coef_init is not None:
+            c = np.asarray(coef_init, dtype=np.float64)
+            if c.shape not in ({(n_features,)} if K == 1 else set()) | {(K, n_features)}:
+                raise ValueError(
+                    f"Provided coef_init does not match dataset: shape {c.shape}, expected "
+                    f"{(K, n_features) if K > 1 else (n_features,)}."
+                )
+            coef = c.reshape(K, n_features).T.copy()
+        if intercept_init is not None:
+            b = np.asarray(intercept_init, dtype=np.float64)
+            if b.shape not in {(K,)} | ({()} if K == 1 else set()):
+                raise ValueError(
+                    f"Provided intercept_init does not match dataset: shape {b.shape}, "
+                    f"expected {(K,)}."
+                )
+            intercept = b.reshape(K).copy()
+        if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+            raise ValueError("coef_init and intercept_init must be finite.")
+        return TrainState(coef=coef, intercept=intercept)
+
+    def _train(
+        self,
+        X,
+        y,
+        sample_weight,
+        spec,
+        *,
+        partial: bool,
+        start: float,
+        init: TrainState | None = None,
+    ) -> None:
+        """Fit from the current state (partial), from ``init`` (``coef_init``), from the last
+        fit (``warm_start``) or from scratch, then set the fitted attributes.
 
         ``start`` is when the public call began: the history's times count from it.
         """
@@ -248,6 +292,8 @@ class _BaseSGD(BaseEstimator):
         state = None
         if partial and hasattr(self, "_state"):
             state = self._state
+        elif init is not None:
+            state = init
         elif self.warm_start and hasattr(self, "coef_") and not partial:
             state = TrainState(
                 coef=np.asarray(self._coef2d(), dtype=np.float64).reshape(K, n_features).T.copy(),
@@ -593,7 +639,14 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             )
         return np.array([float(cw.get(c, 1.0)) for c in classes.tolist()])
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SGDClassifier":
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        coef_init: Any = None,
+        intercept_init: Any = None,
+        sample_weight: Any = None,
+    ) -> "SGDClassifier":
         """Fit the model by mini-batch SGD over ``max_iter`` epochs at most.
 
         Parameters
@@ -602,6 +655,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             Training data.
         y : array-like or dask array of shape (n_samples,)
             Class labels (any hashable, sortable values).
+        coef_init : array-like of shape (n_classes, n_features), optional
+            The starting coefficients (``(n_features,)`` or ``(1, n_features)`` for two
+            classes); it takes precedence over ``warm_start``.
+        intercept_init : array-like of shape (n_classes,), optional
+            The starting intercepts (``(1,)`` for two classes).
         sample_weight : array-like or dask array of shape (n_samples,), optional
             Weights multiplying each sample's loss.
 
@@ -620,7 +678,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
                 f"The number of classes has to be greater than one; got {len(classes)} class"
             )
         spec = TargetSpec(classes, self._class_weight(classes, y))
-        self._train(X, y, sample_weight, spec, partial=False, start=start)
+        init = self._initial_state(coef_init, intercept_init, int(X.shape[1]), spec.n_outputs)
+        self._train(X, y, sample_weight, spec, partial=False, start=start, init=init)
         self.classes_ = classes
         return self
 
@@ -978,7 +1037,14 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         tags.input_tags.sparse = True
         return tags
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SGDRegressor":
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        coef_init: Any = None,
+        intercept_init: Any = None,
+        sample_weight: Any = None,
+    ) -> "SGDRegressor":
         """Fit the model by mini-batch SGD over ``max_iter`` epochs at most.
 
         Parameters
@@ -987,6 +1053,10 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             Training data.
         y : array-like or dask array of shape (n_samples,)
             Targets.
+        coef_init : array-like of shape (n_features,), optional
+            The starting coefficients; it takes precedence over ``warm_start``.
+        intercept_init : array-like of shape (1,), optional
+            The starting intercept.
         sample_weight : array-like or dask array of shape (n_samples,), optional
             Weights multiplying each sample's loss.
 
@@ -998,7 +1068,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         start = time.perf_counter()
         self._validate_params()
         X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=True)
-        self._train(X, y, sample_weight, TargetSpec(), partial=False, start=start)
+        init = self._initial_state(coef_init, intercept_init, int(X.shape[1]), 1)
+        self._train(X, y, sample_weight, TargetSpec(), partial=False, start=start, init=init)
         return self
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SGDRegressor":

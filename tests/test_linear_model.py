@@ -471,3 +471,38 @@ def test_n_jobs_is_accepted_and_changes_nothing():
     np.testing.assert_array_equal(a.coef_, b.coef_)
     with pytest.raises(ValueError, match="'n_jobs' parameter of SGDClassifier must be"):
         SGDClassifier(n_jobs="all").fit(XC, YC)
+
+
+@pytest.mark.parametrize("Est", [SGDClassifier, SGDRegressor])
+def test_coef_init_starts_the_fit_there(Est):
+    X, y = (XC, YC) if Est is SGDClassifier else (XR, YR)
+    done = Est(alpha=ALPHA, tol=1e-10, max_iter=1000, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cold = Est(alpha=ALPHA, max_iter=1, random_state=0).fit(X, y)
+        warm = Est(alpha=ALPHA, max_iter=1, random_state=0).fit(
+            X, y, coef_init=done.coef_, intercept_init=done.intercept_
+        )
+    # One epoch from the optimum stays there; one epoch from zero does not get there.
+    far = np.linalg.norm(cold.coef_ - done.coef_)
+    assert np.linalg.norm(warm.coef_ - done.coef_) < 1e-2 * far
+    # coef_init wins over warm_start, and the estimator's own model is not the start.
+    ws = Est(alpha=ALPHA, max_iter=1, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ws.fit(X, y)
+        ws.fit(X, y, coef_init=np.zeros_like(done.coef_))
+    np.testing.assert_allclose(ws.coef_, cold.coef_, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"coef_init": np.zeros(3)}, "coef_init does not match"),
+        ({"intercept_init": np.zeros(2)}, "intercept_init does not match"),
+        ({"coef_init": np.full(30, np.nan)}, "finite"),
+    ],
+)
+def test_coef_init_of_the_wrong_shape_is_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SGDClassifier().fit(XC, YC, **kwargs)
