@@ -506,3 +506,14 @@ def test_coef_init_starts_the_fit_there(Est):
 def test_coef_init_of_the_wrong_shape_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SGDClassifier().fit(XC, YC, **kwargs)
+
+
+def test_average_that_never_starts_changes_nothing():
+    # average=<int> starts averaging after that many samples: before, the fit is the same fit
+    # (the full-batch phase included, L-BFGS there).
+    kw = dict(alpha=ALPHA, max_iter=200, tol=1e-8, random_state=0)
+    plain = SGDClassifier(**kw).fit(XC, YC)
+    assert (plain.history_["batch_size"] == len(YC)).any()
+    late = SGDClassifier(average=10**9, **kw).fit(XC, YC)
+    np.testing.assert_array_equal(late.coef_, plain.coef_)
+    assert late.n_iter_ == plain.n_iter_

@@ -191,7 +191,15 @@ def build_rules(
         ),
         ScheduleRule(schedule, config.delta, plan.max_step),
         WarmupRule(Warmup(config.warmup_steps)),
-        UpdateRule(config.penalty, plan.precond, fi, Momentum(config.accelerate), quasi, n),
+        UpdateRule(
+            config.penalty,
+            plan.precond,
+            fi,
+            Momentum(config.accelerate),
+            quasi,
+            n,
+            config.average_start,
+        ),
     ]
     if config.average_start is not None:
         rules.append(AveragingRule(config.average_start))
@@ -200,12 +208,7 @@ def build_rules(
 
 def _quasi_newton(config: TrainConfig, plan: Plan) -> QuasiNewton | None:
     """L-BFGS for the full-batch phase when the problem is smooth (else None: momentum)."""
-    if not (
-        config.accelerate
-        and config.loss.smooth
-        and config.penalty.l1_strength == 0.0
-        and config.average_start is None
-    ):
+    if not (config.accelerate and config.loss.smooth and config.penalty.l1_strength == 0.0):
         return None
     return quasi_newton(
         plan.precond,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -46,6 +47,9 @@ class UpdateRule(Rule):
         L-BFGS for the exact steps (None: the problem is not smooth, momentum instead).
     n : int
         Training rows (the divisor of the exact objective).
+    average_start : float, optional
+        Samples seen before iterate averaging starts (None: no averaging). L-BFGS's accepted
+        points are not averaged: once averaging has started, full batches take proximal steps.
     """
 
     name = "update"
@@ -59,9 +63,11 @@ class UpdateRule(Rule):
         momentum: Momentum,
         quasi: QuasiNewton | None,
         n: int,
+        average_start: float | None = None,
     ) -> None:
         self.penalty, self.precond, self.fit_intercept = penalty, precond, fit_intercept
         self.momentum, self.quasi, self.n = momentum, quasi, n
+        self.average_start = math.inf if average_start is None else average_start
         self._scaled: dict[float, QuasiNewton] = {}
 
     def init(self) -> UpdateState:
@@ -82,7 +88,9 @@ class UpdateRule(Rule):
     def after_step(self, state: UpdateState, *, step: StepEvent) -> UpdateState:
         train, st, pen, fi = step.train, step.stats, self.penalty, self.fit_intercept
         point = step.point
-        if step.full_batch and self.quasi is not None:
+        # The same test as AveragingRule's: this step's iterate is averaged.
+        averaged = step.t + step.count >= self.average_start
+        if step.full_batch and self.quasi is not None and not averaged:
             value = st.loss / self.n + pen.value(point[0])
             grad = _flat(
                 st.grad_coef / self.n + pen.smooth_grad(point[0]), st.grad_intercept / self.n, fi
