@@ -18,7 +18,14 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
-__all__ = ["Loss", "get_loss", "LOSSES", "CLASSIFICATION_LOSSES", "REGRESSION_LOSSES"]
+__all__ = [
+    "Loss",
+    "get_loss",
+    "LOSSES",
+    "CLASSIFICATION_LOSSES",
+    "REGRESSION_LOSSES",
+    "SMOOTHABLE",
+]
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,12 @@ class Loss:
     epsilon : float
         Width of the insensitive / quadratic zone for the epsilon-insensitive and huber losses;
         ignored by the others.
+    smoothing : float
+        ``mu > 0`` makes the loss its Moreau envelope of parameter ``mu`` (only for the losses in
+        :data:`SMOOTHABLE`): the kink of the hinge at margin 1, or of the epsilon-insensitive
+        loss at ``|r| = epsilon``, becomes a quadratic of curvature ``1/mu`` over a band of width
+        ``mu``, and ``loss - mu/2 <= smoothed <= loss``. The full-batch phase minimizes it for
+        shrinking ``mu`` (:class:`~dasksgd.engine.rules.UpdateRule`).
 
     Attributes
     ----------
@@ -45,10 +58,22 @@ class Loss:
 
     name: str
     epsilon: float = 0.1
+    smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         if self.name not in LOSSES:
             raise ValueError(f"Unknown loss {self.name!r}; expected one of {sorted(LOSSES)}.")
+        if self.smoothing and self.name not in SMOOTHABLE:
+            raise ValueError(f"The {self.name} loss has no smoothed version.")
+
+    def smoothed(self, mu: float) -> "Loss":
+        """This loss's Moreau envelope of parameter ``mu`` (``mu = 0``: the loss itself)."""
+        return Loss(self.name, self.epsilon, float(mu))
+
+    @property
+    def exact(self) -> "Loss":
+        """The loss without smoothing."""
+        return Loss(self.name, self.epsilon) if self.smoothing else self
 
     @property
     def is_classification(self) -> bool:
@@ -57,22 +82,38 @@ class Loss:
 
     @property
     def curvature(self) -> float:
-        return _CURVATURE[self.name]
+        return 1.0 / self.smoothing if self.smoothing else _CURVATURE[self.name]
 
     @property
     def smooth(self) -> bool:
-        return self.name not in _NON_SMOOTH
+        return bool(self.smoothing) or self.name not in _NON_SMOOTH
 
     def loss(self, y: Any, z: Any, xp: Any = None) -> Any:
         """Elementwise loss of margin ``z`` for target ``y`` (``xp``: their array namespace,
         when the caller knows it)."""
         xp = array_namespace(y, z) if xp is None else xp
+        if self.smoothing:
+            return _SMOOTHED[self.name](xp, y, z, self.epsilon, self.smoothing)[0]
         return _VALUE[self.name](xp, y, z, self.epsilon)
 
     def dloss(self, y: Any, z: Any, xp: Any = None) -> Any:
         """Elementwise derivative of the loss with respect to the margin ``z``."""
         xp = array_namespace(y, z) if xp is None else xp
+        if self.smoothing:
+            return _SMOOTHED[self.name](xp, y, z, self.epsilon, self.smoothing)[1]
         return _DERIV[self.name](xp, y, z, self.epsilon)
+
+    def to_kink(self, y: Any, z: Any, xp: Any = None) -> tuple[Any, Any]:
+        """For a smoothable loss: how far each margin lies past the loss's kink, into the linear
+        piece (``a``: the smoothed loss is quadratic for ``0 < a < mu``), and the margin of the
+        kink on that side (``kappa``)."""
+        xp = array_namespace(y, z) if xp is None else xp
+        if self.name == "hinge":
+            return 1.0 - y * z, y
+        if self.name == "epsilon_insensitive":
+            r = z - y
+            return xp.abs(r) - self.epsilon, y + self.epsilon * xp.sign(r)
+        raise ValueError(f"The {self.name} loss has no kink to polish at.")
 
     def value_and_deriv(self, y: Any, z: Any, xp: Any = None) -> tuple[Any, Any]:
         """``(loss(y, z), dloss(y, z))``, sharing the work the two have in common.
@@ -80,6 +121,8 @@ class Loss:
         Equal, bit for bit, to calling :meth:`loss` and :meth:`dloss`.
         """
         xp = array_namespace(y, z) if xp is None else xp
+        if self.smoothing:
+            return _SMOOTHED[self.name](xp, y, z, self.epsilon, self.smoothing)
         both = _BOTH.get(self.name)
         if both is not None:
             return both(xp, y, z, self.epsilon)
@@ -149,6 +192,24 @@ def _mod_huber_value(xp, y, z, eps):
 def _mod_huber_deriv(xp, y, z, eps):
     u = y * z
     return xp.where(u >= 1.0, 0.0 * u, xp.where(u >= -1.0, -2.0 * (1.0 - u) * y, -4.0 * y))
+
+
+def _huberized(xp, a, mu):
+    """The Moreau envelope of ``max(a, 0)`` of parameter ``mu`` and its derivative in ``a``:
+    0 below 0, ``a^2 / (2 mu)`` on ``[0, mu]``, ``a - mu/2`` above."""
+    c = xp.clip(a, min=0.0, max=mu)
+    return c * (a - 0.5 * c) / mu, c / mu
+
+
+def _smooth_hinge(xp, y, z, eps, mu):
+    value, slope = _huberized(xp, 1.0 - y * z, mu)
+    return value, -y * slope
+
+
+def _smooth_eps(xp, y, z, eps, mu):
+    r = z - y
+    value, slope = _huberized(xp, xp.abs(r) - eps, mu)
+    return value, xp.sign(r) * slope
 
 
 # --- regression --------------------------------------------------------------------------
@@ -226,6 +287,12 @@ _CURVATURE = {
     "squared_epsilon_insensitive": 2.0,
 }
 _NON_SMOOTH = frozenset({"hinge", "perceptron", "epsilon_insensitive"})
+_SMOOTHED = {"hinge": _smooth_hinge, "epsilon_insensitive": _smooth_eps}
+
+#: The non-smooth losses whose full-batch phase minimizes a smoothed loss down to the loss's own
+#: optimum. Not the perceptron: its objective's minimum is the zero model (any ``w`` scaled
+#: down only lowers it), so only its stochastic steps are of use.
+SMOOTHABLE = frozenset(_SMOOTHED)
 
 #: Names of all losses.
 LOSSES = frozenset(_VALUE)

@@ -95,6 +95,15 @@ class QuasiNewton:
             return self._direction(state._replace(memory=()), first=True)
         return state._replace(t=t, backtracks=state.backtracks + 1), state.x + t * state.p
 
+    def restart(
+        self, state: QuasiNewtonState, point: np.ndarray, f: float, g: np.ndarray
+    ) -> tuple[QuasiNewtonState, np.ndarray]:
+        """Accept ``point`` (its ``f`` and ``g`` measured, perhaps of another objective) without
+        a line search, keeping the memory; return the new state and the next trial."""
+        return self._direction(
+            QuasiNewtonState(point, f, g, memory=state.memory, backtracks=state.backtracks)
+        )
+
     def _direction(
         self, state: QuasiNewtonState, first: bool = False
     ) -> tuple[QuasiNewtonState, np.ndarray]:

@@ -70,6 +70,9 @@ class GradStats:
         Sum of the squared norms of the per-sample loss gradients (coefficients and intercept).
     probe_loss : float
         Weighted sum of the loss at the probe model, when one was given (else 0).
+    smooth_loss : float
+        With a smoothed loss (``Loss.smoothing > 0``), the weighted sum of the smoothed loss, the
+        function the gradient is of (``loss`` stays the exact loss's sum); else ``loss``.
     """
 
     count: float
@@ -78,6 +81,7 @@ class GradStats:
     grad_intercept: Any
     sqnorm: float
     probe_loss: float = 0.0
+    smooth_loss: float = 0.0
 
     def __add__(self, other: "GradStats") -> "GradStats":
         if not isinstance(other, GradStats):
@@ -91,6 +95,7 @@ class GradStats:
             self.grad_intercept + other.grad_intercept,
             self.sqnorm + other.sqnorm,
             self.probe_loss + other.probe_loss,
+            self.smooth_loss + other.smooth_loss,
         )
 
     @classmethod
@@ -113,6 +118,7 @@ class GradStats:
             grad_intercept=to_numpy(self.grad_intercept),
             sqnorm=float(self.sqnorm),
             probe_loss=float(self.probe_loss),
+            smooth_loss=float(self.smooth_loss),
         )
 
 
@@ -339,21 +345,27 @@ def _row_blocks(X: Any) -> list[slice] | None:
 
 
 def _sums(X, Y, coef, intercept, loss, sample_weight, row_norms, fit_intercept, probe, xp):
-    """``(loss, grad_coef, grad_intercept, sqnorm, probe_loss)`` of the rows of ``X``."""
+    """``(loss, grad_coef, grad_intercept, sqnorm, probe_loss, smooth_loss)`` of the rows of
+    ``X``."""
     Z = X @ coef + intercept
     L, D = loss.value_and_deriv(Y, Z, xp=xp)
+    # A smoothed loss: L is its value; the exact loss is what every figure reports.
+    Ls, L = (L, loss.exact.loss(Y, Z, xp=xp)) if loss.smoothing else (None, L)
     # The probe's margins in a product of their own: with the block in cache it costs little,
     # and BLAS's matrix-vector kernel is faster here than a matrix product with 2 columns.
-    Lp = None if probe is None else loss.loss(Y, X @ probe[0] + probe[1], xp=xp)
+    Lp = None if probe is None else loss.exact.loss(Y, X @ probe[0] + probe[1], xp=xp)
     if sample_weight is not None:
         w = xp.reshape(sample_weight, (-1, 1))
         D = D * w
         L = L * w
         Lp = None if Lp is None else Lp * w
+        Ls = None if Ls is None else Ls * w
     probe_loss = 0.0 if Lp is None else xp.sum(Lp)
+    total = xp.sum(L)
+    smooth_loss = total if Ls is None else xp.sum(Ls)
     grad_coef = X.T @ D
     if row_norms is None:
         sqnorm = float("nan")
     else:
         sqnorm = xp.sum((row_norms + (1.0 if fit_intercept else 0.0)) * xp.sum(D * D, axis=1))
-    return xp.sum(L), grad_coef, xp.sum(D, axis=0), sqnorm, probe_loss
+    return total, grad_coef, xp.sum(D, axis=0), sqnorm, probe_loss, smooth_loss

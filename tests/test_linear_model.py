@@ -517,3 +517,28 @@ def test_average_that_never_starts_changes_nothing():
     late = SGDClassifier(average=10**9, **kw).fit(XC, YC)
     np.testing.assert_array_equal(late.coef_, plain.coef_)
     assert late.n_iter_ == plain.n_iter_
+
+
+def test_hinge_reaches_the_optimum_of_a_small_problem():
+    # Issue 16's example (B11): subgradient steps with momentum cycled at (-0.94, 0.94); the
+    # optimum of the l2-penalized hinge here is (-1, 1) with intercept 0 (closed form: every
+    # row at margin 1 costs alpha/2 * 2, one below costs more).
+    X = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    y = np.array([0, 0, 1, 1])
+    est = SGDClassifier(loss="hinge", alpha=0.1, tol=None, max_iter=200, random_state=0)
+    est.fit(X, y)
+    np.testing.assert_allclose(est.coef_, [[-1.0, 1.0]], atol=1e-9)
+    assert abs(est.intercept_[0]) < 1e-9
+
+
+def test_one_full_batch_epoch_moves_the_model():
+    # B8: an epoch that starts the L-BFGS phase used to report its start (all zeros here).
+    est = SGDClassifier(alpha=ALPHA, batch_size=len(YC), max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(XC, YC)
+    assert np.abs(est.coef_).max() > 0.0
+    start = objective("log_loss", "l2", XC, 2.0 * YC - 1.0, np.zeros(30), 0.0)
+    f = objective("log_loss", "l2", XC, 2.0 * YC - 1.0, est.coef_, est.intercept_[0])
+    assert f < start
+    assert est.history_["objective"].dropna().iloc[-1] == pytest.approx(f, rel=1e-10)

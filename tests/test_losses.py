@@ -151,3 +151,29 @@ def test_value_and_deriv_is_loss_and_dloss(name):
     value, deriv = loss.value_and_deriv(y, z)
     np.testing.assert_array_equal(value, loss.loss(y, z))
     np.testing.assert_array_equal(deriv, loss.dloss(y, z))
+
+
+@pytest.mark.parametrize("name", ["hinge", "epsilon_insensitive"])
+@pytest.mark.parametrize("mu", [1e-3, 0.1, 2.0])
+def test_smoothed_loss_is_the_moreau_envelope(name, mu):
+    # The envelope min_v loss(v) + (z - v)^2 / (2 mu), by brute force on a fine grid of v; its
+    # derivative by finite differences; and the bounds loss - mu/2 <= smoothed <= loss.
+    exact, smooth = get_loss(name, epsilon=0.3), get_loss(name, epsilon=0.3).smoothed(mu)
+    rng = np.random.default_rng(0)
+    y = rng.choice([-1.0, 1.0], 200) if name == "hinge" else rng.standard_normal(200)
+    z = 3.0 * rng.standard_normal(200)
+    v = z[:, None] + np.linspace(-6.0, 6.0, 120001)[None, :] * max(mu, 0.05)
+    envelope = np.min(exact.loss(y[:, None] + 0 * v, v) + (z[:, None] - v) ** 2 / (2 * mu), axis=1)
+    spacing = 12.0 * max(mu, 0.05) / 120000
+    np.testing.assert_allclose(smooth.loss(y, z), envelope, rtol=0, atol=2 * spacing)
+    h = 1e-6
+    fd = (smooth.loss(y, z + h) - smooth.loss(y, z - h)) / (2 * h)
+    np.testing.assert_allclose(smooth.dloss(y, z), fd, atol=1e-5 / mu)
+    assert np.all(smooth.loss(y, z) <= exact.loss(y, z) + 1e-15)
+    assert np.all(smooth.loss(y, z) >= exact.loss(y, z) - mu / 2 - 1e-15)
+    assert smooth.smooth and smooth.curvature == pytest.approx(1.0 / mu)
+
+
+def test_only_kinked_losses_have_a_smoothed_version():
+    with pytest.raises(ValueError, match="no smoothed version"):
+        get_loss("log_loss").smoothed(0.1)

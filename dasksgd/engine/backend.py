@@ -14,18 +14,28 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..polishing import Band
 from ..statistics import GradStats, ScaleStats
 
 __all__ = ["Backend", "StepArgs", "REQUESTS"]
 
 #: The requests of :class:`Backend`, each the name of a ``ShardSet`` method.
-REQUESTS = ("step", "objective", "validation", "column_sums", "set_scale", "gram", "gram_matvec")
+REQUESTS = (
+    "step",
+    "objective",
+    "validation",
+    "column_sums",
+    "set_scale",
+    "gram",
+    "gram_matvec",
+    "band",
+)
 
 
 class StepArgs(NamedTuple):
     """The arguments of a ``step`` request, by name: the model, the epoch (it seeds the
-    shuffle), the batch's rows ``[start, end)`` of the epoch's ``total``, and the probe model
-    whose loss the same pass measures (or None)."""
+    shuffle), the batch's rows ``[start, end)`` of the epoch's ``total``, the probe model
+    whose loss the same pass measures (or None), and the loss's smoothing (0: none)."""
 
     coef: np.ndarray
     intercept: np.ndarray
@@ -34,6 +44,7 @@ class StepArgs(NamedTuple):
     end: int
     total: int
     probe: tuple[np.ndarray, np.ndarray] | None = None
+    smoothing: float = 0.0
 
 
 @runtime_checkable
@@ -78,9 +89,11 @@ class Backend(Protocol):
         end: int,
         total: int,
         probe: tuple[np.ndarray, np.ndarray] | None = None,
+        smoothing: float = 0.0,
     ) -> GradStats:
-        """The summed statistics of the batch (and the probe model's loss)."""
-        return self.call("step", coef, intercept, epoch, start, end, total, probe)
+        """The summed statistics of the batch (and the probe model's loss); the gradient of the
+        loss smoothed by ``smoothing`` when it is positive."""
+        return self.call("step", coef, intercept, epoch, start, end, total, probe, smoothing)
 
     def objective(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """``[rows, sum of the weighted loss]`` over every training row."""
@@ -106,3 +119,8 @@ class Backend(Protocol):
     def gram_matvec(self, v: np.ndarray, stride: int) -> np.ndarray:
         """``Xt' (Xt v)`` over every ``stride``-th row, and the count."""
         return self.call("gram_matvec", v, stride)
+
+    def band(self, coef: np.ndarray, intercept: np.ndarray, width: float) -> Band:
+        """The rows within ``width`` of a kink of the loss, per output, and the summed slopes of
+        the others (what polishing needs)."""
+        return self.call("band", coef, intercept, width)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..acceleration import Momentum
+from ..losses import SMOOTHABLE
 from ..metrics import score_from_sums
 from ..quasi_newton import QuasiNewton
 from ..schedules import Warmup
@@ -162,6 +163,7 @@ def build_rules(
     n: int,
     validate: Callable[[np.ndarray, np.ndarray], float] | None = None,
     objective: Callable[[np.ndarray, np.ndarray], float] | None = None,
+    band: Callable[[np.ndarray, np.ndarray, float], Any] | None = None,
 ) -> list[Rule]:
     """The default rules of a fit, in the order their hooks run.
 
@@ -170,7 +172,8 @@ def build_rules(
     schedule), the step size and its warmup, the update of the model, and averaging (of the
     updated iterates). ``validate(coef, intercept)`` scores the held-out rows (early stopping);
     ``objective(coef, intercept)`` measures a model's training objective (the divergence rule
-    checks a suspected explosion of the first epochs with it).
+    checks a suspected explosion of the first epochs with it); ``band(coef, intercept, mu)`` the
+    rows inside a smoothed loss's band (polishing a non-smooth loss's full-batch phase).
     """
     quasi = _quasi_newton(config, plan)
     schedule = config.schedule
@@ -199,6 +202,9 @@ def build_rules(
             quasi,
             n,
             config.average_start,
+            smoothable=quasi is not None and config.loss.name in SMOOTHABLE,
+            band=band,
+            polishes=config.loss.name == "hinge",
         ),
     ]
     if config.average_start is not None:
@@ -208,7 +214,8 @@ def build_rules(
 
 def _quasi_newton(config: TrainConfig, plan: Plan) -> QuasiNewton | None:
     """L-BFGS for the full-batch phase when the problem is smooth (else None: momentum)."""
-    if not (config.accelerate and config.loss.smooth and config.penalty.l1_strength == 0.0):
+    smooth = config.loss.smooth or config.loss.name in SMOOTHABLE
+    if not (config.accelerate and smooth and config.penalty.l1_strength == 0.0):
         return None
     return quasi_newton(
         plan.precond,
@@ -330,8 +337,9 @@ def train(
             while ls.pos < n:  # the epoch's steps: a batch, a reduce, an update
                 end = _batch_end(ls.pos, fit.rules.batch_size(state.rules), n)
                 probe = None if pending is None else pending.probe(state)
+                smoothing = fit.rules.smoothing(state.rules)
                 stats = backend.step(
-                    state.coef, state.intercept, state.epoch, ls.pos, end, n, probe
+                    state.coef, state.intercept, state.epoch, ls.pos, end, n, probe, smoothing
                 )
                 if pending is not None:  # the last epoch's objective came with this pass
                     value = pending.objective(stats, probe, n, config.penalty)
@@ -383,7 +391,12 @@ class _Fit:
         self.backend, self.config, self.n = backend, config, backend.n_train
         if rules is None:
             rules = build_rules(
-                config, plan, self.n, validate=self.validation_score, objective=self.objective
+                config,
+                plan,
+                self.n,
+                validate=self.validation_score,
+                objective=self.objective,
+                band=backend.band,
             )
         self.rules = Rules.of(rules)
         # Only the callbacks that watch steps are called at every step.

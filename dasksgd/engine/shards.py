@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import mmap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -42,6 +42,7 @@ from ..arrays import (
 )
 from ..losses import Loss
 from ..metrics import score_sums
+from ..polishing import MAX_BAND, Band
 from ..statistics import (
     GradStats,
     ScaleStats,
@@ -609,10 +610,13 @@ class ShardSet:
         end: int,
         total: int,
         probe: tuple[np.ndarray, np.ndarray] | None = None,
+        smoothing: float = 0.0,
     ) -> GradStats:
         """Statistics of this process's share of the batch ``[start, end)`` of ``total`` rows
-        (and the loss at ``probe``, another model, in the same pass)."""
+        (and the loss at ``probe``, another model, in the same pass); ``smoothing > 0``: the
+        gradient is that of the loss smoothed by ``smoothing`` (:meth:`Loss.smoothed`)."""
         self.set_epoch(epoch)
+        loss = self.loss.smoothed(smoothing) if smoothing else self.loss
         zero, parts = GradStats.zeros(coef.shape[0], coef.shape[1]), []
         if not self.shards:
             return zero
@@ -625,7 +629,7 @@ class ShardSet:
             for s in self.shards:
                 lo, hi = s.n * start // total, s.n * end // total
                 if hi > lo:
-                    parts.append((s.index, self._stats(s, s.runs(lo, hi), W, b, probe)))
+                    parts.append((s.index, self._stats(s, s.runs(lo, hi), W, b, probe, loss)))
         return self._combine(parts, zero)
 
     def _work(self, X: Any) -> np.ndarray:
@@ -638,7 +642,13 @@ class ShardSet:
         return buf
 
     def _stats(
-        self, s: _Shard, runs: tuple[np.ndarray, np.ndarray], W: Any, b: Any, probe: Any = None
+        self,
+        s: _Shard,
+        runs: tuple[np.ndarray, np.ndarray],
+        W: Any,
+        b: Any,
+        probe: Any = None,
+        loss: Loss | None = None,
     ) -> GradStats:
         """Statistics of the rows in ``runs`` (in order), through the work buffer."""
         out = None
@@ -648,7 +658,7 @@ class ShardSet:
                 take_rows(s.Y, idx),
                 W,
                 b,
-                self.loss,
+                self.loss if loss is None else loss,
                 sample_weight=None if s.sw is None else take_rows(s.sw, idx),
                 row_norms=None if s.norms is None else take_rows(s.norms, idx),
                 fit_intercept=self.fit_intercept,
@@ -779,6 +789,50 @@ class ShardSet:
             parts.append((s.index, np.concatenate([to_numpy(X.T @ Xw).ravel(), [float(m)]])))
         return self._combine(parts, np.zeros(k * k + 1), once=True)
 
+    def band(self, coef: np.ndarray, intercept: np.ndarray, width: float) -> Band:
+        """The training rows within ``width`` of a kink of the loss, per output, and the summed
+        slopes of the others (:class:`~dasksgd.polishing.Band`: what polishing needs). More than
+        ``MAX_BAND`` rows come back as an overflow, without rows."""
+        K, k = coef.shape[1], self._n_features + int(self.fit_intercept)
+        parts = []
+        for s in self.shards:
+            if not s.n:
+                continue
+            W, b = self._model(s, coef, intercept)
+            Z = margins(s.X, W, b)
+            a, kappa = self.loss.to_kink(s.Y, Z)
+            xp = array_namespace(a)
+            # The sloped piece's slope in the margin (times the weight), on every row.
+            slope = _piece_slope(self.loss, s.Y, Z, xp)
+            if s.sw is not None:
+                slope = slope * xp.reshape(s.sw, (-1, 1))
+            close = xp.abs(a) < width
+            near = to_numpy(close)
+            if int(near.sum()) > MAX_BAND:
+                total = loss_sum(s.X, s.Y, W, b, self.loss, sample_weight=s.sw)
+                parts.append((s.index, replace(Band.empty(K, k, overflow=True), loss=total)))
+                continue
+            far = xp.where(close | (a <= 0.0), 0.0 * slope, slope)
+            outside = np.zeros((K, k))
+            outside[:, : self._n_features] = to_numpy(s.X.T @ far).T
+            if self.fit_intercept:
+                outside[:, -1] = to_numpy(xp.sum(far, axis=0))
+            pieces: list = [[], [], [], [], []]
+            for j in range(K):
+                idx = np.flatnonzero(near[:, j])
+                Xb = take_rows(s.X, idx)
+                Xb = to_numpy(Xb.toarray() if is_sparse(Xb) else Xb).astype(np.float64)
+                if self.fit_intercept:
+                    Xb = np.concatenate([Xb, np.ones((idx.size, 1))], axis=1)
+                pieces[0].append(Xb)
+                for p, v in zip(pieces[1:4], (a, slope, kappa)):
+                    p.append(to_numpy(take_rows(v[:, j], idx)).astype(np.float64))
+                pieces[4].append(idx.astype(np.int64) + (int(s.index) << 40))
+            total = loss_sum(s.X, s.Y, W, b, self.loss, sample_weight=s.sw)
+            band = Band(*(tuple(p) for p in pieces), outside, total)
+            parts.append((s.index, band))
+        return self._combine(parts, Band.empty(K, k), once=True)
+
     def gram_matvec(self, v: np.ndarray, stride: int) -> np.ndarray:
         """``[Xt' S Xt v, count]`` over every ``stride``-th training row (for power iteration).
 
@@ -805,3 +859,11 @@ class ShardSet:
             parts.append([float(X.shape[0])])
             out.append((s.index, np.concatenate(parts)))
         return self._combine(out, np.zeros(v.shape[0] + 1))
+
+
+def _piece_slope(loss: Loss, Y: Any, Z: Any, xp: Any) -> Any:
+    """The slope in the margin of the loss's sloped piece on the side of each row (``-y`` for
+    the hinge, ``sign(r)`` for the epsilon-insensitive loss), whichever piece the row is on."""
+    if loss.name == "hinge":
+        return -Y + 0.0 * Z
+    return xp.sign(Z - Y)

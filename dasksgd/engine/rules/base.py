@@ -143,6 +143,11 @@ class Rule:
         """The model to report instead of the iterate (an average, an accepted point), if any."""
         return None
 
+    def smoothing(self, state: Any) -> float | None:
+        """The smoothing of the loss the next step's gradient is of (``Loss.smoothed``), if
+        this rule decides it (0: the loss itself)."""
+        return None
+
 
 class Callback:
     """Watches the fit: called after the rules with the same events; holds no state of the fit.
@@ -162,8 +167,8 @@ class Rules:
     """The rules of one fit, in the order their hooks run (optax's ``chain``).
 
     Each hook walks the rules in order and hands every rule its own state from
-    ``train.rules`` and the same event; the queries (``batch_size``, ``objective``, ``model``)
-    return the first answer.
+    ``train.rules`` and the same event; the queries (``batch_size``, ``objective``,
+    ``smoothing``) return the first answer, ``model`` the last.
     """
 
     rules: tuple[Rule, ...]
@@ -176,7 +181,14 @@ class Rules:
         # Each hook walks only the rules that define it (the step hooks run every step).
         hooks = {
             hook: tuple((r.name, getattr(r, hook)) for r in self.rules if _defines(r, hook))
-            for hook in ("after_step", "after_epoch", "batch_size", "objective", "model")
+            for hook in (
+                "after_step",
+                "after_epoch",
+                "batch_size",
+                "objective",
+                "model",
+                "smoothing",
+            )
         }
         hooks["model"] = hooks["model"][::-1]
         object.__setattr__(self, "_hooks", hooks)
@@ -224,6 +236,14 @@ class Rules:
             if value is not None:
                 return value
         return None
+
+    def smoothing(self, states: dict) -> float:
+        """The next step's loss smoothing (0 unless a rule decides one)."""
+        for name, query in self._hooks["smoothing"]:
+            mu = query(states[name])
+            if mu is not None:
+                return mu
+        return 0.0
 
     def model(self, states: dict) -> tuple[np.ndarray, np.ndarray] | None:
         """The model to report: the last rule in the chain that has one (averaging comes after
