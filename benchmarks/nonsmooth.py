@@ -35,7 +35,7 @@ def main() -> None:
     ]:
         ys = 2.0 * y - 1.0 if loss == "hinge" else y
         for fi in (False, True):
-            kw = dict(C=1 / (ALPHA * len(y)), tol=1e-12, max_iter=10**7, dual=True)
+            kw = dict(C=1 / (ALPHA * len(y)), tol=1e-12, max_iter=10**7, dual=True, random_state=0)
             if loss == "epsilon_insensitive":
                 kw["epsilon"] = 0.1
             ref = Ref(loss=loss, fit_intercept=fi, intercept_scaling=100.0, **kw).fit(X, y)

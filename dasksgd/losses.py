@@ -103,16 +103,18 @@ class Loss:
             return _SMOOTHED[self.name](xp, y, z, self.epsilon, self.smoothing)[1]
         return _DERIV[self.name](xp, y, z, self.epsilon)
 
-    def to_kink(self, y: Any, z: Any, xp: Any = None) -> tuple[Any, Any]:
-        """For a smoothable loss: how far each margin lies past the loss's kink, into the linear
-        piece (``a``: the smoothed loss is quadratic for ``0 < a < mu``), and the margin of the
-        kink on that side (``kappa``)."""
+    def to_kink(self, y: Any, z: Any, xp: Any = None) -> tuple[Any, Any, Any]:
+        """For a smoothable loss, per margin: how far it lies past the loss's kink into the
+        sloped piece (``a``: the smoothed loss is quadratic for ``0 < a < mu``), the margin of
+        the kink on that side (``kappa``), and the sloped piece's slope in the margin (``-y``
+        for the hinge, ``sign(z - y)`` for the epsilon-insensitive loss), wherever the margin
+        lies."""
         xp = array_namespace(y, z) if xp is None else xp
         if self.name == "hinge":
-            return 1.0 - y * z, y
+            return 1.0 - y * z, y + 0.0 * z, -y + 0.0 * z
         if self.name == "epsilon_insensitive":
-            r = z - y
-            return xp.abs(r) - self.epsilon, y + self.epsilon * xp.sign(r)
+            side = xp.sign(z - y)
+            return xp.abs(z - y) - self.epsilon, y + self.epsilon * side, side
         raise ValueError(f"The {self.name} loss has no kink to polish at.")
 
     def value_and_deriv(self, y: Any, z: Any, xp: Any = None) -> tuple[Any, Any]:

@@ -79,7 +79,12 @@ def reference(name, penalty, X, y, fit_intercept, alpha=ALPHA):
         r = ElasticNet(alpha=ALPHA, l1_ratio=0.5, tol=1e-14, max_iter=100000).fit(X, y)
     elif name == "hinge":
         r = LinearSVC(
-            loss="hinge", C=1 / (ALPHA * n), fit_intercept=False, tol=1e-10, max_iter=10**6
+            loss="hinge",
+            C=1 / (ALPHA * n),
+            fit_intercept=False,
+            tol=1e-10,
+            max_iter=10**6,
+            random_state=0,
         ).fit(X, y)
     elif name == "epsilon_insensitive":
         r = LinearSVR(
@@ -90,6 +95,7 @@ def reference(name, penalty, X, y, fit_intercept, alpha=ALPHA):
             tol=1e-10,
             max_iter=10**6,
             dual=True,
+            random_state=0,
         ).fit(X, y)
     else:
         return lbfgs_optimum(name, X, y, fit_intercept, alpha)

@@ -800,10 +800,8 @@ class ShardSet:
                 continue
             W, b = self._model(s, coef, intercept)
             Z = margins(s.X, W, b)
-            a, kappa = self.loss.to_kink(s.Y, Z)
+            a, kappa, slope = self.loss.to_kink(s.Y, Z)
             xp = array_namespace(a)
-            # The sloped piece's slope in the margin (times the weight), on every row.
-            slope = _piece_slope(self.loss, s.Y, Z, xp)
             if s.sw is not None:
                 slope = slope * xp.reshape(s.sw, (-1, 1))
             close = xp.abs(a) < width
@@ -859,11 +857,3 @@ class ShardSet:
             parts.append([float(X.shape[0])])
             out.append((s.index, np.concatenate(parts)))
         return self._combine(out, np.zeros(v.shape[0] + 1))
-
-
-def _piece_slope(loss: Loss, Y: Any, Z: Any, xp: Any) -> Any:
-    """The slope in the margin of the loss's sloped piece on the side of each row (``-y`` for
-    the hinge, ``sign(r)`` for the epsilon-insensitive loss), whichever piece the row is on."""
-    if loss.name == "hinge":
-        return -Y + 0.0 * Z
-    return xp.sign(Z - Y)

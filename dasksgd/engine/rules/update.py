@@ -28,10 +28,10 @@ class UpdateState(NamedTuple):
     smoothing: float = 0.0
 
 
-#: Continuation of the smoothed full-batch phase: the smoothing shrinks by this factor once an
-#: L-BFGS iteration lowers the smoothed objective by less than ``CONTINUE`` times the gap
-#: between the exact and the smoothed objective at the accepted point (then minimizing the
-#: smoothed problem further buys less than what its smoothing costs).
+#: Continuation of the smoothed full-batch phase: the smoothing shrinks by this factor once what
+#: L-BFGS's model still expects to gain on the smoothed objective is less than ``CONTINUE``
+#: times the gap between the exact and the smoothed objective at the accepted point (then
+#: minimizing the smoothed problem further buys less than what its smoothing costs).
 SHRINK = 0.1
 CONTINUE = 0.1
 #: Smallest smoothing, relative to the objective (its cost is at most ``mu / 2``): below it,
@@ -60,10 +60,12 @@ class UpdateRule(Rule):
     parameter ``mu`` (:meth:`~dasksgd.losses.Loss.smoothed`; Nesterov, 2005, "Smooth
     minimization of non-smooth functions"; Beck & Teboulle, 2012, "Smoothing and first order
     methods") with continuation: ``mu`` starts at the mean loss of the phase's first pass and
-    shrinks by ``SHRINK`` whenever an iteration gains less than ``CONTINUE`` times what the
-    smoothing costs at the accepted point (``F - F_mu``, measured by the same pass: the
-    shards return both). Since ``F_mu <= F <= F_mu + mu/2``, the exact objective goes to its
-    minimum as ``mu`` goes to 0; what is reported is always the exact objective.
+    shrinks by ``SHRINK`` whenever what L-BFGS expects to gain (``-g'p / 2``) is less than
+    ``CONTINUE`` times what the smoothing costs at the accepted point (``F - F_mu``, measured by
+    the same pass: the shards return both). Since ``F_mu <= F <= F_mu + mu/2``, the exact
+    objective goes to its minimum as ``mu`` goes to 0; the model reported is the point of lowest
+    exact objective measured. For the hinge (``band`` given) each shrink first tries
+    active-set steps from the rows near the margin (``dasksgd.polishing``).
 
     Parameters
     ----------
@@ -205,7 +207,7 @@ class UpdateRule(Rule):
 
     def _polish(
         self, point: tuple[np.ndarray, np.ndarray], width: float, best_value: float
-    ) -> tuple[tuple[np.ndarray, np.ndarray], float, bool] | None:
+    ) -> tuple[tuple[np.ndarray, np.ndarray], float] | None:
         """Active-set steps (:func:`~dasksgd.polishing.polish`) from ``point`` over the rows
         within ``width`` of a kink, each a request that also measures its candidate: up to
         ``POLISH_STEPS``, until one reproduces its model or they run away. Returns the best
@@ -259,17 +261,15 @@ class UpdateRule(Rule):
         step.iterate = new
         return state._replace(momentum=momentum)
 
-    def _quasi(self, scale: float, mu: float = 0.0) -> QuasiNewton:
-        """L-BFGS whose first step is scaled by the roll-backs' factor and, for a loss smoothed
-        by ``mu``, by ``min(mu, 1)`` (its curvature is ``1/mu`` times the loss's scale, 1)."""
-        factor = scale * (min(mu, 1.0) if mu else 1.0)
-        if factor == 1.0:
+    def _quasi(self, scale: float) -> QuasiNewton:
+        """L-BFGS whose first step is scaled by the roll-backs' factor."""
+        if scale == 1.0:
             return self.quasi
-        if factor not in self._scaled:
-            self._scaled[factor] = QuasiNewton(
-                self.quasi.precondition, self.quasi.first_step * factor
+        if scale not in self._scaled:
+            self._scaled[scale] = QuasiNewton(
+                self.quasi.precondition, self.quasi.first_step * scale
             )
-        return self._scaled[factor]
+        return self._scaled[scale]
 
 
 def quasi_newton(precond: Preconditioner, fit_intercept: bool, first_step: float) -> QuasiNewton:
