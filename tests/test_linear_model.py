@@ -542,3 +542,21 @@ def test_one_full_batch_epoch_moves_the_model():
     f = objective("log_loss", "l2", XC, 2.0 * YC - 1.0, est.coef_, est.intercept_[0])
     assert f < start
     assert est.history_["objective"].dropna().iloc[-1] == pytest.approx(f, rel=1e-10)
+
+
+@pytest.mark.parametrize("batch_size", ["auto", len(YC)])
+def test_one_epoch_without_improvement_is_not_a_repeated_report(batch_size):
+    # With n_iter_no_change=1 a single epoch that only reports again the point the last epoch
+    # reported (entering the L-BFGS phase) used to end the fit far from the optimum.
+    est = SGDClassifier(
+        alpha=ALPHA,
+        n_iter_no_change=1,
+        tol=1e-6,
+        batch_size=batch_size,
+        max_iter=200,
+        random_state=0,
+    ).fit(XC, YC)
+    ys = 2.0 * YC - 1.0
+    f = objective("log_loss", "l2", XC, ys, est.coef_, est.intercept_[0])
+    f_star = reference("log_loss", "l2", XC, ys, True)
+    assert (f - f_star) / f_star < 1e-4

@@ -294,3 +294,15 @@ def test_stopping_rule_counts_a_repeated_best_as_no_improvement():
         state = rule.after_epoch(state, epoch=event)
         plateaus.append(event.plateau)
     assert plateaus == [False, False, False, True]
+
+
+def test_stopping_rule_skips_one_repeated_report_then_counts_repeats():
+    rule = StoppingRule(0.0, 1)
+    state, plateaus, previous = rule.init(), [], math.nan
+    for value in (2.0, 1.0, 1.0, 0.5, 0.5, 0.5):
+        event = _epoch(value, previous)
+        state = rule.after_epoch(state, epoch=event)
+        plateaus.append(event.plateau)
+        previous = value
+    # The first repeat of 1.0 says nothing; the second repeat of 0.5 is a plateau.
+    assert plateaus == [False, False, False, False, False, True]

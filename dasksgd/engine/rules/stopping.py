@@ -87,6 +87,7 @@ class StoppingState(NamedTuple):
 
     best: float | None = None
     no_improve: int = 0
+    repeated: bool = False  # the last epoch repeated the one before it exactly
 
 
 class StoppingRule(Rule):
@@ -129,6 +130,12 @@ class StoppingRule(Rule):
             epoch.validation_score = self.validate(*epoch.model)
         if self.tol is None:
             return state
+        if epoch.value == epoch.previous and not state.repeated:
+            # The same objective as the last epoch's, to the bit: the same measurement reported
+            # twice (in the L-BFGS phase an epoch's model is the point its pass measured, and
+            # the epoch before may have reported that point already, with its objective taken
+            # from this pass). Says nothing new; a second repeat in a row counts as usual.
+            return state._replace(repeated=True)
         best = state.best
         # Strictly better by more than tol: an epoch that repeats the best value exactly (a fit
         # at its optimum, exact steps) has not improved, also with tol=0.
@@ -142,4 +149,4 @@ class StoppingRule(Rule):
         no_improve = 0 if improved else state.no_improve + 1
         if no_improve >= self.n_iter_no_change:
             epoch.plateau, no_improve = True, 0
-        return StoppingState(best, no_improve)
+        return StoppingState(best, no_improve, False)
