@@ -21,7 +21,7 @@ import time
 import warnings
 
 import numpy as np
-from common import gather_local, write_table
+from common import gather_local, local_client, write_table
 
 TARGETS = (1e-2, 1e-3, 1e-4)
 
@@ -45,7 +45,6 @@ def main() -> None:
     parser.add_argument("--grid", type=str, default="1000,4000,16000,64000,256000,full")
     args = parser.parse_args()
 
-    from distributed import Client, LocalCluster
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
@@ -53,16 +52,7 @@ def main() -> None:
     from dasksgd.datasets import make_classification
 
     rows = []
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_client() as client:
         X, y = make_classification(
             args.n, args.d, chunks=args.chunk_rows, scale_spread=args.spread, random_state=0
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
+from typing import Iterator
 
 import numpy as np
 
@@ -16,6 +18,25 @@ def write_table(stem: str, text: str) -> pathlib.Path:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stem}.md").write_text(text + "\n")
     return RESULTS
+
+
+@contextlib.contextmanager
+def local_client(n_workers: int = 2) -> Iterator:
+    """A ``Client`` of a ``LocalCluster`` of ``n_workers`` one-thread worker processes on
+    127.0.0.1 without a dashboard: every benchmark's cluster, closed on exit."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
 
 
 def gather_local(client, arr):

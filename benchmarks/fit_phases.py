@@ -19,7 +19,7 @@ import platform
 import time
 
 import numpy as np
-from common import write_table
+from common import local_client, write_table
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args()
 
-    from distributed import Client, LocalCluster, wait
+    from distributed import wait
 
     from dasksgd import SGDClassifier, SGDRegressor
     from dasksgd.datasets import make_classification, make_regression
@@ -57,16 +57,7 @@ def main() -> None:
         log.append(("load", t0, time.perf_counter() - t0))
         return out
 
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as lc,
-        Client(lc) as client,
-    ):
+    with local_client() as client:
         X, y = make(args.n, args.d, chunks=args.chunks, random_state=0)
         X, y = client.persist([X, y])
         wait([X, y])

@@ -23,6 +23,7 @@ import platform
 import time
 
 import numpy as np
+from common import local_client
 
 
 def _stats_task(X, y, w):
@@ -58,7 +59,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import dask.array as da
-    from distributed import Client, LocalCluster
     from distributed.protocol import dumps, to_serialize
 
     from dasksgd.engine import ClusterBackend, TargetSpec
@@ -68,16 +68,7 @@ def main() -> None:
 
     rows, d = 64, 4
     out = []
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_client() as client:
         workers = sorted(client.scheduler_info()["workers"])
         echoes = [client.submit(_Echo, actor=True, workers=[w]).result() for w in workers]
         payload = np.zeros(5)

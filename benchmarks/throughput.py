@@ -25,7 +25,7 @@ import platform
 import time
 
 import numpy as np
-from common import write_table
+from common import local_client, write_table
 
 
 def _floor_pass(*chunks):
@@ -75,21 +75,12 @@ def measure(
     classes: int = 2,
     floor: bool = True,
 ) -> dict:
-    from distributed import Client, LocalCluster, futures_of, wait
+    from distributed import futures_of, wait
 
     from dasksgd import SGDClassifier
     from dasksgd.datasets import make_classification
 
-    with (
-        LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_client(n_workers) as client:
         X, y = make_classification(
             n, d, n_classes=classes, chunks=chunk_rows, random_state=0, dtype=np.dtype(dtype)
         )

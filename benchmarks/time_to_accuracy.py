@@ -39,7 +39,7 @@ import time
 import warnings
 
 import numpy as np
-from common import gather_local, write_table
+from common import gather_local, local_client, write_table
 
 TARGETS = (1e-2, 1e-3, 1e-4, 1e-6)
 
@@ -190,7 +190,7 @@ def main() -> None:
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
-    from distributed import Client, LocalCluster, wait
+    from distributed import wait
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.multiclass import OneVsRestClassifier
 
@@ -200,16 +200,7 @@ def main() -> None:
     problem = args.problem
     regression = problem == "regression"
     results: dict[str, list] = {}
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_client() as client:
         common = dict(chunks=args.chunk_rows, random_state=0, dtype=dtype)
         if regression:
             X, y = make_regression(args.n, args.d, **common)
