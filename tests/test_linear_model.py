@@ -6,7 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from references import ALPHA, PARITY, XC, XR, YC, YR, objective, reference, standardize
+from references import (
+    ALPHA,
+    PARITY,
+    XC,
+    XR,
+    YC,
+    YR,
+    hinge_kkt_residual,
+    objective,
+    reference,
+    standardize,
+)
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge
@@ -560,3 +571,20 @@ def test_one_epoch_without_improvement_is_not_a_repeated_report(batch_size):
     f = objective("log_loss", "l2", XC, ys, est.coef_, est.intercept_[0])
     f_star = reference("log_loss", "l2", XC, ys, True)
     assert (f - f_star) / f_star < 1e-4
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_hinge_fit_meets_the_qp_optimality_conditions(fit_intercept):
+    # B11: the full-batch phase (smoothed L-BFGS, then active-set polishing) ends at the QP's
+    # optimum; its conditions are checked here independently of dasksgd.
+    est = SGDClassifier(
+        loss="hinge",
+        alpha=ALPHA,
+        fit_intercept=fit_intercept,
+        tol=None,
+        max_iter=300,
+        random_state=0,
+    ).fit(XC, YC)
+    ys = 2.0 * YC - 1.0
+    residual = hinge_kkt_residual(XC, ys, est.coef_[0], est.intercept_[0], fit_intercept, ALPHA)
+    assert residual < 1e-8

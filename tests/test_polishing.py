@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from references import XC, XR, YC, YR, objective
+from references import XC, XR, YC, YR, hinge_kkt_residual, objective
 from scipy.optimize import minimize
 from sklearn.svm import LinearSVC, LinearSVR
 
@@ -97,25 +97,7 @@ def test_active_set_steps_from_the_smoothed_optimum_reach_the_qp_optimum(name, f
     f = objective(name, "l2", X, y, w, b, alpha=ALPHA)
     assert (f - f_ref) / f_ref <= 1e-10  # as good as liblinear at tol=1e-12, or better
     if name == "hinge":
-        assert _kkt_residual(X, y, w, b, fit_intercept) < 1e-8
-
-
-def _kkt_residual(X, y, w, b, fit_intercept):
-    """The hinge QP's optimality conditions, checked here: some theta in [0, 1] on the rows at
-    margin 1 with ``sum_margin theta_i y_i x_i + sum_{margin < 1} y_i x_i = alpha n [w, 0]``
-    (scipy's bounded least squares finds the best theta; the residual is relative)."""
-    from scipy.optimize import lsq_linear
-
-    n = len(y)
-    Xt = np.column_stack([X, np.ones(n)]) if fit_intercept else X
-    u = y * (X @ w + b)
-    at, inside = np.abs(u - 1.0) < 1e-7, u < 1.0 - 1e-7
-    target = ALPHA * n * np.concatenate([w, [0.0]] if fit_intercept else [w])
-    rhs = target - Xt[inside].T @ y[inside]
-    A = (Xt[at] * y[at, None]).T
-    fit = lsq_linear(A, rhs, bounds=(0.0, 1.0), lsmr_tol="auto") if at.any() else None
-    residual = rhs if fit is None else A @ fit.x - rhs
-    return float(np.linalg.norm(residual) / np.linalg.norm(target))
+        assert hinge_kkt_residual(X, y, w, b, fit_intercept, ALPHA) < 1e-8
 
 
 def test_no_band_rows_or_no_penalty_gives_no_candidate():

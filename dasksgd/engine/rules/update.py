@@ -31,9 +31,11 @@ class UpdateState(NamedTuple):
 #: Continuation of the smoothed full-batch phase: the smoothing shrinks by this factor once what
 #: L-BFGS's model still expects to gain on the smoothed objective is less than ``CONTINUE``
 #: times the gap between the exact and the smoothed objective at the accepted point (then
-#: minimizing the smoothed problem further buys less than what its smoothing costs).
+#: minimizing the smoothed problem further buys less than what its smoothing costs). A small
+#: CONTINUE solves each smoothed problem well, which is what polishing needs to find the kink
+#: rows (benchmarks/nonsmooth.py shows the gaps; with 0.1 polishing never took).
 SHRINK = 0.1
-CONTINUE = 0.1
+CONTINUE = 1e-4
 #: Smallest smoothing, relative to the objective (its cost is at most ``mu / 2``): below it,
 #: rounding in the band's quadratic, and nothing left to gain.
 SMALLEST = 1e-12
