@@ -7,6 +7,7 @@ data or on the workers of the default :class:`distributed.Client` for dask colle
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -34,6 +35,15 @@ from .metrics import score_from_sums, score_sums
 __all__ = ["SGDClassifier", "SGDRegressor"]
 
 logger = logging.getLogger("dasksgd")
+
+
+#: All-zero weights are refused when the shards load (the held-out rows' message first, as
+#: scikit-learn's SGD says it); scikit-learn >= 1.7 would refuse them here with another message.
+_ALL_ZERO = (
+    {"allow_all_zero_weights": True}
+    if "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters
+    else {}
+)
 
 
 def _block_decision(X: Any, coef: np.ndarray, intercept: np.ndarray) -> Any:
@@ -235,7 +245,7 @@ class _BaseSGD(BaseEstimator):
             y_numeric=not isinstance(self, ClassifierMixin),
         )
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, **_ALL_ZERO)
         return X, y, sample_weight
 
     def _initial_state(
@@ -333,8 +343,8 @@ class _BaseSGD(BaseEstimator):
         # Only a finished fit touches the estimator's attributes.
         if not partial and config.tol is not None and not result.converged:
             warnings.warn(
-                f"Maximum number of iteration reached before convergence ({result.n_iter} epochs). "
-                "Consider increasing max_iter to improve the fit.",
+                "Maximum number of iteration reached before convergence. Consider increasing "
+                f"max_iter to improve the fit. ({result.n_iter} epochs)",
                 ConvergenceWarning,
                 stacklevel=3,  # the caller of fit
             )
@@ -713,10 +723,12 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
             if self.class_weight == "balanced":
-                raise ValueError(
-                    "class_weight 'balanced' is not supported for partial_fit; compute the "
-                    "weights on the whole data set (sklearn.utils.compute_class_weight) and pass "
-                    "them as a dict."
+                raise ValueError(  # scikit-learn's words
+                    "class_weight 'balanced' is not supported for partial_fit. In order to use "
+                    "'balanced' weights, use compute_class_weight('balanced', classes=classes, "
+                    "y=y). In place of y you can use a large enough sample of the full training "
+                    "set target to properly estimate the class frequency distributions. Pass the "
+                    "resulting weights as the class_weight parameter."
                 )
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(

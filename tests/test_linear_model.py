@@ -588,3 +588,19 @@ def test_hinge_fit_meets_the_qp_optimality_conditions(fit_intercept):
     ys = 2.0 * YC - 1.0
     residual = hinge_kkt_residual(XC, ys, est.coef_[0], est.intercept_[0], fit_intercept, ALPHA)
     assert residual < 1e-8
+
+
+def test_scikit_learn_wording_where_code_matches_on_it():
+    # scikit-learn's test suite (and user code) match these messages; the regexes are theirs.
+    with pytest.raises(ValueError, match=r"partial_fit\. In order to use 'balanced' weights"):
+        SGDClassifier(class_weight="balanced").partial_fit(XC, YC, classes=np.unique(YC))
+    with pytest.raises(ValueError, match="validation set are all zero, consider using a"):
+        SGDClassifier(early_stopping=True, validation_fraction=0.4).fit(
+            XC, YC, sample_weight=np.zeros(len(YC))
+        )
+    with pytest.warns(
+        ConvergenceWarning,
+        match="Maximum number of iteration reached before convergence. Consider increasing "
+        "max_iter to improve the fit.",
+    ):
+        SGDClassifier(max_iter=1, tol=1e-3, random_state=0).fit(XC, YC)

@@ -263,15 +263,16 @@ def _too_large(values: Any, where: str) -> None:
 def check_weights(total: float, n_val: int = 0, val_weight: float = 0.0) -> None:
     """Refuse a fit whose rows all weigh zero (it would return the starting model), or whose
     held-out rows all do (the validation score would be 0 / 0)."""
-    if not total > 0:
-        raise ValueError(
-            "Sample weights must contain at least one non-zero number (every training row has "
-            "weight 0, after class weights); give some rows a positive sample_weight."
-        )
+    # The held-out rows first, as scikit-learn (its message, when every row weighs zero).
     if n_val > 0 and not val_weight > 0:
         raise ValueError(
             "The sample weights for validation set are all zero, consider using a different "
             "random state."
+        )
+    if not total > 0:
+        raise ValueError(
+            "Sample weights must contain at least one non-zero number (every training row has "
+            "weight 0, after class weights); give some rows a positive sample_weight."
         )
 
 
