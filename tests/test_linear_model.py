@@ -604,3 +604,37 @@ def test_scikit_learn_wording_where_code_matches_on_it():
         "max_iter to improve the fit.",
     ):
         SGDClassifier(max_iter=1, tol=1e-3, random_state=0).fit(XC, YC)
+
+
+def test_partial_fit_does_not_carry_lbfgs_across_chunks():
+    # B9: the L-BFGS state of one call's rows judged the next call's trial against another
+    # objective; two calls on scikit-learn's toy data ended at the all-zero start.
+    X = np.array([[-2, -1], [-1, -1], [-1, -2], [1, 1], [1, 2], [2, 1]], dtype=float)
+    y = np.array([1, 1, 1, 2, 2, 2])
+    est = SGDClassifier(alpha=0.01, random_state=0)
+    est.partial_fit(X[:2], y[:2], classes=[1, 2])
+    est.partial_fit(X[2:], y[2:])
+    assert np.abs(est.coef_).max() > 0.1
+    np.testing.assert_array_equal(est.predict([[-1, -1], [2, 2], [3, 2]]), [1, 2, 2])
+    # A stream of chunks goes towards the optimum (a regression check: 0.56 before this fix).
+    ys = 2.0 * YC - 1.0
+    f_star = reference("log_loss", "l2", XC, ys, True)
+    est = SGDClassifier(alpha=ALPHA, random_state=0)
+    for _ in range(20):
+        for a in range(0, len(YC), 100):
+            est.partial_fit(XC[a : a + 100], YC[a : a + 100], classes=[0, 1])
+    f = objective("log_loss", "l2", XC, ys, est.coef_, est.intercept_[0])
+    assert (f - f_star) / f_star < 0.15
+
+
+def test_partial_fit_on_the_same_rows_is_the_fit_of_as_many_epochs():
+    # The optimizer's state is kept when the rows are the last call's (L-BFGS included).
+    est = SGDClassifier(alpha=ALPHA, batch_size=len(YC), random_state=0)
+    for _ in range(4):
+        est.partial_fit(XC, YC, classes=[0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = SGDClassifier(
+            alpha=ALPHA, batch_size=len(YC), max_iter=4, tol=None, random_state=0
+        ).fit(XC, YC)
+    np.testing.assert_array_equal(est.coef_, ref.coef_)

@@ -23,8 +23,10 @@ state belongs to the model's trajectory (:class:`~dasksgd.engine.loop.TrainState
 from one ``partial_fit`` call to the next, restored by a roll-back: the schedule, the optimizer
 phase, the average; a warm start carries only the coefficients); any other rule's state is
 what one fit call learned about the data (the batch size, the diversity estimate, the warmup
-ramp, the stopping counters): fresh at each call, kept through a roll-back. Both are in
-``TrainState.rules``, keyed by :attr:`Rule.name`.
+ramp, the stopping counters): fresh at each call, kept through a roll-back. A persistent
+state carried into a new call passes through :meth:`Rule.carry` first: the optimizer phase's
+(L-BFGS's memory and accepted point belong to one objective) starts afresh when the call's rows
+are not the last call's. All states are in ``TrainState.rules``, keyed by :attr:`Rule.name`.
 """
 
 from __future__ import annotations
@@ -123,6 +125,12 @@ class Rule:
         """The state at the start of a fit."""
         return None
 
+    def carry(self, state: Any) -> Any:
+        """A persistent state from an earlier call of ``train`` (``partial_fit``), as this call
+        starts from it: the state itself by default; a rule whose state belongs to one call's
+        rows starts afresh when the rows changed."""
+        return state
+
     def after_step(self, state: Any, *, step: StepEvent) -> Any:
         """The new state after a step (and the rule's decisions, written into ``step``)."""
         return state
@@ -209,6 +217,8 @@ class Rules:
         for r in self.rules:
             if r.name not in out or (fresh and not r.persistent):
                 out[r.name] = r.init()
+            elif fresh:
+                out[r.name] = r.carry(out[r.name])
         return out
 
     def restore(self, current: dict, good: dict) -> dict:

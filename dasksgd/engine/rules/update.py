@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -26,6 +27,7 @@ class UpdateState(NamedTuple):
     accepted: tuple | None = None
     exact: float = math.nan
     smoothing: float = 0.0
+    rows: str = ""  # the fingerprint of the rows this state was measured on (see carry)
 
 
 #: Continuation of the smoothed full-batch phase: the smoothing shrinks by this factor once what
@@ -116,11 +118,23 @@ class UpdateRule(Rule):
         self.momentum, self.quasi, self.n = momentum, quasi, n
         self.average_start = math.inf if average_start is None else average_start
         self.smoothable, self.band = smoothable, band
+        # Which rows: their count and the scaling the plan measured on them (a different
+        # chunk of a stream has other column means and spreads).
+        digest = hashlib.blake2b(np.asarray(precond.mean).tobytes(), digest_size=16)
+        digest.update(np.asarray(precond.scale).tobytes())
+        self.rows = f"{n}:{digest.hexdigest()}"
         self.polishes = polishes
         self._scaled: dict[float, QuasiNewton] = {}
 
     def init(self) -> UpdateState:
-        return UpdateState()
+        return UpdateState(rows=self.rows)
+
+    def carry(self, state: UpdateState) -> UpdateState:
+        # Another partial_fit call: L-BFGS's memory and accepted objective are those of the
+        # last call's rows; kept for the same rows (then two calls are the fit of two epochs),
+        # dropped for others (judging a trial on new rows against the old objective's value
+        # rejected it, back to the last call's start).
+        return state if state.rows == self.rows else self.init()
 
     def model(self, state: UpdateState) -> tuple[np.ndarray, np.ndarray] | None:
         # The accepted point, or the iterate x (not the extrapolated point momentum evaluates at).
@@ -138,6 +152,9 @@ class UpdateRule(Rule):
         return state.smoothing or None
 
     def after_step(self, state: UpdateState, *, step: StepEvent) -> UpdateState:
+        return self._step(state, step)._replace(rows=self.rows)
+
+    def _step(self, state: UpdateState, step: StepEvent) -> UpdateState:
         st = step.stats
         # The same test as AveragingRule's: this step's iterate is averaged.
         averaged = step.t + step.count >= self.average_start
