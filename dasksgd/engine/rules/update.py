@@ -152,9 +152,7 @@ class UpdateRule(Rule):
         return state.smoothing or None
 
     def after_step(self, state: UpdateState, *, step: StepEvent) -> UpdateState:
-        return self._step(state, step)._replace(rows=self.rows)
-
-    def _step(self, state: UpdateState, step: StepEvent) -> UpdateState:
+        # Every new state names the rows it was measured on (see carry).
         st = step.stats
         # The same test as AveragingRule's: this step's iterate is averaged.
         averaged = step.t + step.count >= self.average_start
@@ -167,10 +165,10 @@ class UpdateRule(Rule):
             # and the smoothing of the next passes, on the scale of the mean loss here.
             mean = st.loss / (self.n * st.grad_intercept.shape[0])
             mu = mean if math.isfinite(mean) and mean > 0.0 else 1.0
-            state = self._proximal(UpdateState(state.momentum), step)
+            state = self._proximal(UpdateState(state.momentum, rows=self.rows), step)
             return state._replace(smoothing=mu)
         if state.accepted is not None or state.smoothing:  # the batch shrank: stochastic steps
-            state = UpdateState(state.momentum)
+            state = UpdateState(state.momentum, rows=self.rows)
         return self._proximal(state, step)
 
     def _lbfgs(self, state: UpdateState, step: StepEvent) -> UpdateState:
@@ -183,10 +181,10 @@ class UpdateRule(Rule):
         if state.quasi.x is None:
             # Nothing accepted yet but the start: report the safe first trial (see the class).
             step.iterate = (train.coef, train.intercept)
-            return UpdateState(MomentumState(), quasi)
+            return UpdateState(MomentumState(), quasi, rows=self.rows)
         accepted = _unflat(quasi.x, step.point[1], fi)
         step.iterate = accepted
-        return UpdateState(state.momentum, quasi, accepted, quasi.f)
+        return UpdateState(state.momentum, quasi, accepted, quasi.f, rows=self.rows)
 
     def _smoothed(self, state: UpdateState, step: StepEvent) -> UpdateState:
         """One L-BFGS iteration on the loss smoothed by ``state.smoothing``, with continuation
@@ -216,7 +214,7 @@ class UpdateRule(Rule):
                 quasi, nxt = self._remeasure(quasi, here)
         train.coef, train.intercept = _unflat(nxt, step.point[1], fi)
         step.eta, step.iterate = quasi.t, best
-        return UpdateState(state.momentum, quasi, _copy(best), best_value, mu)
+        return UpdateState(state.momentum, quasi, _copy(best), best_value, mu, rows=self.rows)
 
     @staticmethod
     def _remeasure(quasi: QuasiNewtonState, x: np.ndarray) -> tuple[QuasiNewtonState, np.ndarray]:
