@@ -23,7 +23,10 @@ per row, logistic; f* from a long L-BFGS run, since a second-order solver on 100
 not fit here), ``multiclass`` (``--classes`` classes, one-vs-rest logistic: the objective is the
 sum of the per-class binary objectives, which scikit-learn's SGDClassifier also minimizes; the
 full-batch peer is OneVsRest(LogisticRegression)), ``regression`` (squared error + l2, f* in
-closed form; the full-batch peer is scikit-learn's Ridge). dask-ml's LogisticRegression takes
+closed form; the full-batch peer is scikit-learn's Ridge), ``hinge`` (the binary data with the
+hinge loss, scikit-learn's SGD default, and no intercept for any contender; f* and the
+full-batch peer from LinearSVC, liblinear's dual coordinate descent, f* after 5000 of its
+iterations: a negative gap means a point better than liblinear's). dask-ml's LogisticRegression takes
 binary dense problems only; its LinearRegression serves the regression problem.
 
 Writes a markdown table (and, with matplotlib, a plot of gap against time) to
@@ -44,8 +47,9 @@ from common import gather_local, local_client, write_table
 TARGETS = (1e-2, 1e-3, 1e-4, 1e-6)
 
 
-def objective(X, y, coef, intercept, alpha, classes=None):
-    """Mean loss + alpha/2 ||coef||^2: logistic one-vs-rest over ``classes`` (None: squared error)."""
+def objective(X, y, coef, intercept, alpha, classes=None, loss="log_loss"):
+    """Mean loss + alpha/2 ||coef||^2: logistic (or ``loss="hinge"``) one-vs-rest over
+    ``classes`` (None: squared error)."""
     coef = np.asarray(coef, dtype=np.float64).reshape(
         -1, X.shape[1]
     )  # (K, d), as scikit-learn stores it
@@ -57,6 +61,8 @@ def objective(X, y, coef, intercept, alpha, classes=None):
         S = np.where(y == classes[1], 1.0, -1.0)[:, None]
     else:
         S = np.where(y[:, None] == np.asarray(classes)[None, :], 1.0, -1.0)
+    if loss == "hinge":
+        return float(np.sum(np.mean(np.maximum(0.0, 1.0 - S * Z), axis=0))) + penalty
     return float(np.sum(np.mean(np.logaddexp(0.0, -S * Z), axis=0))) + penalty
 
 
@@ -67,23 +73,25 @@ def first_time(points, f_star, target):
     return math.inf
 
 
-def run_dasksgd(X, y, alpha, epochs, batch_size, regression=False):
+def run_dasksgd(X, y, alpha, epochs, batch_size, regression=False, loss=None):
     from dasksgd import SGDClassifier, SGDRegressor
 
     Est = SGDRegressor if regression else SGDClassifier
-    est = Est(alpha=alpha, batch_size=batch_size, max_iter=epochs, tol=None, random_state=0)
+    kw = {} if loss is None else {"loss": loss, "fit_intercept": False}
+    est = Est(alpha=alpha, batch_size=batch_size, max_iter=epochs, tol=None, random_state=0, **kw)
     est.fit(X, y)
     ends = est.history_.dropna(subset=["objective"])
     return list(zip(ends["time"], ends["objective"]))
 
 
-def run_sklearn_sgd(Xn, yn, alpha, epochs, classes, prefixes=True, **params):
+def run_sklearn_sgd(Xn, yn, alpha, epochs, classes, prefixes=True, loss="log_loss", **params):
     from sklearn.linear_model import SGDClassifier, SGDRegressor
 
     def make():
         if classes is None:
             return SGDRegressor(alpha=alpha, random_state=0, **params)
-        return SGDClassifier(alpha=alpha, random_state=0, **params)
+        hinge = {"fit_intercept": False} if loss == "hinge" else {}
+        return SGDClassifier(alpha=alpha, random_state=0, loss=loss, **hinge, **params)
 
     def feed(est, X, y):
         if classes is None:
@@ -102,7 +110,7 @@ def run_sklearn_sgd(Xn, yn, alpha, epochs, classes, prefixes=True, **params):
             points.append(
                 (
                     time.perf_counter() - t0,
-                    objective(Xn, yn, est.coef_, est.intercept_, alpha, classes),
+                    objective(Xn, yn, est.coef_, est.intercept_, alpha, classes, loss),
                 )
             )
     est = make()
@@ -111,7 +119,7 @@ def run_sklearn_sgd(Xn, yn, alpha, epochs, classes, prefixes=True, **params):
         t0 = time.perf_counter()
         feed(est, Xn, yn)
         total += time.perf_counter() - t0
-        points.append((total, objective(Xn, yn, est.coef_, est.intercept_, alpha, classes)))
+        points.append((total, objective(Xn, yn, est.coef_, est.intercept_, alpha, classes, loss)))
     return points
 
 
@@ -136,9 +144,24 @@ def _f_star(problem, Xn, yn, alpha, classes):
     """The reference optimum: (f*, seconds, how)."""
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.svm import LinearSVC
 
     n = Xn.shape[0]
     t0 = time.perf_counter()
+    if problem == "hinge":
+        # liblinear's dual coordinate descent (no intercept: with intercept_scaling large enough
+        # to make its penalty negligible, the dual became too ill-conditioned to converge).
+        ref = LinearSVC(
+            loss="hinge",
+            C=1.0 / (alpha * n),
+            fit_intercept=False,
+            tol=1e-12,
+            max_iter=5000,
+            random_state=0,
+        ).fit(Xn.astype(np.float64), yn)
+        coef, intercept = ref.coef_, ref.intercept_
+        value = objective(Xn.astype(np.float64), yn, coef, intercept, alpha, classes, "hinge")
+        return value, time.perf_counter() - t0, f"LinearSVC, {int(ref.n_iter_)} iterations"
     if problem == "regression":
         ref, how = (
             Ridge(alpha=alpha * n, solver="cholesky").fit(Xn, yn),
@@ -175,7 +198,9 @@ def _coefs(model):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--problem", default="binary", choices=["binary", "sparse", "multiclass", "regression"]
+        "--problem",
+        default="binary",
+        choices=["binary", "sparse", "multiclass", "regression", "hinge"],
     )
     parser.add_argument("--n", type=int, default=2_000_000)
     parser.add_argument("--d", type=int, default=100)
@@ -199,6 +224,7 @@ def main() -> None:
     dtype = np.dtype(args.dtype)
     problem = args.problem
     regression = problem == "regression"
+    loss = "hinge" if problem == "hinge" else "log_loss"
     results: dict[str, list] = {}
     with local_client() as client:
         common = dict(chunks=args.chunk_rows, random_state=0, dtype=dtype)
@@ -225,12 +251,15 @@ def main() -> None:
         )
 
         def evaluate(model):
-            return objective(Xn, yn, *_coefs(model), alpha, classes)
+            return objective(Xn, yn, *_coefs(model), alpha, classes, loss)
 
-        results["dasksgd (defaults)"] = run_dasksgd(X, y, alpha, args.epochs, "auto", regression)
+        dloss = loss if problem == "hinge" else None
+        results["dasksgd (defaults)"] = run_dasksgd(
+            X, y, alpha, args.epochs, "auto", regression, dloss
+        )
         best = None
         for B in (16_000, 64_000, 256_000, n):
-            pts = run_dasksgd(X, y, alpha, args.epochs, B, regression)
+            pts = run_dasksgd(X, y, alpha, args.epochs, B, regression, dloss)
             key = min(first_time(pts, f_star, 1e-3), first_time(pts, f_star, 1e-2) + 1e6)
             if best is None or key < best[0]:
                 best = (key, B, pts)
@@ -240,7 +269,7 @@ def main() -> None:
         if "sklearn" not in skip:
             name = "SGDRegressor" if regression else "SGDClassifier"
             results[f"sklearn {name} (defaults)"] = run_sklearn_sgd(
-                Xn, yn, alpha, args.sklearn_default_epochs, classes, prefixes=False
+                Xn, yn, alpha, args.sklearn_default_epochs, classes, prefixes=False, loss=loss
             )
             grid = [
                 dict(learning_rate="constant", eta0=e, average=True)
@@ -249,7 +278,9 @@ def main() -> None:
             grid += [dict(learning_rate="invscaling", eta0=1e-2 if regression else 1e-1)]
             if not regression:
                 grid += [dict(learning_rate="optimal", average=True)]
-            tuned = {str(g): run_sklearn_sgd(Xn, yn, alpha, 4, classes, **g) for g in grid}
+            tuned = {
+                str(g): run_sklearn_sgd(Xn, yn, alpha, 4, classes, loss=loss, **g) for g in grid
+            }
             # The best of the grid at each target: the envelope of its points.
             results[f"sklearn {name} (best of tuned grid)"] = [
                 p for pts in tuned.values() for p in pts
@@ -260,6 +291,22 @@ def main() -> None:
                 t0 = time.perf_counter()
                 ridge = Ridge(alpha=alpha * n, solver="cholesky").fit(Xn, yn)
                 results["sklearn Ridge (cholesky)"] = [(time.perf_counter() - t0, evaluate(ridge))]
+            elif problem == "hinge":
+                from sklearn.svm import LinearSVC
+
+                def svc(it):
+                    return LinearSVC(
+                        loss="hinge",
+                        C=1.0 / (alpha * n),
+                        fit_intercept=False,
+                        tol=1e-12,
+                        max_iter=it,
+                        random_state=0,
+                    ).fit(Xn, yn)
+
+                results["sklearn LinearSVC (liblinear dual)"] = run_doubling(
+                    svc, evaluate, start=4, limit=4096
+                )
             else:
 
                 def lbfgs(it):
@@ -325,7 +372,7 @@ def main() -> None:
         f"n={args.n}, d={args.d}, {args.dtype}"
         + (f", {args.nnz} stored values per row (CSR)" if problem == "sparse" else "")
         + (f", {args.classes} classes" if problem == "multiclass" else "")
-        + f"; {'squared error' if regression else 'logistic loss'}, alpha={alpha}; "
+        + f"; {'squared error' if regression else loss.replace('_', ' ')}, alpha={alpha}; "
         f"f* = {f_star:.10f} ({ref_how}, {ref_time:.1f} s).",
         "",
         "| contender | s to 1e-2 | s to 1e-3 | s to 1e-4 | s to 1e-6 | best gap seen (at s) |",
