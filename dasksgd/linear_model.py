@@ -326,6 +326,7 @@ class _BaseSGD(BaseEstimator):
             config=config,
             seed=seed,
             state=state,
+            moments=getattr(self, "_moments", None) if partial else None,
             max_iter=1 if partial else None,
             shuffle=self.shuffle,
             validation_fraction=self.validation_fraction
@@ -348,7 +349,7 @@ class _BaseSGD(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,  # the caller of fit
             )
-        self._state, self._seed = result.state, result.seed
+        self._state, self._seed, self._moments = result.state, result.seed, result.moments
         coef, intercept = result.state.model()
         self._set_model(coef, intercept)
         prev_iter = getattr(self, "n_iter_", 0) if partial else 0
@@ -696,7 +697,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     def partial_fit(
         self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
     ) -> "SGDClassifier":
-        """One epoch of mini-batch SGD over ``(X, y)``, continuing from the current model.
+        """One epoch of mini-batch SGD over ``(X, y)``, the next chunk of a stream.
+
+        It continues from the current model and the schedule's count of samples; the
+        features are scaled by the column moments of every row the stream has given so far
+        (see "partial_fit: SGD over a stream" in the user guide).
 
         Parameters
         ----------
@@ -1085,7 +1090,11 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         return self
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SGDRegressor":
-        """One epoch of mini-batch SGD over ``(X, y)``, continuing from the current model.
+        """One epoch of mini-batch SGD over ``(X, y)``, the next chunk of a stream.
+
+        It continues from the current model and the schedule's count of samples; the
+        features are scaled by the column moments of every row the stream has given so far
+        (see "partial_fit: SGD over a stream" in the user guide).
 
         Parameters
         ----------

@@ -21,13 +21,66 @@ absorb the shift, and only the scale is used.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from .penalties import Penalty
 
-__all__ = ["Preconditioner"]
+__all__ = ["ColumnMoments", "Preconditioner", "fingerprint"]
+
+
+def fingerprint(n: int, *arrays: np.ndarray) -> str:
+    """A name for a set of rows: their count and a digest of what was measured on them."""
+    digest = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+    return f"{n}:{digest.hexdigest()}"
+
+
+@dataclass(frozen=True)
+class ColumnMoments:
+    """Column sums and sums of squares over the rows of a stream seen so far.
+
+    ``partial_fit`` scales the features by the moments of every row it was given, not of the
+    last chunk alone: a chunk's own means would hide from the coefficients what differs between
+    chunks (rows sorted by a feature or by the target), and its spread would change the scaling
+    of every call.
+
+    Attributes
+    ----------
+    sums, sq_sums : ndarray of shape (d,)
+        Per-column sums of ``x`` and of ``x**2``.
+    count : float
+        Rows summed.
+    rows : str
+        The :func:`fingerprint` of the rows added last: the same rows given again (several
+        epochs over one chunk) are not counted twice in a row, so that the scaling, and with it
+        the fit, stays that of those rows.
+    """
+
+    sums: np.ndarray
+    sq_sums: np.ndarray
+    count: float
+    rows: str = ""
+
+    def add(self, other: "ColumnMoments") -> "ColumnMoments":
+        """These moments and ``other``'s (unchanged when ``other`` holds the rows added last)."""
+        if other.rows and other.rows == self.rows:
+            return self
+        return ColumnMoments(
+            self.sums + other.sums,
+            self.sq_sums + other.sq_sums,
+            self.count + other.count,
+            other.rows,
+        )
+
+    def preconditioner(self, *, center: bool, ridge: float = 0.0) -> "Preconditioner":
+        """The scaling of these rows (see :meth:`Preconditioner.from_sums`)."""
+        return Preconditioner.from_sums(
+            self.sums, self.sq_sums, self.count, center=center, ridge=ridge
+        )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import scipy.sparse as sp
 
 from dasksgd.losses import get_loss
 from dasksgd.penalties import get_penalty
-from dasksgd.preconditioning import Preconditioner
+from dasksgd.preconditioning import ColumnMoments, Preconditioner, fingerprint
 from dasksgd.statistics import gradient_statistics, row_sq_norms
 
 RNG = np.random.default_rng(5)
@@ -24,6 +24,25 @@ def test_from_sums_is_mean_and_std():
     np.testing.assert_allclose(_pc(0.5).scale, np.sqrt(X.var(0) + 0.5))
     flat = Preconditioner.from_sums(np.array([6.0]), np.array([12.0]), 3, center=True)
     assert flat.scale[0] == 1.0  # constant column: left alone
+
+
+def _moments(rows):
+    return ColumnMoments(rows.sum(0), (rows**2).sum(0), len(rows), fingerprint(len(rows), rows))
+
+
+def test_stream_moments_scale_like_all_rows_seen():
+    # B10: the chunks of a stream together are scaled as the rows they add up to; the same rows
+    # given twice in a row are one chunk (epochs over it), given again later another pass.
+    a, b = X[:50], X[50:]
+    m = _moments(a).add(_moments(b))
+    pc = m.preconditioner(center=True)
+    np.testing.assert_allclose(pc.mean, X.mean(0))
+    np.testing.assert_allclose(pc.scale, X.std(0))
+    first = _moments(a)
+    assert first.add(_moments(a)) is first
+    again = m.add(_moments(a))
+    assert again.count == 250
+    np.testing.assert_allclose(again.preconditioner(center=True).mean, np.r_[a, a, b].mean(0))
 
 
 @pytest.mark.parametrize("penalty", ["l2", "l1", "elasticnet"])

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import checkpoint as checkpoints
 from .. import inputs
+from ..preconditioning import ColumnMoments
 from .callbacks import Report
 from .config import TrainConfig
 from .loop import TrainResult, TrainState, train
@@ -37,10 +38,12 @@ logger = logging.getLogger("dasksgd")
 @dataclass
 class FitResult(TrainResult):
     """What :func:`fit` returns: :class:`~dasksgd.engine.loop.TrainResult`, the seed of the
-    shuffles and of the validation split (a resumed checkpoint's own), and the workers used."""
+    shuffles and of the validation split (a resumed checkpoint's own), the workers used, and
+    the column moments of the feature scaling (the next ``partial_fit`` call's ``moments``)."""
 
     seed: int = 0
     n_workers: int = 1
+    moments: ColumnMoments | None = None
 
 
 def fit(
@@ -52,6 +55,7 @@ def fit(
     config: TrainConfig,
     seed: int,
     state: TrainState | None = None,
+    moments: ColumnMoments | None = None,
     max_iter: int | None = None,
     shuffle: bool = True,
     validation_fraction: float = 0.0,
@@ -84,6 +88,9 @@ def fit(
         Seed of the shuffles and of the validation split (unless a checkpoint is resumed).
     state : TrainState, optional
         Where to start (``partial_fit``, warm start); zeros by default.
+    moments : ColumnMoments, optional
+        The column moments of a stream's earlier rows (``partial_fit``): the features are then
+        scaled by those of all its rows, these included.
     max_iter : int, optional
         Epochs to run; ``config.max_iter`` by default.
     shuffle : bool
@@ -132,13 +139,13 @@ def fit(
             state = TrainState(coef=np.zeros((n_features, K)), intercept=np.zeros(K))
         if path is None:
             plan, resume, save_to = (
-                make_plan(backend, config, n_features, n_outputs=K, seed=seed),
+                make_plan(backend, config, n_features, n_outputs=K, seed=seed, prior=moments),
                 None,
                 None,
             )
         else:
             plan, state, resume, save_to = _resume_or_plan(
-                backend, config, X, target, seed, state, path, saved, identity or {}
+                backend, config, X, target, seed, state, moments, path, saved, identity or {}
             )
         if verbose:
             from ..progress import Progress
@@ -171,7 +178,7 @@ def fit(
             os.unlink(path)
         except FileNotFoundError:
             pass
-    return FitResult(**vars(result), seed=seed, n_workers=n_workers)
+    return FitResult(**vars(result), seed=seed, n_workers=n_workers, moments=plan.moments)
 
 
 def _backend(
@@ -209,7 +216,7 @@ def _backend(
     )
 
 
-def _resume_or_plan(backend, config, X, target, seed, state, path, saved, identity):
+def _resume_or_plan(backend, config, X, target, seed, state, moments, path, saved, identity):
     """``(plan, state, resume, save_to)``: a checkpoint of this fit resumed, or a new plan; and
     the checkpoint writer."""
     identity = _identity(backend, X, target, identity)
@@ -225,7 +232,9 @@ def _resume_or_plan(backend, config, X, target, seed, state, path, saved, identi
         apply_plan(backend, config, plan)
         logger.info("resuming from %s at step %d", path, state.step)
     else:
-        plan = make_plan(backend, config, X.shape[1], n_outputs=target.n_outputs, seed=seed)
+        plan = make_plan(
+            backend, config, X.shape[1], n_outputs=target.n_outputs, seed=seed, prior=moments
+        )
 
     def save_to(st: TrainState, loop: Any) -> None:
         checkpoints.save(

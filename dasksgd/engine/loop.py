@@ -205,6 +205,7 @@ def build_rules(
             smoothable=quasi is not None and config.loss.name in SMOOTHABLE,
             band=band,
             polishes=config.loss.name == "hinge",
+            rows=plan.rows,
         ),
     ]
     if config.average_start is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..preconditioning import Preconditioner
+from ..preconditioning import ColumnMoments, Preconditioner, fingerprint
 from ..schedules import smoothness
 from .config import TrainConfig
 
@@ -39,6 +39,12 @@ class Plan:
         Modelled seconds per row of a step's arithmetic, all workers together.
     b_min : int
         Smallest batch that amortizes the overhead: ``overhead / row_cost`` rows.
+    rows : str
+        A :func:`~dasksgd.preconditioning.fingerprint` of the rows measured (an optimizer's
+        state is kept across ``partial_fit`` calls only for the same rows).
+    moments : ColumnMoments, optional
+        The column moments the scaling came from (with those of the stream's earlier rows);
+        none without ``precondition``.
     """
 
     precond: Preconditioner
@@ -47,6 +53,8 @@ class Plan:
     overhead: float
     row_cost: float
     b_min: int
+    rows: str = ""
+    moments: ColumnMoments | None = None
 
 
 #: Arithmetic over overhead of a step at the smallest "auto" batch.
@@ -93,6 +101,7 @@ def make_plan(
     sample: int = 20000,
     iters: int = 30,
     seed: int = 0,
+    prior: ColumnMoments | None = None,
 ) -> Plan:
     """Measure the data once per fit: scales, ``L`` (power iteration), ``L_max``, smallest batch.
 
@@ -100,7 +109,8 @@ def make_plan(
     coordinates (row norms; it also checks the scales, and in the rare case they do not fit
     the rows, one pass for the column scales of all rows and the row norms again), and the
     Gram matrix of the sample (or up to ``iters`` requests of a power iteration on
-    ``Xt' S Xt / n`` over it, for many features).
+    ``Xt' S Xt / n`` over it, for many features). With ``prior``, the column moments of a
+    stream's earlier rows, the scaling is that of all the stream's rows (``partial_fit``).
     """
     fi = bool(config.fit_intercept)
     stride = max(1, backend.n_train // sample)
@@ -111,11 +121,17 @@ def make_plan(
     # rows. Sparse rows: a sample has too few values per column, and their column sums cost
     # little (as many operations as stored values).
     by_sample = stride > 1 and backend.work_per_row >= n_features
-    precond = _scaling(backend, config, n_features, stride if by_sample else 1)
+    moments = _moments(backend, config, n_features, stride if by_sample else 1)
+    seen = moments.rows if moments is not None else ""
+    precond, moments = _scaling(config, n_features, moments, prior)
     scale = _set_scale(backend, config, precond)
     if config.precondition and by_sample and not precond.fits(scale.sq_sums, scale.count, ridge):
-        precond = _scaling(backend, config, n_features)
+        precond, moments = _scaling(
+            config, n_features, _moments(backend, config, n_features), prior
+        )
         scale = _set_scale(backend, config, precond)
+    # The rows' name: the column sums (when measured) and what the pass measured on all rows.
+    rows = seen + fingerprint(backend.n_train, scale.sq_sums, np.array([scale.largest]))
     if not (math.isfinite(scale.largest) and np.all(np.isfinite(scale.sq_sums))):
         raise ValueError(
             "The features' spread is too large for float64 arithmetic (their squares overflow "
@@ -146,20 +162,45 @@ def make_plan(
         min(max(math.ceil(backend.step_overhead / (FLOOR_RATIO * row_cost)), 1), backend.n_train)
     )
     return Plan(
-        precond, 1.0 / L if L > 0 else math.inf, gamma, backend.step_overhead, row_cost, b_min
+        precond,
+        1.0 / L if L > 0 else math.inf,
+        gamma,
+        backend.step_overhead,
+        row_cost,
+        b_min,
+        rows,
+        moments,
     )
 
 
-def _scaling(backend: Any, config: TrainConfig, n_features: int, stride: int = 1) -> Preconditioner:
-    """The preconditioner from the column sums of every ``stride``-th row (the identity without
-    ``config.precondition``)."""
+def _moments(
+    backend: Any, config: TrainConfig, n_features: int, stride: int = 1
+) -> ColumnMoments | None:
+    """The column moments of every ``stride``-th row, weighted to stand for all the rows (none
+    without ``config.precondition``)."""
     if not config.precondition:
-        return Preconditioner.identity(n_features)
+        return None
     d, sums = n_features, backend.column_sums(stride)
+    rows = fingerprint(backend.n_train, sums)
+    if stride > 1 and sums[-1] > 0:  # a sample: each of its rows stands for ~stride rows
+        sums = sums * (backend.n_train / sums[-1])
+    return ColumnMoments(sums[:d], sums[d : 2 * d], float(sums[-1]), rows)
+
+
+def _scaling(
+    config: TrainConfig,
+    n_features: int,
+    moments: ColumnMoments | None,
+    prior: ColumnMoments | None,
+) -> tuple[Preconditioner, ColumnMoments | None]:
+    """The preconditioner of ``moments`` and ``prior``'s rows together (the identity without
+    ``config.precondition``), and those moments."""
+    if moments is None:
+        return Preconditioner.identity(n_features), None
+    if prior is not None:
+        moments = prior.add(moments)
     ridge = config.penalty.l2_strength / config.loss.curvature
-    return Preconditioner.from_sums(
-        sums[:d], sums[d : 2 * d], sums[-1], center=config.fit_intercept, ridge=ridge
-    )
+    return moments.preconditioner(center=config.fit_intercept, ridge=ridge), moments
 
 
 def _set_scale(backend: Any, config: TrainConfig, precond: Preconditioner) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -96,6 +95,9 @@ class UpdateRule(Rule):
         also tries the polished candidate of :func:`~dasksgd.polishing.polish`.
     polishes : bool
         Whether ``band`` is used (the hinge loss).
+    rows : str
+        The plan's name for the rows (:attr:`~dasksgd.engine.plan.Plan.rows`): a state made on
+        other rows is not carried into this fit (see :meth:`carry`).
     """
 
     name = "update"
@@ -113,16 +115,14 @@ class UpdateRule(Rule):
         smoothable: bool = False,
         band: Callable[[np.ndarray, np.ndarray, float], Band] | None = None,
         polishes: bool = False,
+        rows: str = "",
     ) -> None:
         self.penalty, self.precond, self.fit_intercept = penalty, precond, fit_intercept
         self.momentum, self.quasi, self.n = momentum, quasi, n
         self.average_start = math.inf if average_start is None else average_start
         self.smoothable, self.band = smoothable, band
-        # Which rows: their count and the scaling the plan measured on them (a different
-        # chunk of a stream has other column means and spreads).
-        digest = hashlib.blake2b(np.asarray(precond.mean).tobytes(), digest_size=16)
-        digest.update(np.asarray(precond.scale).tobytes())
-        self.rows = f"{n}:{digest.hexdigest()}"
+        # Which rows (the plan's name for them): another chunk of a stream is another objective.
+        self.rows = rows
         self.polishes = polishes
         self._scaled: dict[float, QuasiNewton] = {}
 
