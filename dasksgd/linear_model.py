@@ -12,6 +12,7 @@ import logging
 import os
 import time
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 from typing import Any
 
@@ -298,6 +299,8 @@ class _BaseSGD(BaseEstimator):
         ``start`` is when the public call began: the history's times count from it.
         """
         config = self._config(X.shape[0])
+        if partial:  # a chunk of a stream is not the objective: its passes are not exact steps
+            config = replace(config, goodput=False)
         n_features, K = X.shape[1], spec.n_outputs
         state = None
         if partial and hasattr(self, "_state"):

@@ -30,6 +30,7 @@ class TrainConfig:
     precondition: bool = True  # diagonal preconditioner: centered, Jacobi-scaled features
     warmup_steps: int = 5
     accelerate: bool = True  # full-batch steps: L-BFGS (smooth problems) or momentum with restarts
+    goodput: bool = True  # "auto" batches: full-batch passes while they beat mini-batch steps
 
     @classmethod
     def from_params(

@@ -43,6 +43,7 @@ from .rules import (
     Diverged,
     DivergenceRule,
     EpochEvent,
+    GoodputRule,
     Rule,
     Rules,
     ScheduleRule,
@@ -180,15 +181,10 @@ def build_rules(
     if schedule.kind == "auto":
         schedule = replace(schedule, eta0=plan.gamma)
     fi = config.fit_intercept
+    policy = batch_policy(config.batch_size, config.delta, plan.b_min, n)
     rules = [
         DivergenceRule(config.penalty, line_search=quasi is not None, objective=objective),
-        BatchSizeRule(
-            batch_policy(config.batch_size, config.delta, plan.b_min, n),
-            config.penalty,
-            plan.precond,
-            n,
-            fi,
-        ),
+        BatchSizeRule(policy, config.penalty, plan.precond, n, fi),
         StoppingRule(
             config.tol, config.n_iter_no_change, validate if config.early_stopping else None
         ),
@@ -210,6 +206,31 @@ def build_rules(
     ]
     if config.average_start is not None:
         rules.append(AveragingRule(config.average_start))
+    if (
+        config.goodput
+        and config.batch_size == "auto"
+        and quasi is not None
+        and config.loss.name not in SMOOTHABLE
+        and plan.b_min < n
+        and math.isfinite(plan.max_step)
+        and plan.pass_time > 0
+    ):
+        # Before the batch-size rule: while it answers, the batch is every row.
+        rules.insert(
+            1,
+            GoodputRule(
+                policy,
+                schedule,
+                config.penalty,
+                plan.precond,
+                n,
+                fi,
+                config.delta,
+                plan.max_step,
+                plan.overhead,
+                plan.pass_time,
+            ),
+        )
     return rules
 
 

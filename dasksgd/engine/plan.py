@@ -8,6 +8,7 @@ power iteration over it); :func:`apply_plan` gives a resumed fit's shards the pl
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,9 @@ class Plan:
     moments : ColumnMoments, optional
         The column moments the scaling came from (with those of the stream's earlier rows);
         none without ``precondition``.
+    pass_time : float
+        Measured seconds of one pass over every row (the pass of the row norms): what
+        :class:`~dasksgd.engine.rules.GoodputRule` counts a pass as.
     """
 
     precond: Preconditioner
@@ -55,6 +59,7 @@ class Plan:
     b_min: int
     rows: str = ""
     moments: ColumnMoments | None = None
+    pass_time: float = math.nan
 
 
 #: Arithmetic over overhead of a step at the smallest "auto" batch.
@@ -124,12 +129,17 @@ def make_plan(
     moments = _moments(backend, config, n_features, stride if by_sample else 1)
     seen = moments.rows if moments is not None else ""
     precond, moments = _scaling(config, n_features, moments, prior)
+    began = time.perf_counter()
     scale = _set_scale(backend, config, precond)
     if config.precondition and by_sample and not precond.fits(scale.sq_sums, scale.count, ridge):
         precond, moments = _scaling(
             config, n_features, _moments(backend, config, n_features), prior
         )
+        began = time.perf_counter()
         scale = _set_scale(backend, config, precond)
+    # Timed once here (the fit is deterministic given its plan): the cost of a pass over every
+    # row, what GoodputRule weighs steps against.
+    pass_time = time.perf_counter() - began
     # The rows' name: the column sums (when measured) and what the pass measured on all rows.
     rows = seen + fingerprint(backend.n_train, scale.sq_sums, np.array([scale.largest]))
     if not (math.isfinite(scale.largest) and np.all(np.isfinite(scale.sq_sums))):
@@ -170,6 +180,7 @@ def make_plan(
         b_min,
         rows,
         moments,
+        pass_time,
     )
 
 

@@ -318,6 +318,7 @@ def test_an_epoch_that_raises_the_objective_sends_the_batch_to_the_whole_data():
         batch_size="auto",
         max_iter=8,
         tol=None,
+        goodput=False,  # the batch-size rule's own verdict (GoodputRule is tested apart)
     )
     backend = LocalBackend([(X, y, None)], TargetSpec(), loss, seed=0)
     plan = replace(make_plan(backend, config, 10), b_min=64)

@@ -9,6 +9,7 @@ import pytest
 from dasksgd.diversity import DiversityBatchSize, FixedBatchSize
 from dasksgd.engine.local import LocalBackend
 from dasksgd.engine.loop import Plan, TrainConfig, TrainState, build_rules, train
+from dasksgd.engine.plan import make_plan
 from dasksgd.engine.rules import (
     AveragingRule,
     BatchSizeRule,
@@ -16,12 +17,14 @@ from dasksgd.engine.rules import (
     Diverged,
     DivergenceRule,
     EpochEvent,
+    GoodputRule,
     Rule,
     Rules,
     ScheduleRule,
     StepEvent,
     StoppingRule,
 )
+from dasksgd.engine.rules.goodput import GoodputState
 from dasksgd.engine.shards import TargetSpec
 from dasksgd.losses import get_loss
 from dasksgd.penalties import get_penalty
@@ -306,3 +309,70 @@ def test_stopping_rule_skips_one_repeated_report_then_counts_repeats():
         previous = value
     # The first repeat of 1.0 says nothing; the second repeat of 0.5 is a plateau.
     assert plateaus == [False, False, False, False, False, True]
+
+
+def _goodput(overhead=2e-3, pass_time=0.02, n=100_000, b_min=1_000, eta0=1e-3):
+    loss = get_loss("log_loss")
+    schedule = LearningRate(kind="constant", eta0=eta0, power_t=0.5, alpha=0.0, loss=loss)
+    return GoodputRule(
+        DiversityBatchSize(1.0, b_min, n),
+        schedule,
+        get_penalty("l2", 0.0),
+        Preconditioner.identity(2),
+        n,
+        True,
+        1.0,
+        1.0,  # max_step: L = 1
+        overhead,
+        pass_time,
+    )
+
+
+def test_goodput_rule_predicts_the_descent_lemma_per_second():
+    # Written out from the formula: B = 1000 (the floor; n Delta = 11 asks for 12), the step
+    # B gamma / (1 + delta) = 0.5, the noise nu = 10 with the without-replacement factor, over
+    # the step's cost of overhead plus B rows at the pass's rate.
+    rule, n = _goodput(), 100_000
+    state = GoodputState(grad_sq=2.0, ndelta=11.0)
+    d = 0.5 * (1 - 0.5 / 2) - 0.5**2 / 2 * 10.0 * (n - 1000) / (1000 * (n - 1))
+    assert rule.mini_batch_rate(state) == pytest.approx(d * 2.0 / (2e-3 + 1000 * 0.02 / n))
+    # A gradient under the noise of the steps: the batch is the data, no mini-batch step.
+    assert rule.mini_batch_rate(state._replace(ndelta=math.inf)) == -math.inf
+    assert rule.mini_batch_rate(state._replace(grad_sq=0.0)) == -math.inf
+
+
+def test_goodput_rule_keeps_a_trial_only_if_it_measured_faster():
+    rule = _goodput()
+    state = GoodputState(mode="trial", spent=1.0, ends=((0.5, 2.0),), rate=1.0, trial_epoch=3)
+    epoch = EpochEvent(2, 1, 1.0, 2.0, (np.zeros((2, 1)), np.zeros(1)), None)
+    assert rule.after_epoch(state, epoch=epoch) is state  # the pass that chose it
+    # The trial epoch and its objective pass: 0.5 + 0.02 counted seconds.
+    won = EpochEvent(3, 2, 1.0, 2.0, (np.zeros((2, 1)), np.zeros(1)), None)  # 1.0 / 0.52 s
+    lost = EpochEvent(3, 2, 1.9, 2.0, (np.zeros((2, 1)), np.zeros(1)), None)  # 0.1 / 0.52 s
+    assert rule.batch_size(rule.after_epoch(state, epoch=won)) is None  # the batch rule's
+    assert rule.batch_size(rule.after_epoch(state, epoch=lost)) == 100_000  # passes to the end
+
+
+@pytest.mark.parametrize("overhead, leaves", [(1.0, True), (1e-9, False)])
+def test_goodput_rule_weighs_what_a_step_costs_against_a_pass(overhead, leaves):
+    # The same data, two machines: where a step's fixed cost is a second against a pass of
+    # 10 ms (a slow cluster), the fit leaves mini-batches after the first step (the rest of
+    # the first epoch is one step, then passes); where it costs nothing, the first epoch is
+    # the batch-size rule's mini-batches.
+    from dataclasses import replace
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 10))
+    y = (X @ rng.standard_normal(10) + rng.standard_normal(20000) > 0).astype(int)
+    config = TrainConfig.from_params("log_loss", alpha=1e-4, max_iter=4, tol=None)
+    backend = LocalBackend([(X, y, None)], TargetSpec(np.array([0, 1])), config.loss, seed=0)
+    plan = replace(make_plan(backend, config, 10), overhead=overhead, pass_time=0.01, b_min=256)
+    res = train(
+        backend, config, TrainState(coef=np.zeros((10, 1)), intercept=np.zeros(1)), plan=plan
+    )
+    B = res.history["batch_size"].to_numpy()
+    assert B[0] == 256
+    if leaves:
+        np.testing.assert_array_equal(B[1:], [20000 - 256] + [20000] * (len(B) - 2))
+    else:
+        assert (B[1:10] < 20000).all()

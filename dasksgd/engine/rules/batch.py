@@ -30,6 +30,7 @@ class BatchRuleState(NamedTuple):
     batch: BatchState
     smoother: SmootherState
     progress: float | None = None
+    borrowed: bool = False  # the epoch's steps were of a size another rule chose
 
 
 class BatchSizeRule(Rule):
@@ -86,11 +87,14 @@ class BatchSizeRule(Rule):
         smoothed = self.smoother.update(state.smoother, mean_sq=mean_sq, grad_sq=grad_sq)
         step.ndelta = self.smoother.value(smoothed)
         # The constructor, not _replace: this runs every step.
+        borrowed = state.borrowed or (step.full_batch and state.batch.size < self.n)
         return BatchRuleState(
-            self.policy.update(state.batch, ndelta=step.ndelta), smoothed, state.progress
+            self.policy.update(state.batch, ndelta=step.ndelta), smoothed, state.progress, borrowed
         )
 
     def after_epoch(self, state: BatchRuleState, *, epoch: EpochEvent) -> BatchRuleState:
+        if state.borrowed:  # another rule's epoch (GoodputRule's passes): not this rule's to judge
+            return state._replace(borrowed=False)
         if not math.isfinite(epoch.previous):  # the first epoch: nothing to compare with
             return state
         progress, batch = epoch.previous - epoch.value, state.batch
