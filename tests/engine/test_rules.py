@@ -346,9 +346,10 @@ def test_goodput_rule_keeps_a_trial_only_if_it_measured_faster():
     state = GoodputState(mode="trial", spent=1.0, ends=((0.5, 2.0),), rate=1.0, trial_epoch=3)
     epoch = EpochEvent(2, 1, 1.0, 2.0, (np.zeros((2, 1)), np.zeros(1)), None)
     assert rule.after_epoch(state, epoch=epoch) is state  # the pass that chose it
-    # The trial epoch and its objective pass: 0.5 + 0.02 counted seconds.
-    won = EpochEvent(3, 2, 1.0, 2.0, (np.zeros((2, 1)), np.zeros(1)), None)  # 1.0 / 0.52 s
-    lost = EpochEvent(3, 2, 1.9, 2.0, (np.zeros((2, 1)), np.zeros(1)), None)  # 0.1 / 0.52 s
+    # The trial epoch (2 steps: 2 overheads and a pass) and its objective's pass: 0.044
+    # counted seconds after the 0.5 already spent since its start.
+    won = EpochEvent(3, 2, 1.0, 2.0, (np.zeros((2, 1)), np.zeros(1)), None)  # 1.0 / 0.544 s
+    lost = EpochEvent(3, 2, 1.9, 2.0, (np.zeros((2, 1)), np.zeros(1)), None)  # 0.1 / 0.544 s
     assert rule.batch_size(rule.after_epoch(state, epoch=won)) is None  # the batch rule's
     assert rule.batch_size(rule.after_epoch(state, epoch=lost)) == 100_000  # passes to the end
 

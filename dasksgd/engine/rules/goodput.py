@@ -59,6 +59,7 @@ class GoodputState(NamedTuple):
 
     mode: str = "first"
     spent: float = 0.0  # counted seconds of the fit's passes and steps so far
+    at_step: int = 0  # steps taken at the last epoch's end
     ends: tuple = ()  # (spent, objective) at the last PROBE + 1 epoch ends
     rate: float = math.nan  # the decrease per second a trial must beat
     grad_sq: float = math.nan  # ||grad F||^2 at the last estimate (optimizer coordinates)
@@ -120,11 +121,10 @@ class GoodputRule(Rule):
         return self.overhead + rows * self.pass_time / self.n
 
     def after_step(self, state: GoodputState, *, step: StepEvent) -> GoodputState:
-        if state.mode in ("mini", "final"):
-            return state
+        # Only the passes and the fit's first step are measured: nothing on the mini-batch
+        # steps' path (their seconds are counted at the epoch's end).
         first = step.t == 0 and state.mode == "first"
-        state = state._replace(spent=state.spent + self.step_cost(step.count))
-        if not (step.full_batch or first):
+        if state.mode in ("mini", "final") or not (step.full_batch or first):
             return state
         mean_sq, grad_sq = batch_diversity(
             step.stats, self.penalty, step.point[0], self.n, self.precond, self.fit_intercept
@@ -147,9 +147,12 @@ class GoodputRule(Rule):
             return state
         if state.mode == "trial" and epoch.epoch < state.trial_epoch:
             return state
-        # The objective's pass, unless it rides on the next pass (full-batch epochs).
-        spent = state.spent + (self.pass_time if state.mode in ("first", "trial") else 0.0)
-        state = state._replace(spent=spent)
+        # The epoch's counted seconds: a pass (whose objective rides on the next pass), or k
+        # steps over every row (k overheads and a pass's arithmetic) and the objective's pass.
+        steps = epoch.at_step - state.at_step
+        cost = self.pass_time if steps <= 1 else steps * self.overhead + 2.0 * self.pass_time
+        spent = state.spent + cost
+        state = state._replace(spent=spent, at_step=epoch.at_step)
         if state.mode == "trial":
             # The epoch of mini-batch steps, measured: kept if it bought more per second.
             s0, f0 = state.ends[-1]
