@@ -28,7 +28,7 @@ import numpy as np
 
 from .penalties import Penalty
 
-__all__ = ["ColumnMoments", "Preconditioner", "fingerprint"]
+__all__ = ["ColumnMoments", "HessianBound", "Preconditioner", "fingerprint"]
 
 
 def fingerprint(n: int, *arrays: np.ndarray) -> str:
@@ -165,6 +165,12 @@ class Preconditioner:
             return w
         return np.concatenate([w, [v[d] - float(self.mean @ w)]])
 
+    def direction_matrix(self, fit_intercept: bool) -> np.ndarray:
+        """``A``: the raw-space model of the optimizer's ``v`` is ``A v`` (:meth:`raw_direction`
+        as a matrix); a raw Gram matrix ``G`` of ``[x, 1]`` is ``A' G A`` in these coordinates."""
+        k = self.scale.shape[0] + int(fit_intercept)
+        return np.column_stack([self.raw_direction(e, fit_intercept) for e in np.eye(k)])
+
     def gram_from_raw(self, out: np.ndarray, fit_intercept: bool) -> np.ndarray:
         """``[Xt' u, 1' u]`` from the raw ``[X' u, 1' u]`` of a gram-vector product."""
         d = self.scale.shape[0]
@@ -213,3 +219,81 @@ class Preconditioner:
         # bt moves by -eta * grad_b; b = bt - mu . w follows the change of w.
         new_b = intercept - eta * grad_intercept + self.mean @ (coef - new)
         return new, new_b
+
+
+@dataclass(frozen=True)
+class HessianBound:
+    """The curvature bound of a linear model's objective, factored: a metric for quasi-Newton.
+
+    For a loss whose second derivative is at most ``c`` (1/4 for the logistic loss, 1 for the
+    squared error) the Hessian of ``sum_i w_i loss(x_i . w + b) / n + l2/2 ||w||^2`` is at most
+    ``M = c Xt' W Xt / n + l2 diag(1, ..., 1, 0)`` everywhere (``Xt = [X, 1]``): the step
+    ``-M^{-1} g`` minimizes a quadratic that lies above the objective, so it always descends
+    (Boehning & Lindsay, 1988, "Monotonicity of quadratic-approximation algorithms"; Boehning,
+    1992, for the logistic loss), and as L-BFGS's initial inverse Hessian ``M^{-1}`` removes the
+    correlations of the features, which a diagonal scaling cannot (correlated pixels, one-hot
+    columns and their complements). For the squared error ``M`` is the Hessian itself.
+    ``M`` is formed and factored in the preconditioner's coordinates, where its diagonal is
+    ``c`` on every spread column (so it is well scaled for the factorization).
+
+    Attributes
+    ----------
+    factor : ndarray of shape (k, k)
+        Lower Cholesky factor of ``M`` in the optimizer's coordinates (``k = d + fit_intercept``).
+    A : ndarray of shape (k, k)
+        :meth:`Preconditioner.direction_matrix`: optimizer coordinates to raw ones.
+    fit_intercept : bool
+        Whether the last coordinate is the intercept.
+    """
+
+    factor: np.ndarray
+    A: np.ndarray
+    fit_intercept: bool
+
+    @classmethod
+    def from_gram(
+        cls,
+        gram: np.ndarray,
+        n: float,
+        precond: Preconditioner,
+        fit_intercept: bool,
+        curvature: float,
+        l2: float,
+    ) -> "HessianBound | None":
+        """From the raw weighted Gram matrix ``Xt' W Xt`` of all ``n`` training rows; None
+        where ``M`` is not positive definite in floating point (then keep a diagonal metric)."""
+        A = precond.direction_matrix(fit_intercept)
+        d = precond.scale.shape[0]
+        M = curvature * (A.T @ gram @ A) / max(float(n), 1.0)
+        M[np.arange(d), np.arange(d)] += l2 * precond.inv_scale2
+        M = 0.5 * (M + M.T)
+        top = float(np.max(np.diag(M))) if M.size else 0.0
+        if not (np.isfinite(top) and top > 0.0):
+            return None
+        # Collinear columns without a penalty make M singular: 1e-10 of each diagonal entry
+        # bounds the metric there, and columns without any spread (their gradient is zero)
+        # get the scale of the others.
+        diag = np.diag(M).copy()
+        M[np.diag_indices_from(M)] += 1e-10 * diag + np.where(diag > 1e-300 * top, 0.0, top)
+        try:
+            factor = np.linalg.cholesky(M)
+        except np.linalg.LinAlgError:
+            return None
+        return cls(factor, A, fit_intercept)
+
+    def inverse(self, v: np.ndarray) -> np.ndarray:
+        """``M^{-1}`` applied to a flat raw gradient ``[coef (d, K) raveled, intercept (K)]``
+        (the layout of :mod:`dasksgd.quasi_newton`), as a raw direction in the same layout:
+        ``A M^{-1} A' v``, one solve per output."""
+        import scipy.linalg
+
+        k = self.A.shape[0]
+        d = k - int(self.fit_intercept)
+        K = v.shape[0] // k
+        V = v[: d * K].reshape(d, K)
+        if self.fit_intercept:
+            V = np.vstack([V, v[d * K :][None, :]])
+        Z = self.A @ scipy.linalg.cho_solve((self.factor, True), self.A.T @ V)
+        if not self.fit_intercept:
+            return Z.ravel()
+        return np.concatenate([Z[:d].ravel(), Z[d]])

@@ -56,6 +56,25 @@ def test_full_batch_reaches_exact_optimum(loss, penalty, fit_intercept, alpha, t
     assert gap <= tol
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("alpha", [1e-3, 1e-1])
+def test_full_batch_squared_error_is_ridge_after_one_pass(fit_intercept, alpha):
+    # L-BFGS's metric is the objective's curvature bound (few features), which for the squared
+    # error is its Hessian: the first full-batch step is Newton's, onto the closed form.
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    n = len(y)
+    ridge = Ridge(alpha=alpha * n, fit_intercept=fit_intercept, tol=1e-12).fit(X, y)
+    est = SGDRegressor(
+        alpha=alpha, batch_size=n, max_iter=1, tol=None, fit_intercept=fit_intercept
+    ).fit(X, y)
+    np.testing.assert_allclose(
+        est.coef_, ridge.coef_, rtol=1e-7, atol=1e-7 * abs(ridge.coef_).max()
+    )
+    np.testing.assert_allclose(est.intercept_[0], ridge.intercept_, rtol=1e-9)
+
+
 def test_l1_gives_exact_zeros_like_lasso():
     est = SGDRegressor(
         penalty="l1",

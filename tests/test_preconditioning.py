@@ -4,7 +4,7 @@ import scipy.sparse as sp
 
 from dasksgd.losses import get_loss
 from dasksgd.penalties import get_penalty
-from dasksgd.preconditioning import ColumnMoments, Preconditioner, fingerprint
+from dasksgd.preconditioning import ColumnMoments, HessianBound, Preconditioner, fingerprint
 from dasksgd.statistics import gradient_statistics, row_sq_norms
 
 RNG = np.random.default_rng(5)
@@ -132,3 +132,56 @@ def test_a_sample_that_caught_the_only_outlier_does_not_fit():
     assert not _fits(_sample_pc(A, 100), A)
     A[0, 1], A[1, 1] = 0.0, 1e4  # missed by the sample: then it is the rows' spread that is larger
     assert not _fits(_sample_pc(A, 100), A)
+
+
+def _bound(loss, alpha, fit_intercept, w=None):
+    Xt = np.hstack([X, np.ones((len(X), 1))]) if fit_intercept else X
+    w = np.ones(len(X)) if w is None else w
+    pc = Preconditioner.from_sums(
+        X.sum(0), (X**2).sum(0), 200, center=fit_intercept, ridge=alpha / loss.curvature
+    )
+    gram = Xt.T @ (Xt * w[:, None])
+    return HessianBound.from_gram(gram, len(X), pc, fit_intercept, loss.curvature, alpha), Xt
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_hessian_bound_of_the_squared_error_is_its_hessian(fit_intercept):
+    # Against the closed form: one step -M^{-1} g from zero is the ridge solution.
+    alpha, w = 0.3, RNG.random(200) + 0.5
+    bound, Xt = _bound(get_loss("squared_error"), alpha, fit_intercept, w)
+    y = RNG.standard_normal(200)
+    pen = np.r_[np.ones(3), [0.0] * fit_intercept]
+    H = Xt.T @ (Xt * w[:, None]) / 200 + alpha * np.diag(pen)
+    ridge = np.linalg.solve(H, Xt.T @ (w * y) / 200)
+    g = -Xt.T @ (w * y) / 200  # the gradient at zero, in the flat layout for one output
+    np.testing.assert_allclose(-bound.inverse(g), ridge, rtol=1e-8)  # 1e-10 jitter
+
+
+def test_hessian_bound_of_the_logistic_loss_bounds_its_hessian_per_output():
+    # Brute force: M - H(w) is positive semidefinite at random models, and M^{-1} acts on
+    # each output's block [coef[:, k], intercept[k]] of the flat layout alone.
+    alpha = 1e-3
+    bound, Xt = _bound(LOSS, alpha, True)
+    pen = np.diag([1.0, 1.0, 1.0, 0.0])
+    cols = np.column_stack([bound.inverse(e) for e in np.eye(4)])
+    M = np.linalg.inv(cols)
+    for seed in range(5):
+        wb = np.random.default_rng(seed).standard_normal(4) * [1.0, 0.1, 0.01, 1.0]
+        p = 1.0 / (1.0 + np.exp(-Xt @ wb))
+        H = Xt.T @ (Xt * (p * (1 - p))[:, None]) / 200 + alpha * pen
+        assert np.linalg.eigvalsh(M - H).min() > -1e-9 * np.abs(M).max()
+    np.testing.assert_allclose(M[:3, :3], 0.25 * X.T @ X / 200 + alpha * np.eye(3), rtol=1e-8)
+    G = RNG.standard_normal((4, 3))  # three outputs: coef rows 0-2, intercept row 3
+    flat = np.concatenate([G[:3].ravel(), G[3]])
+    out = bound.inverse(flat)
+    want = cols @ G
+    np.testing.assert_allclose(out, np.concatenate([want[:3].ravel(), want[3]]), rtol=1e-10)
+
+
+def test_hessian_bound_without_spread_or_penalty_is_still_a_metric():
+    Xc = np.hstack([X, np.full((200, 1), 2.0)])  # a constant column, no penalty
+    Xt = np.hstack([Xc, np.ones((200, 1))])
+    pc = Preconditioner.from_sums(Xc.sum(0), (Xc**2).sum(0), 200, center=True)
+    bound = HessianBound.from_gram(Xt.T @ Xt, 200, pc, True, 0.25, 0.0)
+    v = bound.inverse(RNG.standard_normal(5))
+    assert np.all(np.isfinite(v))

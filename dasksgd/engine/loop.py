@@ -30,12 +30,13 @@ import pandas as pd
 from ..acceleration import Momentum
 from ..losses import SMOOTHABLE
 from ..metrics import score_from_sums
+from ..preconditioning import HessianBound
 from ..quasi_newton import QuasiNewton
 from ..schedules import Warmup
 from ..statistics import GradStats
 from .callbacks import Checkpoint, LogEpochs, Report
 from .config import TrainConfig
-from .plan import Plan, apply_plan, make_plan
+from .plan import GRAM_FEATURES, Plan, apply_plan, make_plan
 from .rules import (
     AveragingRule,
     BatchSizeRule,
@@ -165,6 +166,7 @@ def build_rules(
     validate: Callable[[np.ndarray, np.ndarray], float] | None = None,
     objective: Callable[[np.ndarray, np.ndarray], float] | None = None,
     band: Callable[[np.ndarray, np.ndarray, float], Any] | None = None,
+    gram: Callable[[int], np.ndarray] | None = None,
 ) -> list[Rule]:
     """The default rules of a fit, in the order their hooks run.
 
@@ -174,9 +176,10 @@ def build_rules(
     updated iterates). ``validate(coef, intercept)`` scores the held-out rows (early stopping);
     ``objective(coef, intercept)`` measures a model's training objective (the divergence rule
     checks a suspected explosion of the first epochs with it); ``band(coef, intercept, mu)`` the
-    rows inside a smoothed loss's band (polishing a non-smooth loss's full-batch phase).
+    rows inside a smoothed loss's band (polishing a non-smooth loss's full-batch phase);
+    ``gram(stride)`` the raw weighted Gram matrix of the rows (L-BFGS's metric, for few features).
     """
-    quasi = _quasi_newton(config, plan)
+    quasi = _quasi_newton(config, plan, n, gram)
     schedule = config.schedule
     if schedule.kind == "auto":
         schedule = replace(schedule, eta0=plan.gamma)
@@ -234,15 +237,34 @@ def build_rules(
     return rules
 
 
-def _quasi_newton(config: TrainConfig, plan: Plan) -> QuasiNewton | None:
-    """L-BFGS for the full-batch phase when the problem is smooth (else None: momentum)."""
+def _quasi_newton(
+    config: TrainConfig, plan: Plan, n: int, gram: Callable[[int], np.ndarray] | None
+) -> QuasiNewton | None:
+    """L-BFGS for the full-batch phase when the problem is smooth (else None: momentum); for a
+    smooth loss and up to ``GRAM_FEATURES`` coefficients, with the objective's curvature bound
+    as its metric (from the Gram matrix of every row: a sample misses the rare categories whose
+    columns make the problem stiff, ``benchmarks/real_data.py``)."""
     smooth = config.loss.smooth or config.loss.name in SMOOTHABLE
     if not (config.accelerate and smooth and config.penalty.l1_strength == 0.0):
         return None
+    fi, precond = config.fit_intercept, plan.precond
+    k = precond.scale.shape[0] + int(fi)
+    bound = None
+    if gram is not None and config.loss.smooth and k <= GRAM_FEATURES:
+
+        def bound() -> HessianBound | None:
+            out = gram(1)
+            return HessianBound.from_gram(
+                out[:-1].reshape(k, k),
+                n,
+                precond,
+                fi,
+                config.loss.curvature,
+                config.penalty.l2_strength,
+            )
+
     return quasi_newton(
-        plan.precond,
-        config.fit_intercept,
-        plan.max_step if math.isfinite(plan.max_step) else plan.gamma,
+        precond, fi, plan.max_step if math.isfinite(plan.max_step) else plan.gamma, bound
     )
 
 
@@ -419,6 +441,7 @@ class _Fit:
                 validate=self.validation_score,
                 objective=self.objective,
                 band=backend.band,
+                gram=backend.gram,
             )
         self.rules = Rules.of(rules)
         # Only the callbacks that watch steps are called at every step.

@@ -158,7 +158,7 @@ def make_plan(
         # Few features: the sample's Gram matrix in one request, its top eigenvalue exactly.
         out = backend.gram(stride)
         G = out[:-1].reshape(k, k) / max(out[-1], 1.0)
-        A = np.column_stack([precond.raw_direction(e, fi) for e in np.eye(k)])
+        A = precond.direction_matrix(fi)
         lam = float(np.linalg.eigvalsh(A.T @ G @ A)[-1])
     else:
         lam = _power_iteration(backend, precond, k, fi, stride, iters, seed)

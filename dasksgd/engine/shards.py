@@ -155,6 +155,40 @@ IN_PLACE_BYTES = 64 << 10
 BUFFER_BYTES = 8 << 20
 
 
+#: Rows per block of a Gram request: 4,096 rows of 1,024 float64 features are 32 MB.
+GRAM_BLOCK = 4096
+
+
+def _weighted_gram(X: Any, sw: Any, fit_intercept: bool) -> np.ndarray:
+    """``Xt' diag(sw) Xt`` of a block of rows (``Xt = [X, 1]`` with an intercept), float64, on
+    the host."""
+    xp = array_namespace(values(X))
+    m = X.shape[0]
+    w = (
+        xp.ones((m,), dtype=xp.float64, device=device(values(X)))
+        if sw is None
+        else xp.astype(sw, xp.float64)
+    )
+    if is_sparse(X):
+        X = X.astype(np.float64)
+        XtW = X.multiply(xp.reshape(w, (-1, 1))).tocsr()
+        core = X.T @ XtW
+        core = core.toarray() if is_sparse(core) else core
+        col = XtW.T @ xp.ones((m,), dtype=xp.float64)  # X' w
+    else:
+        X = xp.astype(X, xp.float64)
+        XtW = X * xp.reshape(w, (-1, 1))
+        core = X.T @ XtW
+        col = xp.sum(XtW, axis=0)
+    d = X.shape[1]
+    G = np.zeros((d + int(fit_intercept),) * 2)
+    G[:d, :d] = to_numpy(core)
+    if fit_intercept:
+        G[:d, d] = G[d, :d] = to_numpy(col).ravel()
+        G[d, d] = float(xp.sum(w))
+    return G
+
+
 def _empty_aligned(shape: tuple, dtype: Any) -> np.ndarray:
     """An uninitialized array on a 64-byte boundary.
 
@@ -767,8 +801,10 @@ class ShardSet:
 
     def gram(self, stride: int) -> np.ndarray:
         """``[Xt' S Xt (flattened), count]`` over every ``stride``-th training row, ``Xt`` with a
-        column of ones when the model has an intercept (for few features: the whole spectrum of
-        the sample in one request, instead of a power iteration)."""
+        column of ones when the model has an intercept and ``S`` the sample weights (for few
+        features: the whole spectrum of the sample in one request, instead of a power
+        iteration; over every row, L-BFGS's metric, :class:`~dasksgd.preconditioning.HessianBound`).
+        In float64, a block of rows at a time (no copy of a shard); sparse rows stay sparse."""
         k = self._n_features + int(self.fit_intercept)
         parts = []
         for s in self.shards:
@@ -776,18 +812,15 @@ class ShardSet:
             m = X.shape[0]
             if m == 0:
                 continue
-            if is_sparse(X):
-                X = X.toarray()
-            xp = array_namespace(X)
-            X = xp.astype(X, xp.float64)  # the sample's Gram matrix is computed where the rows are
-            if self.fit_intercept:
-                X = xp.concat([X, xp.ones((m, 1), dtype=xp.float64, device=device(X))], axis=1)
-            Xw = (
-                X
-                if s.sw is None
-                else X * xp.reshape(xp.astype(row_slice(s.sw, 0, s.n, stride), xp.float64), (-1, 1))
-            )
-            parts.append((s.index, np.concatenate([to_numpy(X.T @ Xw).ravel(), [float(m)]])))
+            sw = None if s.sw is None else row_slice(s.sw, 0, s.n, stride)
+            G = np.zeros((k, k))
+            for lo in range(0, m, GRAM_BLOCK):
+                G += _weighted_gram(
+                    row_slice(X, lo, lo + GRAM_BLOCK),
+                    None if sw is None else row_slice(sw, lo, lo + GRAM_BLOCK),
+                    self.fit_intercept,
+                )
+            parts.append((s.index, np.concatenate([G.ravel(), [float(m)]])))
         return self._combine(parts, np.zeros(k * k + 1), once=True)
 
     def band(self, coef: np.ndarray, intercept: np.ndarray, width: float) -> Band:

@@ -10,11 +10,18 @@ import numpy as np
 from ...acceleration import Momentum, MomentumState
 from ...penalties import Penalty
 from ...polishing import Band, polish
-from ...preconditioning import Preconditioner
+from ...preconditioning import HessianBound, Preconditioner
 from ...quasi_newton import QuasiNewton, QuasiNewtonState
 from .base import Rule, StepEvent
 
-__all__ = ["UpdateRule", "UpdateState", "AveragingRule", "AveragingState", "quasi_newton"]
+__all__ = [
+    "UpdateRule",
+    "UpdateState",
+    "AveragingRule",
+    "AveragingState",
+    "BoundMetric",
+    "quasi_newton",
+]
 
 
 class UpdateState(NamedTuple):
@@ -289,8 +296,15 @@ class UpdateRule(Rule):
         return self._scaled[scale]
 
 
-def quasi_newton(precond: Preconditioner, fit_intercept: bool, first_step: float) -> QuasiNewton:
-    """L-BFGS whose initial inverse Hessian is the preconditioner's metric ``P``."""
+def quasi_newton(
+    precond: Preconditioner,
+    fit_intercept: bool,
+    first_step: float,
+    bound: Callable[[], HessianBound | None] | None = None,
+) -> QuasiNewton:
+    """L-BFGS whose initial inverse Hessian is the preconditioner's metric ``P``, or, given
+    ``bound`` (a request for the objective's :class:`~dasksgd.preconditioning.HessianBound`),
+    that bound's inverse, whose first step is a majorization step (of size 1)."""
     d = precond.scale.shape[0]
 
     def metric_inverse(v: np.ndarray) -> np.ndarray:
@@ -303,7 +317,34 @@ def quasi_newton(precond: Preconditioner, fit_intercept: bool, first_step: float
         dc = precond.inv_scale2[:, None] * (gc - precond.mean[:, None] * gb[None, :])
         return np.concatenate([dc.ravel(), gb - precond.mean @ dc])
 
-    return QuasiNewton(metric_inverse, first_step)
+    if bound is None:
+        return QuasiNewton(metric_inverse, first_step)
+    return QuasiNewton(BoundMetric(bound, lambda v: first_step * metric_inverse(v)), 1.0)
+
+
+class BoundMetric:
+    """``v -> M^{-1} v`` for the objective's curvature bound ``M``, requested at the first call.
+
+    The first call comes with the fit's first full-batch direction, so fits that end in
+    mini-batch steps never pay for the bound (a Gram matrix of every row: ``n k^2``
+    operations, a few passes' worth for ``k`` near a hundred). Where ``M`` is not positive
+    definite, ``fallback`` (the diagonal metric, scaled to its safe first step).
+    """
+
+    def __init__(
+        self,
+        request: Callable[[], HessianBound | None],
+        fallback: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        self.request, self.fallback = request, fallback
+        self._bound: HessianBound | None = None
+        self._asked = False
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        if not self._asked:
+            self._asked = True
+            self._bound = self.request()
+        return self.fallback(v) if self._bound is None else self._bound.inverse(v)
 
 
 def _copy(model: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
