@@ -238,16 +238,16 @@ class HessianBound:
 
     Attributes
     ----------
-    factor : ndarray of shape (k, k)
-        Lower Cholesky factor of ``M`` in the optimizer's coordinates (``k = d + fit_intercept``).
-    A : ndarray of shape (k, k)
-        :meth:`Preconditioner.direction_matrix`: optimizer coordinates to raw ones.
+    inverse_matrix : ndarray of shape (k, k)
+        ``A M^{-1} A'`` (``k = d + fit_intercept``), ``M`` in the optimizer's coordinates and
+        ``A`` their map to raw ones (:meth:`Preconditioner.direction_matrix`): the metric on
+        raw gradients, formed once (a product per direction costs less than two triangular
+        solves).
     fit_intercept : bool
         Whether the last coordinate is the intercept.
     """
 
-    factor: np.ndarray
-    A: np.ndarray
+    inverse_matrix: np.ndarray
     fit_intercept: bool
 
     @classmethod
@@ -275,25 +275,26 @@ class HessianBound:
         # get the scale of the others.
         diag = np.diag(M).copy()
         M[np.diag_indices_from(M)] += 1e-10 * diag + np.where(diag > 1e-300 * top, 0.0, top)
+        import scipy.linalg
+
         try:
-            factor = np.linalg.cholesky(M)
+            factor = scipy.linalg.cho_factor(M, lower=True)
         except np.linalg.LinAlgError:
             return None
-        return cls(factor, A, fit_intercept)
+        P = A @ scipy.linalg.cho_solve(factor, A.T)
+        return cls(0.5 * (P + P.T), fit_intercept)
 
     def inverse(self, v: np.ndarray) -> np.ndarray:
         """``M^{-1}`` applied to a flat raw gradient ``[coef (d, K) raveled, intercept (K)]``
         (the layout of :mod:`dasksgd.quasi_newton`), as a raw direction in the same layout:
-        ``A M^{-1} A' v``, one solve per output."""
-        import scipy.linalg
-
-        k = self.A.shape[0]
+        ``A M^{-1} A' v``, per output."""
+        k = self.inverse_matrix.shape[0]
         d = k - int(self.fit_intercept)
         K = v.shape[0] // k
         V = v[: d * K].reshape(d, K)
         if self.fit_intercept:
             V = np.vstack([V, v[d * K :][None, :]])
-        Z = self.A @ scipy.linalg.cho_solve((self.factor, True), self.A.T @ V)
+        Z = self.inverse_matrix @ V
         if not self.fit_intercept:
             return Z.ravel()
         return np.concatenate([Z[:d].ravel(), Z[d]])

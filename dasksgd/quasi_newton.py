@@ -30,7 +30,9 @@ __all__ = ["QuasiNewton", "QuasiNewtonState"]
 
 class QuasiNewtonState(NamedTuple):
     """The accepted point ``x`` (flat), its objective ``f`` and gradient ``g``, the direction
-    ``p`` and step ``t`` of the pending trial, and the memory of ``(s, y)`` pairs."""
+    ``p`` and step ``t`` of the pending trial, and the memory of ``(s, y, rho)`` triples (``s``
+    and ``y`` as ``(block, K)`` arrays, ``rho`` the ``K`` blocks' ``1 / s'y``, 0 for a block
+    whose pair failed the curvature test)."""
 
     x: Any = None
     f: float = np.inf
@@ -44,17 +46,27 @@ class QuasiNewtonState(NamedTuple):
 class QuasiNewton:
     """L-BFGS with Armijo backtracking over exact (full-batch) objective evaluations.
 
+    With ``block``, the flat vector is ``K`` independent blocks (``x.reshape(block, K)``'s
+    columns: the one-vs-rest outputs of a linear model, in the layout ``[coef (d, K) raveled,
+    intercept (K)]``), and the inverse Hessian is block diagonal: each block has its own
+    curvature pairs and scaling, as ``K`` separate L-BFGS runs would, under one line search on
+    the summed objective. One L-BFGS on the joined vector mixes the outputs' curvature in its
+    inner products and needed about 7x as many passes on Fashion-MNIST's 10 outputs
+    (``benchmarks/real_data.py``).
+
     Parameters
     ----------
     precondition : callable
         ``precondition(v) -> P v`` for a flat gradient ``v``: the initial inverse Hessian (up to
-        a scalar), symmetric positive definite.
+        a scalar per block), symmetric positive definite and block diagonal.
     first_step : float
-        ``eta`` of the first direction ``-eta P g`` (``1/L``).
+        ``eta`` of the first direction ``-eta P g`` (``1/L``; 1 where ``P`` inverts a bound).
     memory : int
         Curvature pairs kept.
     c1 : float
         Armijo constant: a trial is accepted when ``f(x + t p) <= f(x) + c1 t g'p``.
+    block : int, optional
+        Length of one block (None: the whole vector is one).
     """
 
     def __init__(
@@ -63,14 +75,20 @@ class QuasiNewton:
         first_step: float,
         memory: int = 10,
         c1: float = 1e-4,
+        block: int | None = None,
     ) -> None:
         self.precondition = precondition
         self.first_step = first_step
         self.memory = memory
         self.c1 = c1
+        self.block = block
 
     def init(self) -> QuasiNewtonState:
         return QuasiNewtonState()
+
+    def _blocks(self, v: np.ndarray) -> np.ndarray:
+        """``v`` as ``(block, K)``: column ``j`` is block ``j``."""
+        return v.reshape(-1, 1) if self.block is None else v.reshape(self.block, -1)
 
     def update(
         self, state: QuasiNewtonState, point: np.ndarray, f: float, g: np.ndarray
@@ -81,10 +99,14 @@ class QuasiNewton:
             return self._direction(QuasiNewtonState(point, f, g), first=True)
         slope = float(state.g @ state.p)
         if f <= state.f + self.c1 * state.t * slope:
-            s, y = point - state.x, g - state.g
+            s, y = self._blocks(point - state.x), self._blocks(g - state.g)
+            sy = np.sum(s * y, axis=0)
+            # Keep H positive definite: a block's pair counts only with positive curvature.
+            ok = sy > 1e-12 * np.sqrt(np.sum(s * s, axis=0) * np.sum(y * y, axis=0))
             memory = state.memory
-            if float(s @ y) > 1e-12 * float(np.sqrt((s @ s) * (y @ y))):  # keep H positive definite
-                memory = (memory + ((s, y),))[-self.memory :]
+            if np.any(ok):
+                rho = np.where(ok, 1.0 / np.where(ok, sy, 1.0), 0.0)
+                memory = (memory + ((s, y, rho),))[-self.memory :]
             return self._direction(
                 QuasiNewtonState(point, f, g, memory=memory, backtracks=state.backtracks)
             )
@@ -107,25 +129,36 @@ class QuasiNewton:
     def _direction(
         self, state: QuasiNewtonState, first: bool = False
     ) -> tuple[QuasiNewtonState, np.ndarray]:
-        """``p = -H g`` by the two-loop recursion; the next trial is ``x + p``."""
+        """``p = -H g`` by the two-loop recursion, block by block; the next trial is ``x + p``."""
         g = state.g
         if first or not state.memory:
             p = -self.first_step * self.precondition(g)
         else:
-            q = g.copy()
+            q = self._blocks(g).copy()
             alphas = []
-            for s, y in reversed(state.memory):
-                rho = 1.0 / float(s @ y)
-                a = rho * float(s @ q)
+            for s, y, rho in reversed(state.memory):
+                a = rho * np.sum(s * q, axis=0)
                 q -= a * y
-                alphas.append((rho, a))
-            s, y = state.memory[-1]
-            r = self.precondition(q)
-            r *= float(s @ y) / float(y @ self.precondition(y))
-            for (s, y), (rho, a) in zip(state.memory, reversed(alphas)):
-                b = rho * float(y @ r)
+                alphas.append(a)
+            # Each block's scaling s'y / y'Py from its latest pair; the first step's where
+            # none of its pairs passed.
+            gamma = np.full(q.shape[1], self.first_step)
+            found = np.zeros(q.shape[1], dtype=bool)
+            for s, y, rho in reversed(state.memory):
+                new = (rho > 0) & ~found
+                if np.any(new):
+                    Py = self._blocks(self.precondition(y.ravel()))
+                    yPy = np.sum(y * Py, axis=0)
+                    take = new & (yPy > 0)
+                    gamma = np.where(take, np.sum(s * y, axis=0) / np.where(take, yPy, 1.0), gamma)
+                    found |= new
+                if found.all():
+                    break
+            r = self._blocks(self.precondition(q.ravel())) * gamma
+            for (s, y, rho), a in zip(state.memory, reversed(alphas)):
+                b = rho * np.sum(y * r, axis=0)
                 r += (a - b) * s
-            p = -r
+            p = -r.ravel()
             if float(g @ p) >= 0.0:  # not a descent direction (should not happen): fall back
                 p = -self.first_step * self.precondition(g)
         return state._replace(p=p, t=1.0), state.x + p

@@ -78,3 +78,32 @@ def test_preconditioner_is_the_first_metric():
     state, nxt = qn.update(qn.init(), np.array([1.0, 1.0]), 3.0, np.array([1.0, 4.0]))
     np.testing.assert_allclose(nxt, [1.0 - 0.2, 1.0 - 0.2])
     assert state.f == 3.0 and state.t == 1.0
+
+
+def test_blocks_are_separate_lbfgs_runs():
+    # Two independent quadratics side by side (the layout of K one-vs-rest outputs): with
+    # ``block``, each column's iterates are those of L-BFGS on that column alone, as long as
+    # every trial is accepted (no backtracking on these problems from these starts).
+    rng = np.random.default_rng(1)
+    As = []
+    for _ in range(2):
+        M = rng.standard_normal((4, 4))
+        As.append(M @ M.T + np.eye(4))
+    b = rng.standard_normal((4, 2))
+
+    def joint(v):
+        X = v.reshape(4, 2)
+        f = sum(0.5 * X[:, j] @ As[j] @ X[:, j] - b[:, j] @ X[:, j] for j in range(2))
+        G = np.column_stack([As[j] @ X[:, j] - b[:, j] for j in range(2)])
+        return f, G.ravel()
+
+    L = max(np.linalg.eigvalsh(A)[-1] for A in As)
+    state = _run(QuasiNewton(lambda v: v.copy(), 1.0 / L, block=4), joint, np.zeros(8), 6)
+    for j in range(2):
+
+        def alone(x, j=j):
+            return 0.5 * x @ As[j] @ x - b[:, j] @ x, As[j] @ x - b[:, j]
+
+        one = _run(QuasiNewton(lambda v: v.copy(), 1.0 / L), alone, np.zeros(4), 6)
+        assert state.backtracks == 0 and one.backtracks == 0
+        np.testing.assert_allclose(state.x.reshape(4, 2)[:, j], one.x, rtol=1e-10)

@@ -25,6 +25,7 @@ from dasksgd.engine.rules import (
     StoppingRule,
 )
 from dasksgd.engine.rules.goodput import GoodputState
+from dasksgd.engine.rules.stopping import REPEATS
 from dasksgd.engine.shards import TargetSpec
 from dasksgd.losses import get_loss
 from dasksgd.penalties import get_penalty
@@ -299,16 +300,19 @@ def test_stopping_rule_counts_a_repeated_best_as_no_improvement():
     assert plateaus == [False, False, False, True]
 
 
-def test_stopping_rule_skips_one_repeated_report_then_counts_repeats():
+def test_stopping_rule_skips_repeated_reports_up_to_repeats_then_counts_them():
+    # L-BFGS's epochs repeat a point: reported again, then rejected trials (the step halves).
+    # Up to REPEATS in a row say nothing of progress; one more counts as an epoch without
+    # improvement.
     rule = StoppingRule(0.0, 1)
     state, plateaus, previous = rule.init(), [], math.nan
-    for value in (2.0, 1.0, 1.0, 0.5, 0.5, 0.5):
+    values = (2.0, 1.0, 1.0, 0.5, *([0.5] * (REPEATS + 1)))
+    for value in values:
         event = _epoch(value, previous)
         state = rule.after_epoch(state, epoch=event)
         plateaus.append(event.plateau)
         previous = value
-    # The first repeat of 1.0 says nothing; the second repeat of 0.5 is a plateau.
-    assert plateaus == [False, False, False, False, False, True]
+    assert plateaus == [False] * (len(values) - 1) + [True]
 
 
 def _goodput(overhead=2e-3, pass_time=0.02, n=100_000, b_min=1_000, eta0=1e-3):

@@ -12,6 +12,11 @@ from .base import Diverged, EpochEvent, Rule, StepEvent
 
 __all__ = ["DivergenceRule", "DivergenceState", "StoppingRule", "StoppingState", "EXPLODE"]
 
+#: Epochs in a row that only report the last epoch's point again and are not counted by the
+#: stopping rule: L-BFGS's report of a point measured by the epoch before, then rejected trials
+#: (each halves the step: after four, the trial is a sixteenth of the direction).
+REPEATS = 5
+
 #: Divergence: an epoch objective above this multiple of the best one so far (or a non-finite
 #: loss) rolls back to the last good model and halves the step size.
 EXPLODE = 100.0
@@ -87,7 +92,7 @@ class StoppingState(NamedTuple):
 
     best: float | None = None
     no_improve: int = 0
-    repeated: bool = False  # the last epoch repeated the one before it exactly
+    repeated: int = 0  # epochs in a row that repeated the one before them exactly
 
 
 class StoppingRule(Rule):
@@ -130,12 +135,14 @@ class StoppingRule(Rule):
             epoch.validation_score = self.validate(*epoch.model)
         if self.tol is None:
             return state
-        if epoch.value == epoch.previous and not state.repeated:
-            # The same objective as the last epoch's, to the bit: the same measurement reported
-            # twice (in the L-BFGS phase an epoch's model is the point its pass measured, and
-            # the epoch before may have reported that point already, with its objective taken
-            # from this pass). Says nothing new; a second repeat in a row counts as usual.
-            return state._replace(repeated=True)
+        if epoch.value == epoch.previous and state.repeated < REPEATS:
+            # The same objective as the last epoch's, to the bit: the same point reported
+            # again. In the L-BFGS phase an epoch's model is the accepted point: the epoch
+            # before may have reported it already (with its objective taken from this pass),
+            # or this epoch's pass was a trial the line search rejected (the step is halved).
+            # Says nothing of progress, up to REPEATS in a row; then it counts as usual (a
+            # line search that keeps failing is at the optimum's rounding).
+            return state._replace(repeated=state.repeated + 1)
         best = state.best
         # Strictly better by more than tol: an epoch that repeats the best value exactly (a fit
         # at its optimum, exact steps) has not improved, also with tol=0.
@@ -149,4 +156,4 @@ class StoppingRule(Rule):
         no_improve = 0 if improved else state.no_improve + 1
         if no_improve >= self.n_iter_no_change:
             epoch.plateau, no_improve = True, 0
-        return StoppingState(best, no_improve, False)
+        return StoppingState(best, no_improve, 0)

@@ -290,8 +290,9 @@ class UpdateRule(Rule):
         if scale == 1.0:
             return self.quasi
         if scale not in self._scaled:
+            q = self.quasi
             self._scaled[scale] = QuasiNewton(
-                self.quasi.precondition, self.quasi.first_step * scale
+                q.precondition, q.first_step * scale, q.memory, q.c1, q.block
             )
         return self._scaled[scale]
 
@@ -317,9 +318,12 @@ def quasi_newton(
         dc = precond.inv_scale2[:, None] * (gc - precond.mean[:, None] * gb[None, :])
         return np.concatenate([dc.ravel(), gb - precond.mean @ dc])
 
+    # One block per output: the one-vs-rest problems are independent (see QuasiNewton).
+    block = d + int(fit_intercept)
     if bound is None:
-        return QuasiNewton(metric_inverse, first_step)
-    return QuasiNewton(BoundMetric(bound, lambda v: first_step * metric_inverse(v)), 1.0)
+        return QuasiNewton(metric_inverse, first_step, block=block)
+    fallback = BoundMetric(bound, lambda v: first_step * metric_inverse(v))
+    return QuasiNewton(fallback, 1.0, block=block)
 
 
 class BoundMetric:
