@@ -297,7 +297,8 @@ def contenders(p: Problem, client, budget: float) -> dict:
         est = LogisticRegression(C=1.0 / (ALPHA * n), **kw)
         if p.kind == "ovr":  # the same objective: one binary problem per class
             est = OneVsRestClassifier(est)
-        return coefs(est.fit(X32, y, sample_weight=p.weight))
+        weights = {} if p.weight is None else {"sample_weight": p.weight}
+        return coefs(est.fit(X32, y, **weights))
 
     def sgd(**kw):
         est = (SkSGDRegressor if regression else SkSGDClassifier)(

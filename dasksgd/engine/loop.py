@@ -230,7 +230,7 @@ def build_rules(
                 fi,
                 config.delta,
                 plan.max_step,
-                plan.overhead,
+                plan.step_time if math.isfinite(plan.step_time) else plan.overhead,
                 plan.pass_time,
             ),
         )

@@ -49,6 +49,11 @@ class Plan:
     pass_time : float
         Measured seconds of one pass over every row (the pass of the row norms): what
         :class:`~dasksgd.engine.rules.GoodputRule` counts a pass as.
+    step_time : float
+        Measured seconds of a step's fixed cost at this fit's model size (a step over a few
+        rows, less their arithmetic): the round trip, the model out and the sums back, every
+        shard's bookkeeping. What :class:`~dasksgd.engine.rules.GoodputRule` counts a step as,
+        beside its rows (``overhead`` is a cost model of a small model's step, for ``b_min``).
     """
 
     precond: Preconditioner
@@ -60,6 +65,28 @@ class Plan:
     rows: str = ""
     moments: ColumnMoments | None = None
     pass_time: float = math.nan
+    step_time: float = math.nan
+
+
+#: Rows of the steps that measure a step's fixed cost, and how many are timed (the fastest
+#: counts: the first may pay for connections and caches).
+PROBE_ROWS = 256
+PROBE_STEPS = 3
+
+
+def _step_time(backend: Any, n_features: int, n_outputs: int, pass_time: float) -> float:
+    """Seconds of a step's fixed cost at this model size: the fastest of ``PROBE_STEPS`` steps
+    of the zero model over the epoch's first ``PROBE_ROWS`` rows, less those rows' share of a
+    pass."""
+    n = backend.n_train
+    rows = min(n, PROBE_ROWS)
+    coef, intercept = np.zeros((n_features, n_outputs)), np.zeros(n_outputs)
+    best = math.inf
+    for _ in range(PROBE_STEPS):
+        began = time.perf_counter()
+        backend.step(coef, intercept, 0, 0, rows, n)
+        best = min(best, time.perf_counter() - began)
+    return max(best - rows * pass_time / max(n, 1), 0.0)
 
 
 #: Arithmetic over overhead of a step at the smallest "auto" batch.
@@ -140,6 +167,7 @@ def make_plan(
     # Timed once here (the fit is deterministic given its plan): the cost of a pass over every
     # row, what GoodputRule weighs steps against.
     pass_time = time.perf_counter() - began
+    step_time = _step_time(backend, n_features, n_outputs, pass_time)
     # The rows' name: the column sums (when measured) and what the pass measured on all rows.
     rows = seen + fingerprint(backend.n_train, scale.sq_sums, np.array([scale.largest]))
     if not (math.isfinite(scale.largest) and np.all(np.isfinite(scale.sq_sums))):
@@ -181,6 +209,7 @@ def make_plan(
         rows,
         moments,
         pass_time,
+        step_time,
     )
 
 

@@ -360,10 +360,10 @@ def test_goodput_rule_keeps_a_trial_only_if_it_measured_faster():
 
 @pytest.mark.parametrize("overhead, leaves", [(1.0, True), (1e-9, False)])
 def test_goodput_rule_weighs_what_a_step_costs_against_a_pass(overhead, leaves):
-    # The same data, two machines: where a step's fixed cost is a second against a pass of
-    # 10 ms (a slow cluster), the fit leaves mini-batches after the first step (the rest of
-    # the first epoch is one step, then passes); where it costs nothing, the first epoch is
-    # the batch-size rule's mini-batches.
+    # The same data, two machines: where a step's measured fixed cost is a second against a
+    # pass of 10 ms (a slow cluster, or a wide model's transfer), the fit leaves mini-batches
+    # after the first step (the rest of the first epoch is one step, then passes); where it
+    # costs nothing, the first epoch is the batch-size rule's mini-batches.
     from dataclasses import replace
 
     rng = np.random.default_rng(0)
@@ -371,7 +371,7 @@ def test_goodput_rule_weighs_what_a_step_costs_against_a_pass(overhead, leaves):
     y = (X @ rng.standard_normal(10) + rng.standard_normal(20000) > 0).astype(int)
     config = TrainConfig.from_params("log_loss", alpha=1e-4, max_iter=4, tol=None)
     backend = LocalBackend([(X, y, None)], TargetSpec(np.array([0, 1])), config.loss, seed=0)
-    plan = replace(make_plan(backend, config, 10), overhead=overhead, pass_time=0.01, b_min=256)
+    plan = replace(make_plan(backend, config, 10), step_time=overhead, pass_time=0.01, b_min=256)
     res = train(
         backend, config, TrainState(coef=np.zeros((10, 1)), intercept=np.zeros(1)), plan=plan
     )
@@ -381,3 +381,23 @@ def test_goodput_rule_weighs_what_a_step_costs_against_a_pass(overhead, leaves):
         np.testing.assert_array_equal(B[1:], [20000 - 256] + [20000] * (len(B) - 2))
     else:
         assert (B[1:10] < 20000).all()
+
+
+def test_goodput_rule_counts_the_step_time_the_plan_measured():
+    # The per-step cost weighed is the plan's measurement at this model's size (not the cost
+    # model behind b_min): a probe step of the zero model, so finite and non-negative.
+    from dataclasses import replace
+
+    from dasksgd.engine.loop import build_rules
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 10))
+    y = (X[:, 0] > 0).astype(int)
+    config = TrainConfig.from_params("log_loss", alpha=1e-4)
+    backend = LocalBackend([(X, y, None)], TargetSpec(np.array([0, 1])), config.loss, seed=0)
+    plan = make_plan(backend, config, 10)
+    assert np.isfinite(plan.step_time) and plan.step_time >= 0.0
+    plan = replace(plan, step_time=0.125, pass_time=0.01, b_min=256)
+    (rule,) = [r for r in build_rules(config, plan, 20000) if isinstance(r, GoodputRule)]
+    assert rule.overhead == 0.125
+    assert rule.step_cost(20000) == pytest.approx(0.135)

@@ -28,10 +28,11 @@ its rows, no curvature beyond ``L``). Then:
    there); where the prediction is higher, one epoch of mini-batch steps is tried and kept only
    if it measured faster (then the batch-size rule decides, as before); else passes to the end.
 
-Seconds are counted, not clocked: a pass costs the plan's measured ``pass_time`` and a step
-``overhead + B pass_time / n``, so given its plan a fit is deterministic (a resumed checkpoint
-goes on bit for bit) and two fresh fits differ only where their plans' timings fall on either
-side of a choice. A fixed ``batch_size`` uses no timing.
+Seconds are counted, not clocked: a step over ``B`` rows costs ``overhead + B pass_time / n``
+with the plan's two measurements (``step_time``: a step's fixed cost at this model's size, on
+this cluster; ``pass_time``: a pass's arithmetic), so given its plan a fit is deterministic (a
+resumed checkpoint goes on bit for bit) and two fresh fits differ only where their plans'
+timings fall on either side of a choice. A fixed ``batch_size`` uses no timing.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class GoodputRule(Rule):
     max_step : float
         ``1 / L``.
     overhead : float
-        Seconds of a step's fixed cost (the plan's).
+        Seconds of a step's fixed cost (the plan's measured ``step_time``: at this model's
+        size, so the transfer of a wide or many-output model counts).
     pass_time : float
         Seconds of a pass over every row (the plan's measurement).
     """
@@ -116,9 +118,7 @@ class GoodputRule(Rule):
 
     def step_cost(self, rows: float) -> float:
         """Counted seconds of a step over ``rows`` rows."""
-        if rows >= self.n:
-            return self.pass_time
-        return self.overhead + rows * self.pass_time / self.n
+        return self.overhead + min(rows, self.n) * self.pass_time / self.n
 
     def after_step(self, state: GoodputState, *, step: StepEvent) -> GoodputState:
         # Only the passes and the fit's first step are measured: nothing on the mini-batch
@@ -137,7 +137,7 @@ class GoodputRule(Rule):
         if first and not step.full_batch:
             # Against what a full-batch gradient step is sure to buy per pass (the descent
             # lemma's ||g||^2 / 2L): the first epoch's steps are worth taking, or not.
-            bar = 0.5 * self.max_step * grad_sq / self.pass_time
+            bar = 0.5 * self.max_step * grad_sq / self.step_cost(self.n)
             if not self.mini_batch_rate(state) > bar:
                 return state._replace(mode="full")
         return state
@@ -150,7 +150,9 @@ class GoodputRule(Rule):
         # The epoch's counted seconds: a pass (whose objective rides on the next pass), or k
         # steps over every row (k overheads and a pass's arithmetic) and the objective's pass.
         steps = epoch.at_step - state.at_step
-        cost = self.pass_time if steps <= 1 else steps * self.overhead + 2.0 * self.pass_time
+        cost = (
+            self.step_cost(self.n) if steps <= 1 else steps * self.overhead + 2.0 * self.pass_time
+        )
         spent = state.spent + cost
         state = state._replace(spent=spent, at_step=epoch.at_step)
         if state.mode == "trial":
