@@ -1,8 +1,9 @@
 """What the loop measures on the data once per fit: the scaling, the smoothness, the floor of B.
 
 :func:`make_plan` costs the column scales of a sample of rows, one pass over all rows in those
-coordinates (their norms, which also check the values), and the sample's Gram matrix (or a
-power iteration over it); :func:`apply_plan` gives a resumed fit's shards the plan it saved.
+coordinates (their norms, which also check the values; timed), the sample's Gram matrix (or a
+power iteration over it), and three timed steps over a few rows; :func:`apply_plan` gives a
+resumed fit's shards the plan it saved.
 """
 
 from __future__ import annotations
