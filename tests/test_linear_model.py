@@ -57,10 +57,11 @@ def test_full_batch_reaches_exact_optimum(loss, penalty, fit_intercept, alpha, t
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
-@pytest.mark.parametrize("alpha", [1e-3, 1e-1])
+@pytest.mark.parametrize("alpha", [1e-7, 1e-6])
 def test_full_batch_squared_error_is_ridge_after_one_pass(fit_intercept, alpha):
-    # L-BFGS's metric is the objective's curvature bound (few features), which for the squared
-    # error is its Hessian: the first full-batch step is Newton's, onto the closed form.
+    # L-BFGS's metric is the objective's curvature bound (few features, a stiff problem: the
+    # diabetes columns are correlated and alpha small), which for the squared error is its
+    # Hessian: the first full-batch step is Newton's, onto the closed form.
     from sklearn.datasets import load_diabetes
 
     X, y = load_diabetes(return_X_y=True)
@@ -73,6 +74,25 @@ def test_full_batch_squared_error_is_ridge_after_one_pass(fit_intercept, alpha):
         est.coef_, ridge.coef_, rtol=1e-7, atol=1e-7 * abs(ridge.coef_).max()
     )
     np.testing.assert_allclose(est.intercept_[0], ridge.intercept_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("alpha, stiff", [(1e-1, False), (1e-6, True)])
+def test_the_curvature_bound_is_requested_only_for_a_stiff_problem(alpha, stiff, monkeypatch):
+    # The Gram matrix of every row costs a few passes: it is asked for only where the diagonal
+    # scaling leaves a condition number over BOUND_CONDITION (a strong penalty makes the
+    # diabetes problem well conditioned).
+    from sklearn.datasets import load_diabetes
+
+    from dasksgd.engine.local import LocalBackend
+
+    X, y = load_diabetes(return_X_y=True)
+    strides, gram = [], LocalBackend.gram
+    monkeypatch.setattr(
+        LocalBackend, "gram", lambda self, stride: strides.append(stride) or gram(self, stride)
+    )
+    SGDRegressor(alpha=alpha, batch_size=len(y), max_iter=3, tol=None).fit(X, y)
+    # The plan's request (here a sample of every row: 442 rows), then the bound's.
+    assert len(strides) == (2 if stiff else 1)
 
 
 def test_l1_gives_exact_zeros_like_lasso():

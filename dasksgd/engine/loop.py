@@ -237,12 +237,19 @@ def build_rules(
     return rules
 
 
+#: The bound is worth its Gram matrix (a few passes' worth of arithmetic) where the diagonal
+#: scaling leaves at least this condition number: on independent features (dasksgd.datasets,
+#: ~1.3) it buys nothing; on the real tables of benchmarks/real_data.py it is 1e4-1e5.
+BOUND_CONDITION = 100.0
+
+
 def _quasi_newton(
     config: TrainConfig, plan: Plan, n: int, gram: Callable[[int], np.ndarray] | None
 ) -> QuasiNewton | None:
     """L-BFGS for the full-batch phase when the problem is smooth (else None: momentum); for a
-    smooth loss and up to ``GRAM_FEATURES`` coefficients, with the objective's curvature bound
-    as its metric (from the Gram matrix of every row: a sample misses the rare categories whose
+    smooth loss, up to ``GRAM_FEATURES`` coefficients and a stiff problem (``plan.condition``
+    over ``BOUND_CONDITION``, or not measured), with the objective's curvature bound as its
+    metric (from the Gram matrix of every row: a sample misses the rare categories whose
     columns make the problem stiff, ``benchmarks/real_data.py``)."""
     smooth = config.loss.smooth or config.loss.name in SMOOTHABLE
     if not (config.accelerate and smooth and config.penalty.l1_strength == 0.0):
@@ -250,7 +257,12 @@ def _quasi_newton(
     fi, precond = config.fit_intercept, plan.precond
     k = precond.scale.shape[0] + int(fi)
     bound = None
-    if gram is not None and config.loss.smooth and k <= GRAM_FEATURES:
+    if (
+        gram is not None
+        and config.loss.smooth
+        and k <= GRAM_FEATURES
+        and not plan.condition <= BOUND_CONDITION
+    ):
 
         def bound() -> HessianBound | None:
             out = gram(1)

@@ -55,6 +55,10 @@ class Plan:
         rows, less their arithmetic): the round trip, the model out and the sums back, every
         shard's bookkeeping. What :class:`~dasksgd.engine.rules.GoodputRule` counts a step as,
         beside its rows (``overhead`` is a cost model of a small model's step, for ``b_min``).
+    condition : float
+        The condition number of the loss's curvature bound in these coordinates, on the
+        sample's Gram matrix (bounded by its extreme eigenvalues; nan above ``GRAM_FEATURES``):
+        where it is small the diagonal scaling already is L-BFGS's best metric.
     """
 
     precond: Preconditioner
@@ -67,6 +71,7 @@ class Plan:
     moments: ColumnMoments | None = None
     pass_time: float = math.nan
     step_time: float = math.nan
+    condition: float = math.nan
 
 
 #: Rows of the steps that measure a step's fixed cost, and how many are timed (the fastest
@@ -188,9 +193,17 @@ def make_plan(
         out = backend.gram(stride)
         G = out[:-1].reshape(k, k) / max(out[-1], 1.0)
         A = precond.direction_matrix(fi)
-        lam = float(np.linalg.eigvalsh(A.T @ G @ A)[-1])
+        spectrum = np.linalg.eigvalsh(A.T @ G @ A)
+        lam = float(spectrum[-1])
+        # The condition number the diagonal scaling leaves to L-BFGS (Weyl's bounds on the
+        # curvature bound's eigenvalues, the penalty's smallest on a coefficient below).
+        c, pen = loss.curvature, config.penalty.l2_strength * precond.inv_scale2
+        low = c * max(float(spectrum[0]), 0.0) + (float(pen.min()) if pen.size else 0.0)
+        top = c * lam + (float(pen.max()) if pen.size else 0.0)
+        condition = top / low if low > 0 else math.inf
     else:
         lam = _power_iteration(backend, precond, k, fi, stride, iters, seed)
+        condition = math.nan
     L = smoothness(lam, loss, l2)
     # The floor of "auto": the batch whose arithmetic costs a quarter of the step's fixed
     # overhead (a pass then costs at most 5x its arithmetic; below the floor the overhead would
@@ -211,6 +224,7 @@ def make_plan(
         moments,
         pass_time,
         step_time,
+        condition,
     )
 
 
