@@ -206,8 +206,8 @@ def optimum(p: Problem) -> float:
 
     n = p.X.shape[0]
     if p.kind == "regression":
-        r = Ridge(alpha=ALPHA * n, solver="cholesky" if not sp.issparse(p.X) else "sparse_cg")
-        r.fit(p.X, p.y if p.kind != "regression" else p.targets[:, 0], sample_weight=p.weight)
+        r = Ridge(alpha=ALPHA * n, solver="cholesky")
+        r.fit(p.X, p.targets[:, 0], sample_weight=p.weight)
         return p.objective(r.coef_, r.intercept_)
     T = p.targets
     solver = "newton-cg" if sp.issparse(p.X) else "newton-cholesky"
@@ -345,6 +345,31 @@ def row_norms(version: str, X) -> str:
     )
 
 
+def plan_condition(p: Problem) -> str:
+    """What dasksgd's plan measures of the problem's conditioning (in process, no cluster):
+    the condition number its diagonal scaling leaves, which decides whether L-BFGS gets the
+    curvature bound as its metric (``dasksgd.engine.loop.BOUND_CONDITION``)."""
+    from dasksgd.engine.config import TrainConfig
+    from dasksgd.engine.local import LocalBackend
+    from dasksgd.engine.loop import BOUND_CONDITION
+    from dasksgd.engine.plan import GRAM_FEATURES, make_plan
+    from dasksgd.engine.shards import TargetSpec
+
+    loss = "squared_error" if p.kind == "regression" else "log_loss"
+    config = TrainConfig.from_params(loss, alpha=ALPHA)
+    classes = None if p.kind == "regression" else np.unique(p.y)
+    y = p.targets[:, 0] if p.kind == "regression" else p.y
+    backend = LocalBackend([(p.X, y, p.weight)], TargetSpec(classes), config.loss, seed=0)
+    plan = make_plan(backend, config, p.X.shape[1])
+    if p.X.shape[1] + 1 > GRAM_FEATURES:
+        used = f"the diagonal: over {GRAM_FEATURES} coefficients"
+    elif plan.condition > BOUND_CONDITION:
+        used = "the curvature bound"
+    else:
+        used = "the diagonal"
+    return f"plan condition {plan.condition:.3g} (L-BFGS's metric: {used})"
+
+
 def plot(curves: dict, path) -> None:
     """Gap against seconds, one panel per problem, one line per contender."""
     import matplotlib
@@ -384,6 +409,7 @@ def main() -> None:
         for p in problems(args.data.split(",")):
             if not sp.issparse(p.X):
                 print(row_norms(p.name, p.X))
+            print(f"{p.name}: {plan_condition(p)}")
         return
 
     rows, epochs, sizes, verdicts, curves = [], [], [], [], {}

@@ -25,6 +25,7 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
 from .penalties import Penalty
 
@@ -275,8 +276,6 @@ class HessianBound:
         # get the scale of the others.
         diag = np.diag(M).copy()
         M[np.diag_indices_from(M)] += 1e-10 * diag + np.where(diag > 1e-300 * top, 0.0, top)
-        import scipy.linalg
-
         try:
             factor = scipy.linalg.cho_factor(M, lower=True)
         except np.linalg.LinAlgError:

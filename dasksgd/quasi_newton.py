@@ -51,8 +51,8 @@ class QuasiNewton:
     intercept (K)]``), and the inverse Hessian is block diagonal: each block has its own
     curvature pairs and scaling, as ``K`` separate L-BFGS runs would, under one line search on
     the summed objective. One L-BFGS on the joined vector mixes the outputs' curvature in its
-    inner products and needed about 7x as many passes on Fashion-MNIST's 10 outputs
-    (``benchmarks/real_data.py``).
+    inner products and scaling, and slows every output to the pace of the stiffest (the
+    one-vs-rest problems of ``benchmarks/real_data.py``).
 
     Parameters
     ----------

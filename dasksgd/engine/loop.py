@@ -238,8 +238,9 @@ def build_rules(
 
 
 #: The bound is worth its Gram matrix (a few passes' worth of arithmetic) where the diagonal
-#: scaling leaves at least this condition number: on independent features (dasksgd.datasets,
-#: ~1.3) it buys nothing; on the real tables of benchmarks/real_data.py it is 1e4-1e5.
+#: scaling leaves at least this condition number (``Plan.condition``): on independent features
+#: it buys nothing (benchmarks/time_to_accuracy.py got slower with it); the real tables'
+#: conditions are far above (``python benchmarks/real_data.py --norms`` prints them).
 BOUND_CONDITION = 100.0
 
 
@@ -250,7 +251,7 @@ def _quasi_newton(
     smooth loss, up to ``GRAM_FEATURES`` coefficients and a stiff problem (``plan.condition``
     over ``BOUND_CONDITION``, or not measured), with the objective's curvature bound as its
     metric (from the Gram matrix of every row: a sample misses the rare categories whose
-    columns make the problem stiff, ``benchmarks/real_data.py``)."""
+    columns make a one-hot table stiff)."""
     smooth = config.loss.smooth or config.loss.name in SMOOTHABLE
     if not (config.accelerate and smooth and config.penalty.l1_strength == 0.0):
         return None

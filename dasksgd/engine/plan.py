@@ -54,7 +54,8 @@ class Plan:
         Measured seconds of a step's fixed cost at this fit's model size (a step over a few
         rows, less their arithmetic): the round trip, the model out and the sums back, every
         shard's bookkeeping. What :class:`~dasksgd.engine.rules.GoodputRule` counts a step as,
-        beside its rows (``overhead`` is a cost model of a small model's step, for ``b_min``).
+        beside its rows (``overhead`` is a cost model of a small model's step, for ``b_min``);
+        nan where no rule weighs it (a fixed ``batch_size``, ``partial_fit``).
     condition : float
         The condition number of the loss's curvature bound in these coordinates, on the
         sample's Gram matrix (bounded by its extreme eigenvalues; nan above ``GRAM_FEATURES``):
@@ -173,7 +174,12 @@ def make_plan(
     # Timed once here (the fit is deterministic given its plan): the cost of a pass over every
     # row, what GoodputRule weighs steps against.
     pass_time = time.perf_counter() - began
-    step_time = _step_time(backend, n_features, n_outputs, pass_time)
+    # Only GoodputRule weighs it ("auto" batches, not partial_fit): three steps are not free.
+    step_time = (
+        _step_time(backend, n_features, n_outputs, pass_time)
+        if config.goodput and config.batch_size == "auto"
+        else math.nan
+    )
     # The rows' name: the column sums (when measured) and what the pass measured on all rows.
     rows = seen + fingerprint(backend.n_train, scale.sq_sums, np.array([scale.largest]))
     if not (math.isfinite(scale.largest) and np.all(np.isfinite(scale.sq_sums))):

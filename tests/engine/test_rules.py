@@ -397,6 +397,9 @@ def test_goodput_rule_counts_the_step_time_the_plan_measured():
     backend = LocalBackend([(X, y, None)], TargetSpec(np.array([0, 1])), config.loss, seed=0)
     plan = make_plan(backend, config, 10)
     assert np.isfinite(plan.step_time) and plan.step_time >= 0.0
+    # No rule weighs it with a fixed batch size: the plan does not spend the probe steps.
+    fixed = TrainConfig.from_params("log_loss", alpha=1e-4, batch_size=256)
+    assert np.isnan(make_plan(backend, fixed, 10).step_time)
     plan = replace(plan, step_time=0.125, pass_time=0.01, b_min=256)
     (rule,) = [r for r in build_rules(config, plan, 20000) if isinstance(r, GoodputRule)]
     assert rule.overhead == 0.125
