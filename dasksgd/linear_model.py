@@ -109,6 +109,7 @@ class _BaseSGD(BaseEstimator):
         "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "precondition": ["boolean"],
+        "trust_ratio": ["boolean"],
         "delta": [Interval(Real, 0, None, closed="neither")],
         "fan_in": [Interval(Integral, 2, None, closed="left")],
         "checkpoint": [str, os.PathLike, None],
@@ -150,6 +151,7 @@ class _BaseSGD(BaseEstimator):
             average=self.average,
             batch_size=self.batch_size if self.batch_size == "auto" else int(self.batch_size),
             precondition=bool(self.precondition),
+            trust_ratio=bool(self.trust_ratio),
             delta=float(self.delta),
             fit_intercept=bool(self.fit_intercept),
             max_iter=int(self.max_iter),
@@ -505,6 +507,12 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Scale every feature by the inverse of its root mean square inside the optimizer (a
         diagonal preconditioner measured in one pass; the optimum, the coefficients returned and
         the sparsity of the data do not change). Makes the defaults work on unscaled data.
+    trust_ratio : bool, default=False
+        LARS's per-block trust ratios (You et al., 2017) on the mini-batch steps: each output's
+        coefficients and each intercept take the step size times their weights' norm over
+        their step's, relative to the largest such ratio (so no block steps further than
+        without them). Full-batch L-BFGS iterations are not affected. See the user guide for
+        when it helps.
     fan_in : int, default=8
         Most partial sums a node of the reduction tree receives per step.
     checkpoint : str or path-like, default=None
@@ -592,6 +600,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         batch_size: int | str = "auto",
         delta: float = 1.0,
         precondition: bool = True,
+        trust_ratio: bool = False,
         fan_in: int = 8,
         checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 50,
@@ -620,6 +629,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self.batch_size = batch_size
         self.delta = delta
         self.precondition = precondition
+        self.trust_ratio = trust_ratio
         self.fan_in = fan_in
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
@@ -944,6 +954,12 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Scale every feature by the inverse of its root mean square inside the optimizer (a
         diagonal preconditioner measured in one pass; the optimum, the coefficients returned and
         the sparsity of the data do not change). Makes the defaults work on unscaled data.
+    trust_ratio : bool, default=False
+        LARS's per-block trust ratios (You et al., 2017) on the mini-batch steps: each output's
+        coefficients and each intercept take the step size times their weights' norm over
+        their step's, relative to the largest such ratio (so no block steps further than
+        without them). Full-batch L-BFGS iterations are not affected. See the user guide for
+        when it helps.
     fan_in : int, default=8
         Most partial sums a node of the reduction tree receives per step.
     checkpoint : str or path-like, default=None
@@ -1022,6 +1038,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         batch_size: int | str = "auto",
         delta: float = 1.0,
         precondition: bool = True,
+        trust_ratio: bool = False,
         fan_in: int = 8,
         checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 50,
@@ -1048,6 +1065,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self.batch_size = batch_size
         self.delta = delta
         self.precondition = precondition
+        self.trust_ratio = trust_ratio
         self.fan_in = fan_in
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every

@@ -200,16 +200,20 @@ class Preconditioner:
         intercept: np.ndarray,
         grad_coef: np.ndarray,
         grad_intercept: np.ndarray,
-        eta: float,
+        eta: float | np.ndarray,
         penalty: Penalty,
         fit_intercept: bool,
+        eta_intercept: float | np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """One proximal gradient step of size ``eta`` in the optimizer's coordinates.
 
         ``grad_coef`` / ``grad_intercept`` are the mean loss gradients in the original
         coordinates; the smooth penalty's gradient is added here and the l1 part applied by its
-        prox. Returns the new ``(coef, intercept)`` in the original coordinates.
+        prox. ``eta`` may be one size per output (shape ``(K,)``), and the intercepts' step
+        ``eta_intercept`` another (default: ``eta``). Returns the new ``(coef, intercept)`` in
+        the original coordinates.
         """
+        eta_b = eta if eta_intercept is None else eta_intercept
         inv2 = self.inv_scale2[:, None]
         g = grad_coef + penalty.smooth_grad(coef)
         if fit_intercept:
@@ -218,7 +222,7 @@ class Preconditioner:
         if not fit_intercept:
             return new, intercept
         # bt moves by -eta * grad_b; b = bt - mu . w follows the change of w.
-        new_b = intercept - eta * grad_intercept + self.mean @ (coef - new)
+        new_b = intercept - eta_b * grad_intercept + self.mean @ (coef - new)
         return new, new_b
 
 

@@ -8,7 +8,8 @@ samples moves along the *mean* gradient with
 
 the linear scaling rule of Goyal et al. (2017) with the ``(1 + delta)`` slack of the batch-size
 theorem in Yin et al. (2018), capped by the full-batch limit ``1/L`` where ``L`` bounds the
-smoothness of the mean loss. The schedules are small pure objects: ``init()`` returns an explicit
+smoothness of the mean loss; :func:`trust_ratios` spreads that step over the model's blocks
+(LARS's per-layer rates). The schedules are small pure objects: ``init()`` returns an explicit
 state, ``value(state, t)`` the step, ``on_plateau(state)`` the state after a plateau.
 """
 
@@ -19,9 +20,19 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
+import numpy as np
+
 from .losses import Loss
 
-__all__ = ["LearningRate", "ScheduleState", "Warmup", "WarmupState", "scaled_step", "smoothness"]
+__all__ = [
+    "LearningRate",
+    "ScheduleState",
+    "Warmup",
+    "WarmupState",
+    "scaled_step",
+    "smoothness",
+    "trust_ratios",
+]
 
 SCHEDULES = frozenset({"auto", "constant", "optimal", "invscaling", "adaptive"})
 
@@ -167,3 +178,55 @@ def smoothness(lambda_max: float, loss: Loss, l2_strength: float) -> float:
     complete it.
     """
     return loss.curvature * lambda_max + l2_strength
+
+
+def trust_ratios(
+    coef: np.ndarray,
+    intercept: np.ndarray | None,
+    step_coef: np.ndarray,
+    step_intercept: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-block factors on the step size: LARS's trust ratios, the largest scaled to one.
+
+    The blocks are each output's coefficients (a column of ``coef``, shape ``(d, K)``) and each
+    output's intercept. Block ``b``'s ratio is ``||w_b|| / ||u_b||``, its weights' norm over
+    its step direction's (You, Gitman & Ginsburg, 2017, "Large batch training of convolutional
+    networks"), both in the optimizer's coordinates. LARS multiplies a global rate by these
+    ratios; here the step size is already the largest safe one (``1/L`` caps it for the whole
+    model), so the ratios are divided by the largest: the block with the largest ratio takes
+    the step the rules decided and every other block a fraction of it, so no block steps
+    further than without the ratios. A block whose weights or direction are zero (every block
+    at the zero start) has the factor 1, as in optax's ``scale_by_trust_ratio``.
+
+    Parameters
+    ----------
+    coef, intercept : ndarray of shape (d, K) and (K,) (or None: no intercept)
+        The model, in the optimizer's coordinates.
+    step_coef, step_intercept : ndarray of the same shapes (or None)
+        The step's direction in the same coordinates.
+
+    Returns
+    -------
+    coef_factor, intercept_factor : ndarray of shape (K,) (the second None without intercept)
+        Factors in ``(0, 1]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c, i = trust_ratios(np.array([[3.0, 1.0]]), None, np.array([[1.0, 1.0]]), None)
+    >>> c.tolist()
+    [1.0, 0.3333333333333333]
+    """
+    norms = [np.sqrt(np.sum(coef * coef, axis=0))]
+    steps = [np.sqrt(np.sum(step_coef * step_coef, axis=0))]
+    if intercept is not None:
+        norms.append(np.abs(intercept))
+        steps.append(np.abs(step_intercept))
+    w, u = np.concatenate(norms), np.concatenate(steps)
+    defined = (w > 0.0) & (u > 0.0) & np.isfinite(w) & np.isfinite(u)
+    ratio = np.ones_like(w)
+    if defined.any():
+        r = w[defined] / u[defined]
+        ratio[defined] = r / r.max()
+    K = coef.shape[1]
+    return ratio[:K], (ratio[K:] if intercept is not None else None)

@@ -145,6 +145,37 @@ def test_averaging_reduces_the_noise_floor():
     assert gaps[1] < 0.5 * gaps[0]
 
 
+def test_trust_ratio_fits_reach_the_one_vs_rest_optimum():
+    # Mini-batch steps with LARS's ratios converge (if slower: docs/performance.md), and the
+    # default fit, which ends in L-BFGS iterations that ignore them, reaches the optimum.
+    X, y = load_wine(return_X_y=True)
+    X = standardize(X)
+
+    def gap(est):
+        def f(coef, intercept):
+            return sum(
+                objective("log_loss", "l2", X, 2.0 * (y == k) - 1, coef[k], intercept[k])
+                for k in range(3)
+            )
+
+        ref = OneVsRestClassifier(
+            LogisticRegression(C=1 / (ALPHA * len(y)), max_iter=10000, tol=1e-12)
+        ).fit(X, y)
+        best = f(
+            np.vstack([e.coef_ for e in ref.estimators_]),
+            [e.intercept_[0] for e in ref.estimators_],
+        )
+        return (f(est.coef_, est.intercept_) - best) / best
+
+    kw = dict(alpha=ALPHA, random_state=0, trust_ratio=True)
+    mini = dict(batch_size=32, learning_rate="adaptive", eta0=0.5, max_iter=200, tol=None)
+    with_ratios = SGDClassifier(**kw, **mini).fit(X, y)
+    without = SGDClassifier(alpha=ALPHA, random_state=0, **mini).fit(X, y)
+    assert 0 <= gap(with_ratios) < 2e-2
+    assert not np.allclose(with_ratios.coef_, without.coef_, rtol=1e-3)  # the ratios acted
+    assert 0 <= gap(SGDClassifier(**kw).fit(X, y)) < 1e-5
+
+
 @pytest.mark.parametrize("loader", [load_iris, load_wine])
 def test_multiclass_accuracy_close_to_logistic_regression(loader):
     X, y = loader(return_X_y=True)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dasksgd.losses import get_loss
-from dasksgd.schedules import LearningRate, Warmup, scaled_step, smoothness
+from dasksgd.schedules import LearningRate, Warmup, scaled_step, smoothness, trust_ratios
 
 
 def test_scikit_learn_schedules():
@@ -69,3 +69,33 @@ def test_warmup_ramps_jumps_linearly():
     assert eta == 2.5
     with pytest.raises(ValueError):
         Warmup(steps=0)
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_trust_ratios_are_lars_ratios_over_the_largest(intercept):
+    rng = np.random.default_rng(0)
+    coef, step = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    coef[:, 2] *= 10.0  # a block of large weights: the largest ratio
+    b, u = (rng.standard_normal(3), rng.standard_normal(3)) if intercept else (None, None)
+    fc, fb = trust_ratios(coef, b, step, u)
+    # By hand, block by block: ||w_b|| / ||u_b||, then over the largest of them.
+    ratios = [np.linalg.norm(coef[:, k]) / np.linalg.norm(step[:, k]) for k in range(3)]
+    if intercept:
+        ratios += [abs(b[k]) / abs(u[k]) for k in range(3)]
+    expected = np.array(ratios) / max(ratios)
+    np.testing.assert_allclose(fc, expected[:3], rtol=1e-14)
+    if intercept:
+        np.testing.assert_allclose(fb, expected[3:], rtol=1e-14)
+    else:
+        assert fb is None
+    assert np.max(np.concatenate([fc] + ([fb] if intercept else []))) == 1.0
+
+
+def test_trust_ratios_of_zero_blocks_are_one():
+    # The zero start (every block zero): the plain step. A zero block among others: 1 too.
+    fc, fb = trust_ratios(np.zeros((4, 2)), np.zeros(2), np.ones((4, 2)), np.ones(2))
+    assert fc.tolist() == [1.0, 1.0] and fb.tolist() == [1.0, 1.0]
+    coef = np.array([[2.0, 0.0], [0.0, 0.0]])
+    fc, fb = trust_ratios(coef, np.array([1.0, 0.0]), np.ones((2, 2)), np.array([0.0, 1.0]))
+    # Only the first coefficient block has both norms: its ratio is the largest, 1.
+    assert fc.tolist() == [1.0, 1.0] and fb.tolist() == [1.0, 1.0]

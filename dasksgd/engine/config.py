@@ -31,6 +31,7 @@ class TrainConfig:
     warmup_steps: int = 5
     accelerate: bool = True  # full-batch steps: L-BFGS (smooth problems) or momentum with restarts
     goodput: bool = True  # "auto" batches: full-batch passes while they beat mini-batch steps
+    trust_ratio: bool = False  # LARS: per-block fractions of the proximal steps' size
 
     @classmethod
     def from_params(

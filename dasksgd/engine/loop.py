@@ -50,6 +50,7 @@ from .rules import (
     ScheduleRule,
     StepEvent,
     StoppingRule,
+    TrustRatioRule,
     UpdateRule,
     WarmupRule,
     batch_policy,
@@ -172,12 +173,13 @@ def build_rules(
 
     Divergence first (it judges what the others would build on), then the batch size (its
     diversity estimate is taken at the step's point), the stopping rule (its verdict reaches the
-    schedule), the step size and its warmup, the update of the model, and averaging (of the
-    updated iterates). ``validate(coef, intercept)`` scores the held-out rows (early stopping);
-    ``objective(coef, intercept)`` measures a model's training objective (the divergence rule
-    checks a suspected explosion of the first epochs with it); ``band(coef, intercept, mu)`` the
-    rows inside a smoothed loss's band (polishing a non-smooth loss's full-batch phase);
-    ``gram(stride)`` the raw weighted Gram matrix of the rows (L-BFGS's metric, for few features).
+    schedule), the step size and its warmup (and, with ``trust_ratio``, its share per block),
+    the update of the model, and averaging (of the updated iterates). ``validate(coef,
+    intercept)`` scores the held-out rows (early stopping); ``objective(coef, intercept)``
+    measures a model's training objective (the divergence rule checks a suspected explosion of
+    the first epochs with it); ``band(coef, intercept, mu)`` the rows inside a smoothed loss's
+    band (polishing a non-smooth loss's full-batch phase); ``gram(stride)`` the raw weighted
+    Gram matrix of the rows (L-BFGS's metric, for few features).
     """
     quasi = _quasi_newton(config, plan, n, gram)
     schedule = config.schedule
@@ -193,6 +195,7 @@ def build_rules(
         ),
         ScheduleRule(schedule, config.delta, plan.max_step),
         WarmupRule(Warmup(config.warmup_steps)),
+        *([TrustRatioRule(plan.precond, config.penalty, fi)] if config.trust_ratio else []),
         UpdateRule(
             config.penalty,
             plan.precond,

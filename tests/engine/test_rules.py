@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from dasksgd.acceleration import Momentum
 from dasksgd.diversity import DiversityBatchSize, FixedBatchSize
 from dasksgd.engine.local import LocalBackend
 from dasksgd.engine.loop import Plan, TrainConfig, TrainState, build_rules, train
@@ -23,6 +24,8 @@ from dasksgd.engine.rules import (
     ScheduleRule,
     StepEvent,
     StoppingRule,
+    TrustRatioRule,
+    UpdateRule,
 )
 from dasksgd.engine.rules.goodput import GoodputState
 from dasksgd.engine.rules.stopping import REPEATS
@@ -404,3 +407,40 @@ def test_goodput_rule_counts_the_step_time_the_plan_measured():
     (rule,) = [r for r in build_rules(config, plan, 20000) if isinstance(r, GoodputRule)]
     assert rule.overhead == 0.125
     assert rule.step_cost(20000) == pytest.approx(0.135)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_trust_ratio_rule_takes_the_lars_step_in_the_optimizers_coordinates(fit_intercept):
+    # A mini-batch step of 3 outputs with the trust ratios, against the same step written out
+    # by hand in the optimizer's coordinates: wt = s w, bt = b + mu . w, direction P g.
+    rng = np.random.default_rng(1)
+    d, K, count, eta, l2 = 4, 3, 8.0, 0.3, 0.05
+    precond = Preconditioner(rng.standard_normal(d), rng.uniform(0.5, 2.0, d))
+    pen = get_penalty("l2", l2)
+    coef, intercept = rng.standard_normal((d, K)), rng.standard_normal(K)
+    if not fit_intercept:
+        intercept = np.zeros(K)
+    gc, gb = rng.standard_normal((d, K)) * count, rng.standard_normal(K) * count
+    stats = GradStats(count=count, loss=1.0, grad_coef=gc, grad_intercept=gb, sqnorm=1.0)
+    step = StepEvent(stats, (coef, intercept), 0, 0.0, False, 1.0, TrainState(coef, intercept))
+    step.eta = eta
+    TrustRatioRule(precond, pen, fit_intercept).after_step(None, step=step)
+    update = UpdateRule(pen, precond, fit_intercept, Momentum(False), None, n=100)
+    update.after_step(update.init(), step=step)
+
+    s, mu = precond.scale, precond.mean if fit_intercept else np.zeros(d)
+    wt, bt = s[:, None] * coef, intercept + mu @ coef
+    g = gc / count + l2 * coef
+    ut, ub = (g - mu[:, None] * (gb / count)[None, :]) / s[:, None], gb / count
+    ratios = [np.linalg.norm(wt[:, k]) / np.linalg.norm(ut[:, k]) for k in range(K)]
+    if fit_intercept:
+        ratios += [abs(bt[k]) / abs(ub[k]) for k in range(K)]
+    f = np.array(ratios) / max(ratios)
+    assert f.min() < 0.5  # the blocks' steps differ: the test sees the factors
+    new_wt = wt - eta * f[:K] * ut
+    new_coef = new_wt / s[:, None]
+    np.testing.assert_allclose(step.train.coef, new_coef, rtol=1e-12)
+    if fit_intercept:
+        new_bt = bt - eta * f[K:] * ub
+        np.testing.assert_allclose(step.train.intercept, new_bt - mu @ new_coef, rtol=1e-12)
+    assert step.eta == eta  # the history shows the step the rules decided

@@ -7,7 +7,7 @@ See :mod:`dasksgd.engine.rules.base` for the protocol and where a rule's state l
 from .base import Callback, Diverged, EpochEvent, Rule, Rules, StepEvent
 from .batch import BatchSizeRule, batch_policy
 from .goodput import GoodputRule
-from .step_size import ScheduleRule, WarmupRule
+from .step_size import ScheduleRule, TrustRatioRule, WarmupRule
 from .stopping import DivergenceRule, StoppingRule
 from .update import AveragingRule, UpdateRule, quasi_newton
 
@@ -24,6 +24,7 @@ __all__ = [
     "ScheduleRule",
     "StepEvent",
     "StoppingRule",
+    "TrustRatioRule",
     "UpdateRule",
     "WarmupRule",
     "batch_policy",

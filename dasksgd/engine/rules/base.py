@@ -56,8 +56,9 @@ class StepEvent:
     and ``train``, the :class:`~dasksgd.engine.loop.TrainState` whose model the update rule moves.
 
     Decided (by the rules, in chain order): ``ndelta`` (the smoothed estimate of
-    ``n * Delta(w)``), ``eta`` (the step size taken), ``iterate`` (the model after the step, before
-    any extrapolation: what averaging averages).
+    ``n * Delta(w)``), ``eta`` (the step size taken), ``block_scale`` (per-block factors on
+    ``eta`` of a proximal step, ``(coef (K,), intercept (K,))``; None: one step for all),
+    ``iterate`` (the model after the step, before any extrapolation: what averaging averages).
     """
 
     stats: GradStats
@@ -69,6 +70,7 @@ class StepEvent:
     train: Any
     ndelta: float = math.nan
     eta: float = math.nan
+    block_scale: tuple[np.ndarray, np.ndarray] | None = None
     iterate: tuple[np.ndarray, np.ndarray] | None = None
     loop: Any = None  # the LoopState (callbacks that save the whole fit need it)
     time: float = math.nan  # seconds since the fit started, once the step is done

@@ -1,11 +1,21 @@
-"""The step-size rules: the schedule with the mini-batch scaling rule, and the warmup ramp."""
+"""The step-size rules: the schedule with the mini-batch scaling rule, the warmup ramp, and
+the per-block trust ratios."""
 
 from __future__ import annotations
 
-from ...schedules import LearningRate, ScheduleState, Warmup, WarmupState, scaled_step
+from ...penalties import Penalty
+from ...preconditioning import Preconditioner
+from ...schedules import (
+    LearningRate,
+    ScheduleState,
+    Warmup,
+    WarmupState,
+    scaled_step,
+    trust_ratios,
+)
 from .base import EpochEvent, Rule, StepEvent
 
-__all__ = ["ScheduleRule", "WarmupRule"]
+__all__ = ["ScheduleRule", "WarmupRule", "TrustRatioRule"]
 
 
 class ScheduleRule(Rule):
@@ -69,4 +79,48 @@ class WarmupRule(Rule):
 
     def after_step(self, state: WarmupState, *, step: StepEvent) -> WarmupState:
         state, step.eta = self.warmup.update(state, target=step.eta)
+        return state
+
+
+class TrustRatioRule(Rule):
+    """Per-block trust ratios (LARS): each output's coefficients and intercept take their own
+    fraction of the step size (:func:`~dasksgd.schedules.trust_ratios`).
+
+    After the step-size rules (it spreads the step they decided) and before the update (which
+    applies it to a proximal step; L-BFGS's iterations have their own line search and ignore
+    it). The ratios are taken in the optimizer's coordinates, where the step moves: the
+    weights ``s * w`` and ``b + mu . w``, the direction ``P`` times the batch's mean gradient
+    (its smooth penalty included).
+
+    Parameters
+    ----------
+    precond : Preconditioner
+        The optimizer's coordinates.
+    penalty : Penalty
+        Its smooth part's gradient is part of the direction.
+    fit_intercept : bool
+        Whether the intercepts are blocks.
+    """
+
+    name = "trust_ratio"
+
+    def __init__(self, precond: Preconditioner, penalty: Penalty, fit_intercept: bool) -> None:
+        self.precond, self.penalty, self.fit_intercept = precond, penalty, fit_intercept
+
+    def after_step(self, state: None, *, step: StepEvent) -> None:
+        coef, intercept = step.point
+        st, pc = step.stats, self.precond
+        grad = st.grad_coef / st.count + self.penalty.smooth_grad(coef)
+        if not self.fit_intercept:
+            step.block_scale = trust_ratios(
+                pc.scale[:, None] * coef, None, grad / pc.scale[:, None], None
+            )
+            return state
+        grad_b = st.grad_intercept / st.count
+        step.block_scale = trust_ratios(
+            pc.scale[:, None] * coef,
+            intercept + pc.mean @ coef,
+            pc.gradient(grad, grad_b),
+            grad_b,
+        )
         return state

@@ -272,8 +272,13 @@ class UpdateRule(Rule):
         train, st, pen, fi = step.train, step.stats, self.penalty, self.fit_intercept
         point = step.point
         step.eta *= step.step_scale
+        eta, eta_b = step.eta, None
+        if step.block_scale is not None:  # a trust-ratio rule spread the step over the blocks
+            coef_scale, intercept_scale = step.block_scale
+            eta = step.eta * coef_scale
+            eta_b = None if intercept_scale is None else step.eta * intercept_scale
         new = self.precond.step(
-            *point, st.grad_coef / st.count, st.grad_intercept / st.count, step.eta, pen, fi
+            *point, st.grad_coef / st.count, st.grad_intercept / st.count, eta, pen, fi, eta_b
         )
         momentum, (train.coef, train.intercept) = self.momentum.update(
             state.momentum,
