@@ -186,17 +186,20 @@ def trust_ratios(
     step_coef: np.ndarray,
     step_intercept: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Per-block factors on the step size: LARS's trust ratios, the largest scaled to one.
+    """Per-block factors on the step size: LARS's trust ratios, each kind's largest scaled to one.
 
     The blocks are each output's coefficients (a column of ``coef``, shape ``(d, K)``) and each
     output's intercept. Block ``b``'s ratio is ``||w_b|| / ||u_b||``, its weights' norm over
     its step direction's (You, Gitman & Ginsburg, 2017, "Large batch training of convolutional
     networks"), both in the optimizer's coordinates. LARS multiplies a global rate by these
     ratios; here the step size is already the largest safe one (``1/L`` caps it for the whole
-    model), so the ratios are divided by the largest: the block with the largest ratio takes
-    the step the rules decided and every other block a fraction of it, so no block steps
-    further than without the ratios. A block whose weights or direction are zero (every block
-    at the zero start) has the factor 1, as in optax's ``scale_by_trust_ratio``.
+    model), so the coefficient blocks' ratios are divided by the largest of them, and the
+    intercepts' by theirs: the block with the largest ratio of each kind takes the step the
+    rules decided and the others a fraction of it, so no block steps further than without
+    the ratios. (Scaled together, the intercepts' ratios, large once they have converged,
+    throttled every coefficient block.) With one output the factors are all one. A block
+    whose weights or direction are zero (every block at the zero start) has the factor 1, as
+    in optax's ``scale_by_trust_ratio``.
 
     Parameters
     ----------
@@ -217,16 +220,19 @@ def trust_ratios(
     >>> c.tolist()
     [1.0, 0.3333333333333333]
     """
-    norms = [np.sqrt(np.sum(coef * coef, axis=0))]
-    steps = [np.sqrt(np.sum(step_coef * step_coef, axis=0))]
-    if intercept is not None:
-        norms.append(np.abs(intercept))
-        steps.append(np.abs(step_intercept))
-    w, u = np.concatenate(norms), np.concatenate(steps)
+    coef_factor = _over_largest(
+        np.sqrt(np.sum(coef * coef, axis=0)), np.sqrt(np.sum(step_coef * step_coef, axis=0))
+    )
+    if intercept is None:
+        return coef_factor, None
+    return coef_factor, _over_largest(np.abs(intercept), np.abs(step_intercept))
+
+
+def _over_largest(w: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``(w / u) / max(w / u)`` where both are positive and finite, 1 elsewhere."""
     defined = (w > 0.0) & (u > 0.0) & np.isfinite(w) & np.isfinite(u)
-    ratio = np.ones_like(w)
+    out = np.ones_like(w)
     if defined.any():
         r = w[defined] / u[defined]
-        ratio[defined] = r / r.max()
-    K = coef.shape[1]
-    return ratio[:K], (ratio[K:] if intercept is not None else None)
+        out[defined] = r / r.max()
+    return out

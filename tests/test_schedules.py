@@ -72,23 +72,26 @@ def test_warmup_ramps_jumps_linearly():
 
 
 @pytest.mark.parametrize("intercept", [True, False])
-def test_trust_ratios_are_lars_ratios_over_the_largest(intercept):
+def test_trust_ratios_are_lars_ratios_over_the_largest_of_their_kind(intercept):
     rng = np.random.default_rng(0)
     coef, step = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
     coef[:, 2] *= 10.0  # a block of large weights: the largest ratio
     b, u = (rng.standard_normal(3), rng.standard_normal(3)) if intercept else (None, None)
     fc, fb = trust_ratios(coef, b, step, u)
-    # By hand, block by block: ||w_b|| / ||u_b||, then over the largest of them.
-    ratios = [np.linalg.norm(coef[:, k]) / np.linalg.norm(step[:, k]) for k in range(3)]
+    # By hand, block by block: ||w_b|| / ||u_b||, then over the largest of its kind.
+    ratios = np.array([np.linalg.norm(coef[:, k]) / np.linalg.norm(step[:, k]) for k in range(3)])
+    np.testing.assert_allclose(fc, ratios / ratios.max(), rtol=1e-14)
+    assert fc[2] == 1.0 and fc.min() < 0.5
     if intercept:
-        ratios += [abs(b[k]) / abs(u[k]) for k in range(3)]
-    expected = np.array(ratios) / max(ratios)
-    np.testing.assert_allclose(fc, expected[:3], rtol=1e-14)
-    if intercept:
-        np.testing.assert_allclose(fb, expected[3:], rtol=1e-14)
+        ratios = np.abs(b) / np.abs(u)
+        np.testing.assert_allclose(fb, ratios / ratios.max(), rtol=1e-14)
     else:
         assert fb is None
-    assert np.max(np.concatenate([fc] + ([fb] if intercept else []))) == 1.0
+    # One output: nothing to spread.
+    one = trust_ratios(
+        coef[:, :1], None if b is None else b[:1], step[:, :1], None if u is None else u[:1]
+    )
+    assert one[0].tolist() == [1.0] and (one[1] is None or one[1].tolist() == [1.0])
 
 
 def test_trust_ratios_of_zero_blocks_are_one():
@@ -97,5 +100,5 @@ def test_trust_ratios_of_zero_blocks_are_one():
     assert fc.tolist() == [1.0, 1.0] and fb.tolist() == [1.0, 1.0]
     coef = np.array([[2.0, 0.0], [0.0, 0.0]])
     fc, fb = trust_ratios(coef, np.array([1.0, 0.0]), np.ones((2, 2)), np.array([0.0, 1.0]))
-    # Only the first coefficient block has both norms: its ratio is the largest, 1.
+    # Only the first coefficient block has both norms: its ratio is its kind's largest, 1.
     assert fc.tolist() == [1.0, 1.0] and fb.tolist() == [1.0, 1.0]
