@@ -61,6 +61,23 @@ def _block_decision(X: Any, coef: np.ndarray, intercept: np.ndarray) -> Any:
     return np.asarray(out)
 
 
+def _finite_block_decision(X: Any, coef: np.ndarray, intercept: np.ndarray) -> Any:
+    """:func:`_block_decision` for a block of a dask array, which nothing validated: a row with
+    NaN or infinity has a non-finite margin (``0 * nan`` is nan), and is refused rather than
+    given a class (in memory, scikit-learn's validation refuses it before any arithmetic)."""
+    from array_api_compat import array_namespace
+
+    out = _block_decision(X, coef, intercept)
+    xp = array_namespace(out)
+    if not bool(xp.all(xp.isfinite(out))):
+        bad = int(np.count_nonzero(~np.isfinite(to_numpy(out)).all(axis=1)))
+        raise ValueError(
+            f"Input X contains NaN or infinity ({bad} of the {out.shape[0]} rows of a block "
+            "give a non-finite margin). Impute or drop those rows before predicting."
+        )
+    return out
+
+
 def _per_block(
     fn: Any,
     Z: Any,
@@ -420,7 +437,7 @@ class _BaseSGD(BaseEstimator):
             )
         K = coef.shape[0]
         return _per_block(
-            _block_decision,
+            _finite_block_decision if inputs.is_dask_collection(X) else _block_decision,
             X,
             coef,
             intercept,
@@ -641,7 +658,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 
     def _classes(self, y: Any) -> np.ndarray:
         if inputs.is_dask_collection(y):
-            return inputs.label_counts(y)[0]
+            # scikit-learn's check on the distinct values (what decides the target's type): a
+            # float target is "continuous", not as many classes as it has values; NaN is named.
+            classes = inputs.label_counts(y)[0]
+            check_classification_targets(classes)
+            return classes
         check_classification_targets(y)
         return np.unique(y)
 
@@ -661,7 +682,14 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             raise ValueError(
                 f"The classes, {unknown}, are not in class_weight's classes {classes.tolist()}."
             )
-        return np.array([float(cw.get(c, 1.0)) for c in classes.tolist()])
+        weights = np.array([float(cw.get(c, 1.0)) for c in classes.tolist()])
+        bad = {c: w for c, w in zip(classes.tolist(), weights) if not (np.isfinite(w) and w >= 0)}
+        if bad:
+            raise ValueError(
+                f"class_weight must be finite and non-negative; got {bad}. A class's weight "
+                "multiplies its rows' loss: give it a value >= 0 (0 ignores the class)."
+            )
+        return weights
 
     def fit(
         self,

@@ -219,6 +219,15 @@ def test_class_weight_balanced_is_sample_weight():
     np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-12)
 
 
+@pytest.mark.parametrize("weight", [-1.0, np.inf, np.nan])
+def test_class_weight_that_is_not_a_weight_is_refused_before_any_work(weight):
+    est = SGDClassifier(class_weight={1: weight})
+    with pytest.raises(ValueError, match=r"class_weight must be finite and non-negative; got \{1:"):
+        est.fit(XC, YC)
+    assert not hasattr(est, "coef_")
+    SGDClassifier(class_weight={1: 0.0}, max_iter=2, tol=None).fit(XC, YC)  # 0 ignores a class
+
+
 def test_string_labels_and_probabilities():
     labels = np.array(["malignant", "benign"])[YC]
     est = SGDClassifier(alpha=ALPHA, random_state=0).fit(XC, labels)

@@ -290,6 +290,41 @@ def test_bad_dask_input_fails_before_training(client):
         )
 
 
+def test_a_dask_target_is_checked_as_scikit_learn_checks_one_in_memory(client):
+    # A float target is continuous, not 4,000 classes; NaN is named, not made a class.
+    X, y, Xd, _ = _data()
+    clf = SGDClassifier(random_state=0)
+    for target, match in [
+        (X[:, 0], "Unknown label type: continuous"),
+        (np.where(np.arange(len(y)) == 7, np.nan, y), "Input y contains NaN"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            clf.fit(Xd, da.from_array(target, chunks=500))
+        with pytest.raises(ValueError, match=match):  # the in-memory message is the same
+            SGDClassifier().fit(X, target)
+    assert not hasattr(clf, "coef_")
+    # Integer-valued floats are classes, as in memory.
+    fitted = clf.fit(Xd, da.from_array(y.astype(float), chunks=500))
+    assert list(fitted.classes_) == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("Est", [SGDClassifier, SGDRegressor])
+def test_predict_refuses_rows_that_are_not_finite_in_a_dask_array(client, Est):
+    X, y, Xd, yd = _data()
+    est = Est(max_iter=3, tol=None, random_state=0).fit(Xd, yd)
+    bad = X.copy()
+    bad[[10, 2100], 3] = [np.nan, np.inf]
+    Bd = da.from_array(bad, chunks=(500, 6))
+    with pytest.raises(ValueError, match=r"Input X contains NaN or infinity \(1 of the 500 rows"):
+        est.predict(Bd).compute()
+    with pytest.raises(ValueError, match="Input X contains NaN or infinity"):
+        est.score(Bd, yd)
+    with pytest.raises(ValueError, match="Input X contains NaN"):  # in memory: scikit-learn's
+        est.predict(bad)
+    # The finite rows' blocks still predict as in memory.
+    np.testing.assert_array_equal(est.predict(Bd[500:2000]).compute(), est.predict(X[500:2000]))
+
+
 def test_column_chunks_are_merged(client):
     X, y, _, yd = _data()
     Xd = da.from_array(X, chunks=(500, 2))
