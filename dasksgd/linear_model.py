@@ -537,7 +537,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         ``checkpoint_every`` steps (atomically: a crash leaves the previous checkpoint or the new
         one). If the file exists when ``fit`` starts, the fit resumes from it and ends with the
         same model as an uninterrupted fit (bit for bit when the data are chunked the same way);
-        a checkpoint of other data or other parameters is refused with a ``ValueError``. The
+        a checkpoint of other features, labels, weights or parameters is refused with a
+        ``ValueError``, and so is, at once, a path in a directory that does not exist. The
         file is removed when the fit finishes. It is a pickle: resume only from your own files.
         ``partial_fit`` ignores it.
     checkpoint_every : int, default=50
@@ -995,7 +996,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         ``checkpoint_every`` steps (atomically: a crash leaves the previous checkpoint or the new
         one). If the file exists when ``fit`` starts, the fit resumes from it and ends with the
         same model as an uninterrupted fit (bit for bit when the data are chunked the same way);
-        a checkpoint of other data or other parameters is refused with a ``ValueError``. The
+        a checkpoint of other features, labels, weights or parameters is refused with a
+        ``ValueError``, and so is, at once, a path in a directory that does not exist. The
         file is removed when the fit finishes. It is a pickle: resume only from your own files.
         ``partial_fit`` ignores it.
     checkpoint_every : int, default=50

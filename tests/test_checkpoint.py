@@ -43,9 +43,10 @@ def test_missing_checkpoint_is_none(tmp_path):
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        (b"\x80\x05truncated", "cannot be read"),
-        (pickle.dumps({"some": "dict"}), "is not a dasksgd checkpoint"),
-        (pickle.dumps({"magic": "dasksgd-checkpoint", "format": 999}), "has format 999"),
+        (b"\x80\x05truncated", "is not a dasksgd checkpoint"),
+        (pickle.dumps({"some": "dict"}), "is not a dasksgd checkpoint"),  # never unpickled
+        (b"dasksgd-checkpoint 999 0123\n" + pickle.dumps({}), "has format 999"),
+        (b"dasksgd-checkpoint 3 0123\n" + pickle.dumps({}), "is damaged"),
     ],
 )
 def test_unusable_files_are_refused_and_left_alone(tmp_path, content, match):
@@ -54,6 +55,20 @@ def test_unusable_files_are_refused_and_left_alone(tmp_path, content, match):
     with pytest.raises(ValueError, match=match):
         ckpt.load(path)
     assert path.read_bytes() == content
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_damaged_checkpoint_is_refused_by_its_checksum(tmp_path, damage):
+    path = tmp_path / "fit.ckpt"
+    ckpt.save(path, {"state": np.arange(1000.0)})
+    data = bytearray(path.read_bytes())
+    if damage == "flip":  # one bit of one value: still a valid pickle, another array
+        data[len(data) // 2] ^= 1
+    else:
+        del data[-100:]
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="is damaged .*checksum"):
+        ckpt.load(path)
 
 
 def test_a_directory_is_refused(tmp_path):
@@ -204,6 +219,31 @@ def test_a_checkpoint_of_other_data_is_refused(tmp_path):
         SGDClassifier(**PARAMS, checkpoint=path).fit(X2, y)
     with pytest.raises(ValueError, match="n_samples"):
         SGDClassifier(**PARAMS, checkpoint=path).fit(X[:-500], y[:-500])
+
+
+def test_a_checkpoint_of_other_labels_or_weights_is_refused(tmp_path):
+    # The same X and the same classes, counts too: only which row has which label (or weight)
+    # differs, which the column sums and the classes cannot see.
+    path = tmp_path / "fit.ckpt"
+    X, y = _data()
+    _cut_short(SGDClassifier(**PARAMS, checkpoint=path), X, y, path, 10)
+    swapped = y.copy()
+    one, zero = np.flatnonzero(y == 1)[0], np.flatnonzero(y == 0)[0]
+    swapped[[one, zero]] = swapped[[zero, one]]
+    weights = np.ones(len(y))
+    weights[7] = 2.0
+    for labels, sw in [(swapped, None), (y, weights)]:
+        with pytest.raises(ValueError, match="labels and weights: the data differ"):
+            SGDClassifier(**PARAMS, checkpoint=path).fit(X, labels, sample_weight=sw)
+    est = SGDClassifier(**PARAMS, checkpoint=path).fit(X, y)  # its own fit still resumes
+    np.testing.assert_array_equal(est.coef_, SGDClassifier(**PARAMS).fit(X, y).coef_)
+
+
+def test_a_checkpoint_path_that_cannot_be_written_is_refused_at_once(tmp_path):
+    est = SGDClassifier(**PARAMS, checkpoint=tmp_path / "missing" / "fit.ckpt")
+    with pytest.raises(ValueError, match="the directory .*missing' does not exist"):
+        est.fit(*_data())
+    assert not hasattr(est, "coef_")
 
 
 def test_estimator_is_unchanged_by_an_interrupted_fit(tmp_path):

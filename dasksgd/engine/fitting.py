@@ -246,8 +246,19 @@ def _resume_or_plan(backend, config, X, target, seed, state, moments, path, save
 
 def _identity(backend: Any, X: Any, target: TargetSpec, params: dict) -> dict:
     """What a checkpoint must share with this fit to be resumed by it: the caller's parameters,
-    the data's size, classes and column sums (one pass over the shards)."""
+    the data's size, classes and column sums, and the loss's gradient at the zero model over
+    every row (``sum_i w_i loss'(y_i, 0) [x_i, 1]`` and the loss there: other labels or
+    weights of the same X change it). Two passes over the shards, only for a checkpointed fit."""
     sums = np.asarray(backend.column_sums(), dtype=np.float64)
+    d, K, n = int(X.shape[1]), target.n_outputs, int(backend.n_train)
+    at_zero = backend.step(np.zeros((d, K)), np.zeros(K), 0, 0, n, n)
+    labels = np.concatenate(
+        [
+            np.asarray(at_zero.grad_coef, dtype=np.float64).ravel(),
+            np.asarray(at_zero.grad_intercept, dtype=np.float64).ravel(),
+            [float(at_zero.loss)],
+        ]
+    )
     return {
         **params,
         "n_samples": int(X.shape[0]),
@@ -257,6 +268,7 @@ def _identity(backend: Any, X: Any, target: TargetSpec, params: dict) -> dict:
         "classes": None if target.classes is None else np.asarray(target.classes),
         "class_weight": None if target.class_weight is None else np.asarray(target.class_weight),
         "column_sums": sums,
+        "labels and weights": labels,
     }
 
 
