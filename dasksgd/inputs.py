@@ -41,6 +41,9 @@ def persist(*arrays: Any) -> tuple:
     client = get_client()
     if client is None or not any(is_dask_collection(a) for a in arrays):
         return arrays
+    from .engine.cluster import require_workers
+
+    require_workers(client)
     lazy = [a for a in arrays if is_dask_collection(a)]
     done = iter(client.persist(lazy))
     return tuple(next(done) if is_dask_collection(a) else a for a in arrays)

@@ -36,7 +36,7 @@ from .shards import SHARD_OVERHEAD, ShardOptions, TargetSpec, build_shardset, ch
 from .transport import Unresponsive, bounded, connect, evict, execute, is_lost, pack, unpack
 from .tree import ByShard, build_tree
 
-__all__ = ["ClusterBackend", "ShardHolder", "assign_shards", "WORKER_TOPIC"]
+__all__ = ["ClusterBackend", "ShardHolder", "assign_shards", "require_workers", "WORKER_TOPIC"]
 
 logger = logging.getLogger("dasksgd")
 
@@ -193,6 +193,19 @@ def _pong() -> str:
     return "pong"
 
 
+def require_workers(client: Any) -> None:
+    """Wait up to ``dasksgd.timeouts.ping`` for the cluster to have a worker, else raise: on a
+    cluster without workers, persisting the data or counting the classes waits forever."""
+    wait = timeouts()["ping"]
+    try:
+        client.wait_for_workers(1, timeout=wait)
+    except TimeoutError:
+        raise RuntimeError(
+            f"The Dask cluster at {client.scheduler.address} has no workers (none joined within "
+            f"{wait:g} s, dasksgd.timeouts.ping); start some before fitting."
+        ) from None
+
+
 def timeouts() -> dict[str, float]:
     """Seconds the cluster backend waits, from Dask's configuration (``dasksgd.timeouts.*``).
 
@@ -278,6 +291,7 @@ class ClusterBackend(Backend):
         client = self.client
         arrays = [X, y] + ([] if sample_weight is None else [sample_weight])
         load = self.timeouts["load"]
+        require_workers(client)  # persisting on a cluster without workers never returns
         persisted = client.persist(arrays)
         wait(persisted, timeout=load)
         self._persisted = persisted  # keeps the shards alive for the whole fit

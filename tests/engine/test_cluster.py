@@ -1,5 +1,6 @@
 """The engine and the estimators on a real LocalCluster with two worker processes."""
 
+import time
 import tracemalloc
 
 import dask
@@ -323,6 +324,26 @@ def test_predict_refuses_rows_that_are_not_finite_in_a_dask_array(client, Est):
         est.predict(bad)
     # The finite rows' blocks still predict as in memory.
     np.testing.assert_array_equal(est.predict(Bd[500:2000]).compute(), est.predict(X[500:2000]))
+
+
+@pytest.mark.timeout(120)
+def test_a_cluster_without_workers_is_refused_within_the_ping_timeout():
+    # Persisting (the regressor) or counting the classes (the classifier) would wait forever.
+    from distributed import Client, LocalCluster
+
+    X, y, Xd, yd = _data()
+    with (
+        LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        dask.config.set({"dasksgd.timeouts.ping": "1s"}),
+    ):
+        assert not client.scheduler_info()["workers"]
+        for est in (SGDClassifier(), SGDRegressor()):
+            t0 = time.perf_counter()
+            with pytest.raises(RuntimeError, match="has no workers .*within 1 s"):
+                est.fit(Xd, yd)
+            assert time.perf_counter() - t0 < 30
+            assert not hasattr(est, "coef_")
 
 
 def test_column_chunks_are_merged(client):
