@@ -77,7 +77,11 @@ def _cluster(scheduler: str | None, workers: int):
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler)
+        except (OSError, TimeoutError) as exc:
+            raise CLIError(f"--scheduler {scheduler!r} cannot be reached: {exc}") from None
+        with client:
             yield client
     elif workers == 0:
         yield None
@@ -95,12 +99,30 @@ def _cluster(scheduler: str | None, workers: int):
             yield client
 
 
+def _check_output(path: str, flag: str = "--output") -> None:
+    """A local output path whose directory does not exist fails now, not after the fit."""
+    if "://" in path:
+        return  # a remote filesystem: its writer says what is wrong
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise CLIError(
+            f"{flag} {path!r}: the directory {parent!r} does not exist; create it first."
+        )
+
+
+def _check_workers(workers: int) -> None:
+    if workers < 0:
+        raise CLIError(f"--workers {workers}: give 0 (train in this process) or more.")
+
+
 def _train(args: argparse.Namespace) -> int:
     import joblib
     import pandas as pd
 
     from .losses import CLASSIFICATION_LOSSES, LOSSES
 
+    _check_output(args.output)
+    _check_workers(args.workers)
     df = _read(args.data, args.format)
     features = _columns(df, args.target, args.features.split(",") if args.features else None)
     if not features:
@@ -191,6 +213,8 @@ def _predict(args: argparse.Namespace) -> int:
 
     if not os.path.exists(args.model):
         raise CLIError(f"MODEL {args.model!r}: no such file.")
+    _check_output(args.output)
+    _check_workers(args.workers)
     try:
         est = joblib.load(args.model)
     except Exception as exc:  # noqa: BLE001 - any unreadable model gets the same message
@@ -225,6 +249,8 @@ def _demo(args: argparse.Namespace) -> int:
     from . import SGDClassifier
     from .datasets import make_classification
 
+    if args.workers < 1:
+        raise CLIError(f"--workers {args.workers}: the demo runs on 1 worker process or more.")
     logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stdout)
     for name in ("distributed", "bokeh", "tornado"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -381,6 +407,16 @@ def main(argv: list[str] | None = None) -> int:
         return _predict(args)
     except CLIError as exc:
         print(f"dasksgd {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as exc:
+        # What the estimators refuse (NaN, one class, overflowing values, bad parameters): their
+        # messages name the problem, so one line, as for the command's own checks.
+        message = " ".join(str(exc).split())
+        print(f"dasksgd {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # the cluster cannot train (no workers, ...)
+        message = " ".join(str(exc).split())
+        print(f"dasksgd {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -126,6 +126,14 @@ def test_csv_regression_in_process(tmp_path):
         (["train", "{tmp}/notes.txt", "--target", "y"], "cannot tell CSV from Parquet"),
         (["predict", "{tmp}/none.joblib", "{data}"], "MODEL .* no such file"),
         (["predict", "{tmp}/notes.txt", "{data}"], "cannot be loaded"),
+        # What the estimator refuses: its message, on one line.
+        (["train", "{nan}", "--target", "y"], "Input X contains NaN"),
+        (["train", "{single}", "--target", "y"], "has to be greater than one"),
+        # Before any work: an output that cannot be written.
+        (
+            ["train", "{data}", "--target", "y", "--output", "{tmp}/no/dir/m.joblib"],
+            "--output .* the directory .* does not exist",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
@@ -136,11 +144,32 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
     text_df = df.assign(name=["x"] * len(df))
     text = _write(text_df, tmp_path / "t.parquet", parts=1)
     (tmp_path / "notes.txt").write_text("not data\n")
-    argv = [a.format(tmp=tmp_path, data=data, text=text) for a in args] + ["--workers", "0"]
+    nan = _write(df.assign(a=df["a"].where(df.index != 5)), tmp_path / "nan.parquet", parts=1)
+    single = _write(df.assign(y="yes"), tmp_path / "single.parquet", parts=1)
+    argv = [a.format(tmp=tmp_path, data=data, text=text, nan=nan, single=single) for a in args]
+    argv += ["--workers", "0"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith(f"dasksgd {args[0]}: error:")
     assert re.search(message, err), err
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--workers", "-1"], "--workers -1: give 0"),
+        (["--scheduler", "tcp://127.0.0.1:9"], "--scheduler 'tcp://127.0.0.1:9' cannot be reached"),
+    ],
+)
+def test_a_cluster_that_cannot_train_is_one_clear_line(tmp_path, capsys, extra, message):
+    import dask
+
+    data = _write(_frame(n=200), tmp_path / "d.parquet", parts=1)
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        assert main(["train", data, "--target", "y", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(message, err), err
 
 
 def test_predict_needs_the_model_columns(tmp_path, capsys):
