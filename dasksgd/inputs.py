@@ -71,14 +71,16 @@ def label_counts(y: Any) -> tuple[np.ndarray, np.ndarray]:
     # scheduler still releases an earlier computation's keys can race with that release.
     token = uuid.uuid4().hex
     blocks = y.to_delayed().ravel()
-    parts = dask.compute(
-        *[
-            dask.delayed(_unique_counts, pure=True)(
-                b, dask_key_name=f"dasksgd-label-counts-{token}-{i}"
-            )
-            for i, b in enumerate(blocks)
-        ]
-    )
+    tasks = [
+        dask.delayed(_unique_counts, pure=True)(
+            b, dask_key_name=f"dasksgd-label-counts-{token}-{i}"
+        )
+        for i, b in enumerate(blocks)
+    ]
+    # On the client's cluster, where persist put y: not on whatever dask.config's "scheduler"
+    # says (with "sync", the persisted blocks are missing dependencies in this process).
+    client = get_client()
+    parts = dask.compute(*tasks) if client is None else client.gather(client.compute(tasks))
     values = np.concatenate([v for v, _ in parts])
     counts = np.concatenate([c for _, c in parts])
     classes, where = np.unique(values, return_inverse=True)

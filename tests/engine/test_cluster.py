@@ -326,6 +326,17 @@ def test_predict_refuses_rows_that_are_not_finite_in_a_dask_array(client, Est):
     np.testing.assert_array_equal(est.predict(Bd[500:2000]).compute(), est.predict(X[500:2000]))
 
 
+def test_a_local_dask_scheduler_setting_does_not_pull_the_fit_off_the_cluster(client):
+    # With a Client alive, dask.config's scheduler="sync" counted the classes of the persisted
+    # y in this process: "Missing dependency ... dasksgd-label-counts-...".
+    X, y, Xd, yd = _data()
+    with dask.config.set(scheduler="sync"):
+        clf = SGDClassifier(max_iter=3, tol=None, random_state=0).fit(Xd, yd)
+    assert list(clf.classes_) == [0, 1]
+    ref = SGDClassifier(max_iter=3, tol=None, random_state=0).fit(Xd, yd)
+    np.testing.assert_array_equal(clf.coef_, ref.coef_)
+
+
 @pytest.mark.timeout(120)
 def test_a_cluster_without_workers_is_refused_within_the_ping_timeout():
     # Persisting (the regressor) or counting the classes (the classifier) would wait forever.
