@@ -51,6 +51,14 @@ REPORT_INTERVAL = 0.5
 INLINE_SECONDS = 1e-3
 
 
+class _LostWhileLoading(Exception):
+    """Workers left the cluster while their actors loaded (``workers``: their addresses)."""
+
+    def __init__(self, workers: set) -> None:
+        super().__init__(", ".join(sorted(workers)))
+        self.workers = workers
+
+
 class ShardHolder:
     """Actor on one worker that holds that worker's shards and answers the loop's requests."""
 
@@ -285,7 +293,7 @@ class ClusterBackend(Backend):
     def _load(self) -> None:
         """Persist the arrays, place the shards and build one actor per worker (again after a
         lost worker: on those that remain)."""
-        (X, y, sample_weight), (spec, loss), fan_in = self._data, self._target, self._fan_in
+        (X, y, sample_weight), fan_in = self._data, self._fan_in
         from distributed import futures_of, wait
 
         client = self.client
@@ -305,6 +313,42 @@ class ClusterBackend(Backend):
         x_parts, y_parts = parts[0], parts[1]
         sw_parts = parts[2] if sample_weight is not None else [None] * len(x_parts)
         sizes = [int(c) for c in X.chunks[0]]
+        gone: set = set()
+        for _ in range(self.max_recoveries + 1):
+            try:
+                plan, self.actors = self._place(x_parts, y_parts, sw_parts, sizes, gone)
+                break
+            except _LostWhileLoading as exc:
+                # Its load task is pinned to it and would wait for it for ever: load again,
+                # on the workers that are left (its chunks come back from their lineage).
+                logger.warning("worker(s) %s left while the shards loaded; loading again", exc)
+                gone |= exc.workers
+        else:
+            raise RuntimeError(
+                f"Workers kept leaving the cluster while the shards loaded ({sorted(gone)}); "
+                "check the workers' memory limits and logs."
+            )
+        infos = [a.info().result(timeout=self.timeouts["request"]) for a in self.actors]
+        check_weights(
+            sum(i["weight"] for i in infos),
+            sum(sum(i["n_val"]) for i in infos),
+            sum(i["val_weight"] for i in infos),
+        )
+        self.workers = [w for w, _ in plan]
+        self.most_shards = max(len(block) for _, block in plan)
+        self.n_train = sum(sum(i["n_train"]) for i in infos)
+        self.n_val = sum(sum(i["n_val"]) for i in infos)
+        self.n_workers = len(self.actors)
+        self.work_per_row = sum(i["work"] for i in infos) / max(self.n_train, 1)
+        self.tree = build_tree(self.actors, fan_in)
+        self._routes = self._connect()
+
+    def _place(self, x_parts, y_parts, sw_parts, sizes, gone: set) -> tuple[list, list]:
+        """Give the shards to the workers (leaving out ``gone``) and build their actors:
+        ``(plan, actors)``. Raises :class:`_LostWhileLoading` when a worker whose actor is
+        still loading leaves the cluster."""
+        (X, y, _), (spec, loss), client = self._data, self._target, self.client
+        load = self.timeouts["load"]
         who_has = bounded(lambda: client.who_has(x_parts), self.timeouts["ping"], "who_has")
         holders = [list(who_has.get(f.key, ())) for f in x_parts]
         workers = list(
@@ -312,6 +356,7 @@ class ClusterBackend(Backend):
         )
         if self._alive is not None:  # after a loss: only the workers that answered
             workers = [w for w in workers if w in self._alive]
+        workers = [w for w in workers if w not in gone]
         if not workers:
             raise RuntimeError("The Dask cluster has no workers; start some before fitting.")
         plan = assign_shards(sizes, holders, workers)
@@ -338,22 +383,31 @@ class ClusterBackend(Backend):
             for j, (worker, block) in enumerate(plan)
         ]
         self._actor_futures = futures
+        # Watched, a ping timeout at a time: a pinned task whose worker left never finishes.
+        from distributed import wait
+
+        deadline = time.monotonic() + load
+        while True:
+            try:
+                wait(
+                    futures,
+                    timeout=max(min(self.timeouts["ping"], deadline - time.monotonic()), 0.1),
+                )
+                break
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"The shards did not load within dasksgd.timeouts.load ({load:g} s)."
+                    ) from None
+            present = set(
+                bounded(client.scheduler_info, self.timeouts["ping"], "scheduler_info")["workers"]
+            )
+            lost = {w for (w, _), f in zip(plan, futures) if not f.done() and w not in present}
+            if lost:
+                client.cancel(futures)
+                raise _LostWhileLoading(lost)
         # Shards are validated as they load: a bad value raises here, before any step.
-        self.actors = [f.result(timeout=load) for f in futures]
-        infos = [a.info().result(timeout=self.timeouts["request"]) for a in self.actors]
-        check_weights(
-            sum(i["weight"] for i in infos),
-            sum(sum(i["n_val"]) for i in infos),
-            sum(i["val_weight"] for i in infos),
-        )
-        self.workers = [w for w, _ in plan]
-        self.most_shards = max(len(block) for _, block in plan)
-        self.n_train = sum(sum(i["n_train"]) for i in infos)
-        self.n_val = sum(sum(i["n_val"]) for i in infos)
-        self.n_workers = len(self.actors)
-        self.work_per_row = sum(i["work"] for i in infos) / max(self.n_train, 1)
-        self.tree = build_tree(self.actors, fan_in)
-        self._routes = self._connect()
+        return plan, [f.result(timeout=load) for f in futures]
 
     #: Seconds of a step's round trip (model out, sums back), with one shard per worker: the
     #: cost model's constant, from benchmarks/step_overhead.py on the 2-core development machine.

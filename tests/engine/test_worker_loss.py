@@ -3,11 +3,15 @@ the model an undisturbed fit gives."""
 
 import os
 import signal
+import time
 
 import dask
 import pytest
 from distributed import Client, LocalCluster
-from disturb import assert_same, fit_while, reference, victim
+from distributed.diagnostics.plugin import SchedulerPlugin
+from disturb import PARAMS, assert_same, data, fit_while, reference, victim
+
+from dasksgd import SGDClassifier
 
 pytestmark = pytest.mark.cluster
 
@@ -79,3 +83,40 @@ def test_a_worker_joining_mid_fit_is_left_alone_until_the_next_fit():
     assert est.n_workers_ == 1 and again.n_workers_ == 2
     assert_same(est, ref)
     assert_same(again, ref)
+
+
+class _KillAtLoad(SchedulerPlugin):
+    """A scheduler plugin (the scheduler runs in this process): kills the worker process that
+    starts a fit's first load-shards task, the moment it starts it, once."""
+
+    name = "kill-at-load"
+
+    def __init__(self, pids):
+        self.pids, self.killed = pids, []
+
+    def transition(self, key, start, finish, *args, **kwargs):
+        if self.killed or finish != "processing" or "dasksgd-load-shards" not in str(key):
+            return
+        ts = self.scheduler.tasks[key]
+        address = ts.processing_on.address
+        self.killed.append(address)
+        os.kill(self.pids[address], signal.SIGKILL)
+
+
+@pytest.mark.timeout(180)
+def test_a_worker_killed_while_its_shards_load_does_not_hang_the_fit():
+    # Its load task is pinned to it: the fit waited dasksgd.timeouts.load (an hour) for it.
+    with (
+        _cluster() as cluster,
+        Client(cluster) as client,
+        dask.config.set({"dasksgd.timeouts.ping": "2s"}),
+    ):
+        plugin = _KillAtLoad(client.run(os.getpid))
+        plugin.scheduler = cluster.scheduler
+        cluster.scheduler.add_plugin(plugin)
+        t0 = time.perf_counter()
+        est = SGDClassifier(**PARAMS).fit(*data())
+        took = time.perf_counter() - t0
+        assert plugin.killed, "no worker was killed: the test did not test anything"
+        assert took < 120
+    assert_same(est, reference())
