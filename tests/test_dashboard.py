@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from dasksgd import SGDClassifier
+from dasksgd import checkpoint as ckpt
 from dasksgd.datasets import make_classification
 
 pytestmark = pytest.mark.cluster
@@ -196,7 +197,7 @@ def test_every_task_dasksgd_submits_is_named_dasksgd(cluster_client):
     )
 
 
-def test_a_failed_fit_is_shown_as_failed(cluster_client, tmp_path):
+def test_a_failed_fit_is_shown_as_failed(cluster_client, tmp_path, monkeypatch):
     client = cluster_client
     X, y = make_classification(40_000, 6, chunks=10_000, random_state=5)
     est = SGDClassifier(
@@ -205,13 +206,15 @@ def test_a_failed_fit_is_shown_as_failed(cluster_client, tmp_path):
         max_iter=3,
         tol=None,
         random_state=0,
-        checkpoint=tmp_path / "missing-dir" / "fit.ckpt",
+        checkpoint=tmp_path / "fit.ckpt",
         checkpoint_every=2,
     )
-    with (
-        client.as_current(),
-        pytest.raises(FileNotFoundError),
-    ):  # the first checkpoint cannot be written
+
+    def disk_full(path, payload):  # the first checkpoint cannot be written: mid-fit
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(ckpt, "save", disk_full)
+    with client.as_current(), pytest.raises(OSError, match="No space left"):
         est.fit(X, y)
     fits = [
         f

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from dasksgd import SGDClassifier, SGDRegressor
+from dasksgd import checkpoint as ckpt
 from dasksgd.progress import Progress
+
+
+def _disk_full(path, payload):
+    """A checkpoint write that fails as a full disk does (the fit fails mid-way)."""
+    raise OSError(28, "No space left on device", str(path))
 
 
 def _data():
@@ -56,7 +62,7 @@ def test_verbose_2_logs_each_epoch(caplog):
     assert len(epochs) == 3
 
 
-def test_a_failed_fit_closes_its_bar(capsys, tmp_path):
+def test_a_failed_fit_closes_its_bar(capsys, tmp_path, monkeypatch):
     X, y = _data()
     est = SGDRegressor(
         verbose=1,
@@ -64,10 +70,11 @@ def test_a_failed_fit_closes_its_bar(capsys, tmp_path):
         tol=None,
         batch_size=100,
         random_state=0,
-        checkpoint=tmp_path / "no-such-dir" / "fit.ckpt",
+        checkpoint=tmp_path / "fit.ckpt",
         checkpoint_every=3,
     )
-    with pytest.raises(FileNotFoundError):  # the first checkpoint cannot be written: mid-fit
+    monkeypatch.setattr(ckpt, "save", _disk_full)
+    with pytest.raises(OSError, match="No space left"):  # the first checkpoint, mid-fit
         est.fit(X, y.astype(float))
     err = capsys.readouterr().err
     assert "SGDRegressor" in err and err.endswith("\n")  # tqdm ends a closed bar's line
