@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(exc).split())
         print(f"dasksgd {args.command}: error: {message}", file=sys.stderr)
         return 2
-    except RuntimeError as exc:  # the cluster cannot train (no workers, ...)
+    except (RuntimeError, MemoryError) as exc:  # the cluster cannot train (no workers, ...)
         message = " ".join(str(exc).split())
         print(f"dasksgd {args.command}: error: {message}", file=sys.stderr)
         return 2

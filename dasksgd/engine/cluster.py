@@ -36,7 +36,14 @@ from .shards import SHARD_OVERHEAD, ShardOptions, TargetSpec, build_shardset, ch
 from .transport import Unresponsive, bounded, connect, evict, execute, is_lost, pack, unpack
 from .tree import ByShard, build_tree
 
-__all__ = ["ClusterBackend", "ShardHolder", "assign_shards", "require_workers", "WORKER_TOPIC"]
+__all__ = [
+    "ClusterBackend",
+    "ShardHolder",
+    "assign_shards",
+    "check_memory",
+    "require_workers",
+    "WORKER_TOPIC",
+]
 
 logger = logging.getLogger("dasksgd")
 
@@ -214,6 +221,55 @@ def require_workers(client: Any) -> None:
         ) from None
 
 
+#: A worker's peak memory over its shards' bytes, less one (docs/cluster.rst: 1.13x measured).
+MEMORY_OVERHEAD = 0.15
+
+
+def check_memory(client: Any, arrays: list) -> None:
+    """Refuse, before anything is persisted, data that cannot fit the workers' memory.
+
+    The need is the arrays' bytes (from their chunk sizes) plus ``MEMORY_OVERHEAD`` of them,
+    only the overhead for arrays already persisted (their bytes are in the workers' memory
+    now); what the workers have is, summed, their memory limit times Dask's pause fraction
+    less what each holds now. Arrays of unknown size (unknown chunks, sparse or device
+    chunks) and workers without a limit are not judged.
+    """
+    import dask
+    import numpy as np
+    from distributed import futures_of
+
+    need = 0.0
+    for a in arrays:
+        if a is None:
+            continue
+        if type(getattr(a, "_meta", None)) is not np.ndarray or any(
+            np.isnan(c) for c in a.chunks[0]
+        ):
+            return
+        share = MEMORY_OVERHEAD if futures_of(a) else 1.0 + MEMORY_OVERHEAD
+        need += float(a.nbytes) * share
+    workers = bounded(client.scheduler_info, timeouts()["ping"], "scheduler_info")["workers"]
+    limits = [w.get("memory_limit") or 0 for w in workers.values()]
+    if not workers or not all(limits):
+        return
+    fraction = (
+        dask.config.get("distributed.worker.memory.pause", 0.8)
+        or dask.config.get("distributed.worker.memory.terminate", 0.95)
+        or 1.0
+    )
+    held = [float((w.get("metrics") or {}).get("memory", 0) or 0) for w in workers.values()]
+    room = sum(max(limit * fraction - used, 0.0) for limit, used in zip(limits, held))
+    if need > room:
+        mb = 2.0**20
+        raise MemoryError(
+            f"The data do not fit the cluster's memory: the fit needs ~{need / mb:,.0f} MiB "
+            f"(the arrays and {MEMORY_OVERHEAD:.0%} more), the {len(workers)} workers have "
+            f"~{room / mb:,.0f} MiB below their pause threshold ({fraction:g} of "
+            f"{', '.join(f'{limit / mb:,.0f}' for limit in limits)} MiB, less what they hold). "
+            "Give the workers more memory or add workers, or fit a sample of the rows."
+        )
+
+
 def timeouts() -> dict[str, float]:
     """Seconds the cluster backend waits, from Dask's configuration (``dasksgd.timeouts.*``).
 
@@ -300,6 +356,7 @@ class ClusterBackend(Backend):
         arrays = [X, y] + ([] if sample_weight is None else [sample_weight])
         load = self.timeouts["load"]
         require_workers(client)  # persisting on a cluster without workers never returns
+        check_memory(client, arrays)  # before the nanny restarts a worker halfway through
         persisted = client.persist(arrays)
         wait(persisted, timeout=load)
         self._persisted = persisted  # keeps the shards alive for the whole fit

@@ -338,6 +338,32 @@ def test_a_local_dask_scheduler_setting_does_not_pull_the_fit_off_the_cluster(cl
 
 
 @pytest.mark.timeout(120)
+def test_data_that_cannot_fit_the_workers_memory_are_refused_before_loading():
+    # 1.2 GB on two workers of 500 MiB: the nanny would restart them while the shards load.
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            memory_limit="500MiB",
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        big = da.random.random((15_000_000, 10), chunks=(1_000_000, 10))
+        y = (big[:, 0] > 0.5).astype(int)
+        est = SGDClassifier()
+        with pytest.raises(MemoryError, match=r"do not fit the cluster's memory: .* 500, 500 MiB"):
+            est.fit(big, y)
+        assert not hasattr(est, "coef_")
+        assert not client.has_what() or not any(client.has_what().values())  # nothing loaded
+        X, y, Xd, yd = _data()  # data that fit the same workers are trained
+        assert SGDClassifier(max_iter=3, tol=None).fit(Xd, yd).score(Xd, yd) > 0.8
+
+
+@pytest.mark.timeout(120)
 def test_a_cluster_without_workers_is_refused_within_the_ping_timeout():
     # Persisting (the regressor) or counting the classes (the classifier) would wait forever.
     from distributed import Client, LocalCluster
