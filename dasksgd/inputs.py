@@ -41,11 +41,10 @@ def persist(*arrays: Any) -> tuple:
     client = get_client()
     if client is None or not any(is_dask_collection(a) for a in arrays):
         return arrays
-    from .engine.cluster import check_memory, require_workers
+    from .engine.cluster import check_cluster
 
-    require_workers(client)
     lazy = [a for a in arrays if is_dask_collection(a)]
-    check_memory(client, lazy)
+    check_cluster(client, lazy)
     done = iter(client.persist(lazy))
     return tuple(next(done) if is_dask_collection(a) else a for a in arrays)
 

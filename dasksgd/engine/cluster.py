@@ -40,8 +40,7 @@ __all__ = [
     "ClusterBackend",
     "ShardHolder",
     "assign_shards",
-    "check_memory",
-    "require_workers",
+    "check_cluster",
     "WORKER_TOPIC",
 ]
 
@@ -208,36 +207,37 @@ def _pong() -> str:
     return "pong"
 
 
-def require_workers(client: Any) -> None:
-    """Wait up to ``dasksgd.timeouts.ping`` for the cluster to have a worker, else raise: on a
-    cluster without workers, persisting the data or counting the classes waits forever."""
-    wait = timeouts()["ping"]
-    try:
-        client.wait_for_workers(1, timeout=wait)
-    except TimeoutError:
-        raise RuntimeError(
-            f"The Dask cluster at {client.scheduler.address} has no workers (none joined within "
-            f"{wait:g} s, dasksgd.timeouts.ping); start some before fitting."
-        ) from None
-
-
 #: A worker's peak memory over its shards' bytes, less one (docs/cluster.rst: 1.13x measured).
 MEMORY_OVERHEAD = 0.15
 
 
-def check_memory(client: Any, arrays: list) -> None:
-    """Refuse, before anything is persisted, data that cannot fit the workers' memory.
+def check_cluster(client: Any, arrays: list) -> None:
+    """Before anything is persisted: the cluster has a worker, and room for ``arrays``.
 
-    The need is the arrays' bytes (from their chunk sizes) plus ``MEMORY_OVERHEAD`` of them,
-    only the overhead for arrays already persisted (their bytes are in the workers' memory
-    now); what the workers have is, summed, their memory limit times Dask's pause fraction
-    less what each holds now. Arrays of unknown size (unknown chunks, sparse or device
-    chunks) and workers without a limit are not judged.
+    Without a worker, persisting the data or counting the classes waits forever: wait up to
+    ``dasksgd.timeouts.ping`` for one, then raise. Data that cannot fit the workers' memory
+    make the nanny restart them halfway through loading: the need is the arrays' bytes (from
+    their chunk sizes) plus ``MEMORY_OVERHEAD`` of them (only the overhead for arrays already
+    persisted: their bytes are in the workers' memory now); the room, summed over the workers,
+    their memory limit times Dask's pause fraction less what each holds now. Arrays of unknown
+    size (unknown chunks, sparse or device chunks) and workers without a limit are not judged.
+    One request to the scheduler when it has workers.
     """
     import dask
     import numpy as np
     from distributed import futures_of
 
+    ping = timeouts()["ping"]
+    workers = bounded(client.scheduler_info, ping, "scheduler_info")["workers"]
+    if not workers:
+        try:
+            client.wait_for_workers(1, timeout=ping)
+        except TimeoutError:
+            raise RuntimeError(
+                f"The Dask cluster at {client.scheduler.address} has no workers (none joined "
+                f"within {ping:g} s, dasksgd.timeouts.ping); start some before fitting."
+            ) from None
+        workers = bounded(client.scheduler_info, ping, "scheduler_info")["workers"]
     need = 0.0
     for a in arrays:
         if a is None:
@@ -248,7 +248,6 @@ def check_memory(client: Any, arrays: list) -> None:
             return
         share = MEMORY_OVERHEAD if futures_of(a) else 1.0 + MEMORY_OVERHEAD
         need += float(a.nbytes) * share
-    workers = bounded(client.scheduler_info, timeouts()["ping"], "scheduler_info")["workers"]
     limits = [w.get("memory_limit") or 0 for w in workers.values()]
     if not workers or not all(limits):
         return
@@ -355,8 +354,10 @@ class ClusterBackend(Backend):
         client = self.client
         arrays = [X, y] + ([] if sample_weight is None else [sample_weight])
         load = self.timeouts["load"]
-        require_workers(client)  # persisting on a cluster without workers never returns
-        check_memory(client, arrays)  # before the nanny restarts a worker halfway through
+        # The first load only (a rebuild's data are in memory already, counted as held), and
+        # not again for data the classifier persisted, and so checked, to count its classes.
+        if self._alive is None and not all(futures_of(a) for a in arrays):
+            check_cluster(client, arrays)
         persisted = client.persist(arrays)
         wait(persisted, timeout=load)
         self._persisted = persisted  # keeps the shards alive for the whole fit
