@@ -228,6 +228,34 @@ def test_class_weight_that_is_not_a_weight_is_refused_before_any_work(weight):
     SGDClassifier(class_weight={1: 0.0}, max_iter=2, tol=None).fit(XC, YC)  # 0 ignores a class
 
 
+@pytest.mark.parametrize("Est", [SGDClassifier, SGDRegressor])
+def test_weights_that_overflow_float64_are_refused_with_the_way_out(Est):
+    y = YC if Est is SGDClassifier else XC[:, 0]
+    with pytest.raises(ValueError, match="sum to inf, more than float64"):
+        Est().fit(XC, y, sample_weight=np.full(len(y), 1e308))
+    X = XC.copy()
+    X[0, 0] = 1e3  # each weight is finite, as is their sum; a weight times x^2 is not
+    with pytest.raises(ValueError, match="times the squared features overflow"):
+        Est().fit(X, y, sample_weight=np.full(len(y), 1e303))
+    # The way out the messages give: weights over c and alpha over c, the same model.
+    kw = dict(max_iter=200, tol=1e-10, random_state=0)
+    sw = np.linspace(0.5, 2.0, len(y))
+    a = Est(alpha=1e-3, **kw).fit(XC, y, sample_weight=sw)
+    b = Est(alpha=1e-3 / 8, **kw).fit(XC, y, sample_weight=sw / 8)
+
+    def objective(e):  # of the first problem, at e's model
+        z = XC @ e.coef_.ravel() + np.ravel(e.intercept_)[0]
+        loss = np.logaddexp(0, -(2.0 * y - 1) * z) if Est is SGDClassifier else (y - z) ** 2 / 2
+        return np.mean(sw * loss) + 0.5e-3 * np.sum(e.coef_**2)
+
+    assert abs(objective(b) - objective(a)) <= 1e-6 * objective(a)
+
+
+def test_a_class_weight_that_overflows_float64_is_refused():
+    with pytest.raises(ValueError, match="class weights\\) sum to inf"):
+        SGDClassifier(class_weight={0: 1e308}).fit(XC, YC)
+
+
 def test_string_labels_and_probabilities():
     labels = np.array(["malignant", "benign"])[YC]
     est = SGDClassifier(alpha=ALPHA, random_state=0).fit(XC, labels)

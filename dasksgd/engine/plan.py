@@ -197,6 +197,7 @@ def make_plan(
     if k <= GRAM_FEATURES:
         # Few features: the sample's Gram matrix in one request, its top eigenvalue exactly.
         out = backend.gram(stride)
+        _check_curvature(out)
         G = out[:-1].reshape(k, k) / max(out[-1], 1.0)
         A = precond.direction_matrix(fi)
         spectrum = np.linalg.eigvalsh(A.T @ G @ A)
@@ -209,6 +210,7 @@ def make_plan(
         condition = top / low if low > 0 else math.inf
     else:
         lam = _power_iteration(backend, precond, k, fi, stride, iters, seed)
+        _check_curvature(np.array([lam]))
         condition = math.nan
     L = smoothness(lam, loss, l2)
     # The floor of "auto": the batch whose arithmetic costs a quarter of the step's fixed
@@ -232,6 +234,18 @@ def make_plan(
         step_time,
         condition,
     )
+
+
+def _check_curvature(values: np.ndarray) -> None:
+    """Refuse a weighted Gram matrix that overflowed: each value is finite (checked), but a
+    weight times a feature's square is not (the eigensolver would fail with numpy's
+    ``LinAlgError``)."""
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            "The sample weights (after class weights) times the squared features overflow "
+            "float64 arithmetic; divide the weights by a common factor (and alpha by the same "
+            "factor, for the same model), or scale the features."
+        )
 
 
 def _moments(

@@ -215,8 +215,9 @@ def _check_finite(a: Any, name: str, where: str) -> None:
     xp = array_namespace(data)
     # One pass without a temporary: a NaN or inf anywhere makes the sum non-finite. Only then
     # (or when the sum overflowed) is the exact, allocating check made.
-    if math.isfinite(float(xp.sum(data))):
-        return
+    with np.errstate(over="ignore"):  # an overflowing sum only asks for the exact check
+        if math.isfinite(float(xp.sum(data))):
+            return
     if not bool(xp.all(xp.isfinite(data))):
         what = "NaN" if bool(xp.any(xp.isnan(data))) else "infinity or a value too large"
         raise ValueError(f"Input {name} contains {what}{where}.")
@@ -306,6 +307,14 @@ def check_weights(total: float, n_val: int = 0, val_weight: float = 0.0) -> None
         raise ValueError(
             "Sample weights must contain at least one non-zero number (every training row has "
             "weight 0, after class weights); give some rows a positive sample_weight."
+        )
+    if not math.isfinite(total):
+        # Every statistic of the plan is a weighted sum: it would overflow too (numpy's
+        # LinAlgError, deep in the plan), and only the weights' ratios and alpha matter.
+        raise ValueError(
+            f"The sample weights (after class weights) sum to {total}, more than float64 "
+            "arithmetic can hold; divide them by a common factor (and alpha by the same "
+            "factor, for the same model)."
         )
 
 
@@ -528,6 +537,11 @@ class ShardSet:
     def info(self) -> dict:
         """Rows per shard (train and validation), dtype and bytes held."""
         held = sum(nbytes(a) for s in self.shards for a in (s.X, s.X_val) if a is not None)
+        with np.errstate(over="ignore"):  # weights that overflow: check_weights names them
+            weight = sum(
+                float(s.n) if s.sw is None else float(array_namespace(s.sw).sum(s.sw))
+                for s in self.shards
+            )
         work = sum(
             (s.X.nnz if is_sparse(s.X) else s.X.shape[0] * s.X.shape[1]) for s in self.shards
         )
@@ -536,10 +550,7 @@ class ShardSet:
             "index": [s.index for s in self.shards],
             "n_train": [s.n for s in self.shards],
             # Total weight of the training rows (class weights included); 0 means nothing to fit.
-            "weight": sum(
-                float(s.n) if s.sw is None else float(array_namespace(s.sw).sum(s.sw))
-                for s in self.shards
-            ),
+            "weight": weight,
             "n_val": [0 if s.X_val is None else s.X_val.shape[0] for s in self.shards],
             "val_weight": sum(
                 float(s.X_val.shape[0])
@@ -813,12 +824,13 @@ class ShardSet:
                 continue
             sw = None if s.sw is None else row_slice(s.sw, 0, s.n, stride)
             G, rows = np.zeros((k, k)), max(GRAM_BLOCK // max(k, 1), 1)
-            for lo in range(0, m, rows):
-                G += _weighted_gram(
-                    row_slice(X, lo, lo + rows),
-                    None if sw is None else row_slice(sw, lo, lo + rows),
-                    self.fit_intercept,
-                )
+            with np.errstate(over="ignore", invalid="ignore"):  # the plan names an overflow
+                for lo in range(0, m, rows):
+                    G += _weighted_gram(
+                        row_slice(X, lo, lo + rows),
+                        None if sw is None else row_slice(sw, lo, lo + rows),
+                        self.fit_intercept,
+                    )
             parts.append((s.index, np.concatenate([G.ravel(), [float(m)]])))
         return self._combine(parts, np.zeros(k * k + 1), once=True)
 
