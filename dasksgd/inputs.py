@@ -101,6 +101,29 @@ def _frame_to_array(df: Any) -> Any:
         return df.to_dask_array().compute_chunk_sizes()
 
 
+def _is_nullable_number(dtype: Any) -> bool:
+    """A pandas extension dtype of numbers or booleans that has its own missing value (``Int64``,
+    ``Float64``, ``boolean``, pyarrow's): numpy cannot read it as a dtype."""
+    import pandas as pd
+
+    return (
+        isinstance(dtype, pd.api.extensions.ExtensionDtype)
+        and getattr(dtype, "kind", "O") in "iufb"
+        and not isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
+def _without_na(part: Any, name: str) -> Any:
+    """A partition of a nullable column in its numpy dtype (``Int64`` labels stay integers, as
+    scikit-learn reads them); a missing value is refused, as NaN is."""
+    if bool(part.isna().any()):
+        raise ValueError(
+            f"Input {name} contains missing values (pd.NA); drop those rows or fill them "
+            "before fitting."
+        )
+    return part.astype(part.dtype.numpy_dtype)
+
+
 def check_2d(ndim: int) -> None:
     """Refuse an ``X`` that is not 2-D, with scikit-learn's message."""
     if ndim != 2:
@@ -124,6 +147,9 @@ def as_dask_matrix(X: Any) -> tuple[Any, list[str] | None]:
 
     names = None
     if hasattr(X, "columns") and hasattr(X, "to_dask_array"):
+        nullable = [c for c, t in X.dtypes.items() if _is_nullable_number(t)]
+        if nullable:  # pd.NA becomes NaN, which the workers refuse naming the shard
+            X = X.astype({c: np.float64 for c in nullable})
         bad = [
             c
             for c, t in X.dtypes.items()
@@ -189,6 +215,8 @@ def as_dask_vector(v: Any, X: Any, name: str) -> Any:
             v = v.astype(
                 object
             )  # labels as Python strings (what dask would convert to, with a warning)
+        elif _is_nullable_number(v.dtype):
+            v = v.map_partitions(_without_na, name, meta=v._meta.astype(v.dtype.numpy_dtype))
         v = _frame_to_array(v)
     elif not isinstance(v, da.Array):
         v = np.asarray(v)

@@ -309,6 +309,37 @@ def test_a_dask_target_is_checked_as_scikit_learn_checks_one_in_memory(client):
     assert list(fitted.classes_) == [0.0, 1.0]
 
 
+def test_nullable_pandas_columns_in_dask_frames(client):
+    # Int64 / Float64 / boolean: numpy cannot read their dtype ("boolean value of NA is
+    # ambiguous", "Unknown label type: unknown" for an Int64 target without a missing value).
+    X, y, _, _ = _data()
+    df = pd.DataFrame(X[:, :4], columns=list("abcd"))
+    df["n"] = pd.Series(np.arange(len(y)) % 5, dtype="Int64")
+    df["b"] = pd.Series(X[:, 4] > 0, dtype="boolean")
+    ddf = dd.from_pandas(df, npartitions=4)
+    labels = pd.Series(y, dtype="Int64")
+    clf = SGDClassifier(max_iter=3, tol=None, random_state=0)
+    clf.fit(ddf, dd.from_pandas(labels, npartitions=4))
+    assert clf.classes_.tolist() == [0, 1] and clf.classes_.dtype.kind == "i"  # as in memory
+    ref = SGDClassifier(max_iter=3, tol=None, random_state=0)
+    ref.fit(
+        dd.from_pandas(df.astype(float), npartitions=4), dd.from_pandas(pd.Series(y), npartitions=4)
+    )
+    np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-12)
+    target = pd.Series(X[:, 5], dtype="Float64")
+    SGDRegressor(max_iter=3, tol=None).fit(ddf, dd.from_pandas(target, npartitions=4))
+    # A missing value is refused, by name, as NaN is in memory.
+    labels[7] = pd.NA
+    with pytest.raises(ValueError, match=r"Input y contains missing values \(pd.NA\)"):
+        SGDClassifier().fit(ddf, dd.from_pandas(labels, npartitions=4))
+    target[7] = pd.NA
+    with pytest.raises(ValueError, match=r"Input y contains missing values \(pd.NA\)"):
+        SGDRegressor().fit(ddf, dd.from_pandas(target, npartitions=4))
+    df.loc[9, "n"] = pd.NA
+    with pytest.raises(ValueError, match=r"Input X contains NaN \(shard 0\)"):
+        SGDClassifier().fit(dd.from_pandas(df, npartitions=4), y)
+
+
 @pytest.mark.parametrize("Est", [SGDClassifier, SGDRegressor])
 def test_predict_refuses_rows_that_are_not_finite_in_a_dask_array(client, Est):
     X, y, Xd, yd = _data()
