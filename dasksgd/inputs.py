@@ -144,12 +144,19 @@ def as_dask_matrix(X: Any) -> tuple[Any, list[str] | None]:
         computed.
     """
     import dask.array as da
+    import pandas as pd
 
     names = None
     if hasattr(X, "columns") and hasattr(X, "to_dask_array"):
-        nullable = [c for c, t in X.dtypes.items() if _is_nullable_number(t)]
-        if nullable:  # pd.NA becomes NaN, which the workers refuse naming the shard
-            X = X.astype({c: np.float64 for c in nullable})
+        # Nullable columns (pd.NA becomes NaN, which the workers refuse naming the shard) and
+        # bool ones (beside float columns, to_dask_array would make an object array) as floats.
+        cast = [
+            c
+            for c, t in X.dtypes.items()
+            if _is_nullable_number(t) or pd.api.types.is_bool_dtype(t)
+        ]
+        if cast:
+            X = X.astype({c: np.float64 for c in cast})
         bad = [
             c
             for c, t in X.dtypes.items()

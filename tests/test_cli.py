@@ -109,6 +109,25 @@ def test_csv_regression_in_process(tmp_path):
     np.testing.assert_allclose(pred, joblib.load(model).predict(df[["a", "b", "c"]]), rtol=1e-12)
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_bool_and_nullable_integer_columns_are_numbers(tmp_path, suffix):
+    # They passed the CLI's numeric check and failed inside fit ("X must be numeric; got dtype
+    # object": bool beside float columns; numpy cannot read Int64's dtype).
+    df = _frame(n=600)
+    df["flag"] = df["c"] > 0
+    df["n"] = pd.Series(np.arange(len(df)) % 4, dtype="Int64")
+    df["y"] = pd.Series((df["a"] + df["flag"] > 0.5).astype(int), dtype="Int64")
+    data = _write(df, tmp_path / f"train{suffix}")
+    model = tmp_path / "m.joblib"
+    argv = ["train", data, "--target", "y", "--workers", "0", "--output", str(model)]
+    assert main([*argv, "--metrics", str(tmp_path / "m.json")]) == 0
+    est = joblib.load(model)
+    assert (
+        est.classes_.tolist() == [0, 1]
+        and est.score(df.drop(columns="y").astype(float), df["y"]) > 0.9
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -129,6 +148,8 @@ def test_csv_regression_in_process(tmp_path):
         # What the estimator refuses: its message, on one line.
         (["train", "{nan}", "--target", "y"], "Input X contains NaN"),
         (["train", "{single}", "--target", "y"], "has to be greater than one"),
+        (["train", "{na_x}", "--target", "y"], "Input X contains NaN"),  # Int64 with pd.NA
+        (["train", "{na_y}", "--target", "k"], r"Input y contains missing values \(pd.NA\)"),
         # Before any work: an output that cannot be written.
         (
             ["train", "{data}", "--target", "y", "--output", "{tmp}/no/dir/m.joblib"],
@@ -146,7 +167,11 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
     (tmp_path / "notes.txt").write_text("not data\n")
     nan = _write(df.assign(a=df["a"].where(df.index != 5)), tmp_path / "nan.parquet", parts=1)
     single = _write(df.assign(y="yes"), tmp_path / "single.parquet", parts=1)
-    argv = [a.format(tmp=tmp_path, data=data, text=text, nan=nan, single=single) for a in args]
+    ints = pd.Series(np.arange(len(df)) % 3, dtype="Int64").where(df.index != 5, pd.NA)
+    na_x = _write(df.assign(n=ints), tmp_path / "na_x.parquet", parts=1)
+    na_y = _write(df.drop(columns="y").assign(k=ints), tmp_path / "na_y.parquet", parts=1)
+    files = dict(data=data, text=text, nan=nan, single=single, na_x=na_x, na_y=na_y)
+    argv = [a.format(tmp=tmp_path, **files) for a in args]
     argv += ["--workers", "0"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
