@@ -149,6 +149,8 @@ def test_bool_and_nullable_integer_columns_are_numbers(tmp_path, suffix):
         (["train", "{nan}", "--target", "y"], "Input X contains NaN"),
         (["train", "{single}", "--target", "y"], "has to be greater than one"),
         (["train", "{na_x}", "--target", "y"], "Input X contains NaN"),  # Int64 with pd.NA
+        (["train", "{huge}", "--target", "y"], "too large for float64 arithmetic"),
+        (["train", "{data}", "--target", "y", "--alpha", "-1"], "alpha"),
         (["train", "{na_y}", "--target", "k"], r"Input y contains missing values \(pd.NA\)"),
         # Before any work: an output that cannot be written.
         (
@@ -170,7 +172,8 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
     ints = pd.Series(np.arange(len(df)) % 3, dtype="Int64").where(df.index != 5, pd.NA)
     na_x = _write(df.assign(n=ints), tmp_path / "na_x.parquet", parts=1)
     na_y = _write(df.drop(columns="y").assign(k=ints), tmp_path / "na_y.parquet", parts=1)
-    files = dict(data=data, text=text, nan=nan, single=single, na_x=na_x, na_y=na_y)
+    huge = _write(df.assign(a=df["a"].where(df.index != 5, 1e300)), tmp_path / "h.parquet", parts=1)
+    files = dict(data=data, text=text, nan=nan, single=single, na_x=na_x, na_y=na_y, huge=huge)
     argv = [a.format(tmp=tmp_path, **files) for a in args]
     argv += ["--workers", "0"]
     assert main(argv) == 2
