@@ -38,43 +38,106 @@ TOPIC = "dasksgd"
 INTERVAL = 0.5
 
 
-def _fits(scheduler: Any) -> list[dict]:
-    """The fits the scheduler's events tell of, newest first."""
+#: Rows (steps, epochs, worker times) at most in one ``data.json`` answer; the page asks again
+#: at once for the rest. Bounds a poll of a long fit's history (a fit at ~300 steps/s holds
+#: megabytes of it) and the time to build it.
+MAX_ROWS = 20_000
+
+#: Characters kept of a name (a fit's label, id, status, a worker's address).
+MAX_NAME = 300
+
+
+def _new_events(scheduler: Any, topic: str, since: float) -> list[tuple[float, Any]]:
+    """The events of ``topic`` logged after time ``since``, oldest first.
+
+    On the scheduler's event loop, where events are logged too: every event stamped up to now
+    is already there, and a later one is stamped later, so the time of the last event sent is
+    a cursor that neither repeats nor skips one. Walks back from the newest: the cost is the
+    new events, not the history (beside ``get_events``' copy of the references).
+    """
+    events = scheduler.get_events(topic)
+    i = len(events)
+    while i > 0 and events[i - 1][0] > since:
+        i -= 1
+    return list(events[i:])
+
+
+def _num(v: Any) -> float | None:
+    """A finite number as a float, anything else (NaN, a string, a list) as null."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _name(v: Any) -> str:
+    return str(v)[:MAX_NAME]
+
+
+def _rows(v: Any, width: int, budget: list[int]) -> list[list[float | None]]:
+    """Rows of ``width`` numbers out of an event's list (anything else dropped), at most
+    ``budget[0]`` of them (what is taken is counted off)."""
+    if not isinstance(v, (list, tuple)):
+        return []
+    rows = [
+        [_num(x) for x in r[:width]] for r in v[: max(budget[0], 0)] if isinstance(r, (list, tuple))
+    ]
+    budget[0] -= len(rows)
+    return rows
+
+
+def _take(events: list, budget: int) -> tuple[list, bool]:
+    """The oldest events whose rows fit ``budget`` (at least one), and whether some are left."""
+    taken, rows = [], 0
+    for ev in events:
+        msg = ev[1]
+        n = (
+            sum(len(msg.get(k, ())) for k in ("steps", "epochs", "times"))
+            if isinstance(msg, dict)
+            else 0
+        )
+        if taken and rows + n > budget:
+            return taken, True
+        taken.append(ev)
+        rows += n
+    return taken, False
+
+
+def _build(fit_events: list, worker_events: list, cursor: list[float], more: bool) -> str:
+    """The ``data.json`` answer of these new events, every value coerced (the events come from
+    any client of the cluster; the page draws them): numbers or null, names as strings.
+
+    Runs off the scheduler's event loop; encoded in pieces, so that other threads (the loop)
+    get the interpreter between them.
+    """
     fits: dict[str, dict] = {}
-    for _, msg in scheduler.get_events(TOPIC):
+    budget = [MAX_ROWS]
+
+    def fit(msg: dict) -> dict:
+        return fits.setdefault(
+            _name(msg["fit"]), {"id": _name(msg["fit"]), "steps": [], "epochs": [], "workers": {}}
+        )
+
+    for _, msg in fit_events:
         if not isinstance(msg, dict) or "fit" not in msg:
             continue
-        f = fits.setdefault(
-            msg["fit"],
-            {
-                "id": msg["fit"],
-                "label": msg.get("label", msg["fit"]),
-                "status": "running",
-                "start": msg.get("start"),
-                "steps": [],
-                "epochs": [],
-                "workers": {},
-            },
-        )
-        f["steps"].extend(msg.get("steps", ()))
-        f["epochs"].extend(msg.get("epochs", ()))
+        f = fit(msg)
+        if "label" in msg:
+            f["label"] = _name(msg["label"])
+        if "start" in msg:
+            f["start"] = _num(msg["start"])
         if msg.get("status"):
-            f["status"] = msg["status"]
-    for _, msg in scheduler.get_events(WORKER_TOPIC):
-        if isinstance(msg, dict) and msg.get("fit") in fits:
-            fits[msg["fit"]]["workers"].setdefault(msg["worker"], []).extend(msg.get("times", ()))
-    return sorted(fits.values(), key=lambda f: f["start"] or 0.0, reverse=True)
-
-
-def _finite(v: Any) -> Any:
-    """JSON has no NaN or infinity: those become null."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, (list, tuple)):
-        return [_finite(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _finite(x) for k, x in v.items()}
-    return v
+            f["status"] = _name(msg["status"])
+        f["steps"] += _rows(msg.get("steps"), 6, budget)
+        f["epochs"] += _rows(msg.get("epochs"), 4, budget)
+    for _, msg in worker_events:
+        if not isinstance(msg, dict) or "fit" not in msg or "worker" not in msg:
+            continue
+        times = fit(msg)["workers"].setdefault(_name(msg["worker"]), [])
+        times += _rows(msg.get("times"), 2, budget)
+    head = json.dumps({"now": time.time(), "cursor": cursor, "more": more})
+    pieces = [json.dumps(f, allow_nan=False) for f in fits.values()]
+    return head[:-1] + ', "fits": [' + ", ".join(pieces) + "]}"
 
 
 try:  # the handlers need tornado and distributed's http helpers, as the dashboard does
@@ -84,10 +147,38 @@ except ImportError:  # pragma: no cover - distributed is a dependency
 
 
 class _Data(RequestHandler):
-    def get(self) -> None:
+    """``data.json?since=T&wsince=T``: what fits (and workers) logged after those times (the
+    ``cursor`` of the previous answer; 0, the default, from the start), at most ``MAX_ROWS``
+    rows; ``more`` says to ask again at once."""
+
+    async def get(self) -> None:
+        import asyncio
+
+        since = [_arg(self.get_argument("since", "0")), _arg(self.get_argument("wsince", "0"))]
+        # On the loop: only picking the new events (cheap); building the answer, in a thread.
+        fit_events, more = _take(_new_events(self.server, TOPIC, since[0]), MAX_ROWS // 2)
+        worker_events, wmore = _take(
+            _new_events(self.server, WORKER_TOPIC, since[1]), MAX_ROWS // 2
+        )
+        cursor = [
+            fit_events[-1][0] if fit_events else since[0],
+            worker_events[-1][0] if worker_events else since[1],
+        ]
+        body = await asyncio.get_running_loop().run_in_executor(
+            None, _build, fit_events, worker_events, cursor, more or wmore
+        )
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
-        self.write(json.dumps({"now": time.time(), "fits": _finite(_fits(self.server))}))
+        self.write(body)
+
+
+def _arg(text: str) -> float:
+    """A cursor from the query string (anything that is not a finite number: the start)."""
+    try:
+        v = float(text)
+    except ValueError:
+        return 0.0
+    return v if math.isfinite(v) else 0.0
 
 
 class _Page(RequestHandler):
@@ -236,12 +327,14 @@ svg{background:#fafafa;border:1px solid #e5e5e5}
 <script>
 const W = 300, H = 170, PAD = 44, COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 function esc(s) { return String(s).replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c])); }
-function fmt(v) { return v === null || v === undefined ? "-" : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(3) : (+v.toPrecision(6)).toString(); }
+function fmt(v) { return typeof v !== "number" || !isFinite(v) ? "-" : v !== 0 && (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3) ? v.toExponential(3) : (+v.toPrecision(6)).toString(); }
+const int = v => typeof v === "number" && isFinite(v) ? String(Math.round(v)) : "-";
+const ok = (p, log) => typeof p[0] === "number" && typeof p[1] === "number" && (!log || p[1] > 0);
 // One panel: series = [{name, pts: [[x, y], ...]}]; log: log10 y axis.
 function panel(fitId, key, title, note, series, log) {
   let xs = [], ys = [];
-  for (const s of series) for (const [x, y] of s.pts) if (y !== null && (!log || y > 0)) { xs.push(x); ys.push(log ? Math.log10(y) : y); }
-  let svg = `<svg width="${W}" height="${H}" data-fit="${esc(fitId)}" data-panel="${key}">`;
+  for (const s of series) for (const p of s.pts) if (ok(p, log)) { xs.push(p[0]); ys.push(log ? Math.log10(p[1]) : p[1]); }
+  let svg = `<svg width="${W}" height="${H}" data-fit="${esc(fitId)}" data-panel="${esc(key)}">`;
   if (xs.length) {
     let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
     if (x1 === x0) x1 = x0 + 1; if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
@@ -250,34 +343,51 @@ function panel(fitId, key, title, note, series, log) {
     svg += `<text class="axis" x="2" y="12">${lab(y1)}</text><text class="axis" x="2" y="${H - 16}">${lab(y0)}</text>`;
     svg += `<text class="axis" x="${PAD}" y="${H - 3}">${fmt(x0)}</text><text class="axis" x="${W - 8}" y="${H - 3}" text-anchor="end">${fmt(x1)}</text>`;
     series.forEach((s, i) => {
-      const pts = s.pts.filter(p => p[1] !== null && (!log || p[1] > 0));
+      const pts = s.pts.filter(p => ok(p, log));
       const d = pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(log ? Math.log10(y) : y).toFixed(1)}`).join(" ");
       const last = pts.length ? pts[pts.length - 1][1] : null;
       svg += `<polyline class="series" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.5" points="${d}" ` +
-             `data-fit="${esc(fitId)}" data-series="${esc(s.name)}" data-n="${pts.length}" data-last="${last}" ` +
-             `data-y="${pts.map(p => p[1]).join(",")}"></polyline>`;
+             `data-fit="${esc(fitId)}" data-series="${esc(s.name)}" data-n="${pts.length}" data-last="${esc(last)}" ` +
+             `data-y="${esc(pts.map(p => p[1]).join(","))}"></polyline>`;
       svg += `<text class="axis" x="${W - 8}" y="${12 + 11 * i}" text-anchor="end" fill="${COLORS[i % COLORS.length]}">${esc(s.name)}</text>`;
     });
   } else {
     svg += `<text class="axis" x="${W / 2 - 30}" y="${H / 2}">no data yet</text>`;
   }
-  return `<div class="panel"><h3>${esc(title)}</h3><div class="note">${note}</div>${svg}</svg></div>`;
+  return `<div class="panel"><h3>${esc(title)}</h3><div class="note">${esc(note)}</div>${svg}</svg></div>`;
 }
-function render(data) {
-  document.getElementById("empty").style.display = data.fits.length ? "none" : "block";
-  document.getElementById("fits").innerHTML = data.fits.map(f => {
+// What the page has seen: data.json sends only what is new after the cursor.
+const state = {cursor: [0, 0], fits: Object.create(null)}, CAP = 20000;
+// A series past CAP points keeps every other one (the newest always): a long fit stays drawable.
+function thin(a) { return a.length <= CAP ? a : a.filter((_, i) => i % 2 === 0 || i === a.length - 1); }
+function merge(data) {
+  state.cursor = data.cursor;
+  for (const u of data.fits) {
+    const f = state.fits[u.id] || (state.fits[u.id] = {id: u.id, label: u.id, status: "running", start: null, steps: [], epochs: [], workers: Object.create(null)});
+    if ("label" in u) f.label = u.label;
+    if ("start" in u) f.start = u.start;
+    if ("status" in u) f.status = u.status;
+    f.steps = thin(f.steps.concat(u.steps));
+    f.epochs = thin(f.epochs.concat(u.epochs));
+    for (const [w, t] of Object.entries(u.workers)) f.workers[w] = thin((f.workers[w] || []).concat(t));
+  }
+}
+function render() {
+  const fits = Object.values(state.fits).sort((a, b) => (b.start || 0) - (a.start || 0));
+  document.getElementById("empty").style.display = fits.length ? "none" : "block";
+  document.getElementById("fits").innerHTML = fits.map(f => {
     const ep = f.epochs, st = f.steps;
     let gap = "";
     if (ep.length >= 2) {
       const a = ep[ep.length - 2][1], b = ep[ep.length - 1][1];
-      if (a !== null && b !== null && b > 0) gap = a >= b ? `last epoch's relative decrease (a gap estimate): ${fmt((a - b) / b)}`
+      if (typeof a === "number" && typeof b === "number" && b > 0) gap = a >= b ? `last epoch's relative decrease (a gap estimate): ${fmt((a - b) / b)}`
                                                            : `the last epoch raised the objective by ${fmt((b - a) / b)} (relative)`;
     }
-    const objNote = ep.length ? `epoch ${ep[ep.length - 1][0]}: objective ${fmt(ep[ep.length - 1][1])}. ${gap}` : "";
-    const workers = Object.entries(f.workers).map(([w, t]) => ({name: w.replace(/^tcp:\/\//, ""), pts: t.map(p => [p[0] - f.start, p[1] * 1000])}));
-    return `<div class="fit" data-fit="${esc(f.id)}"><h2>${esc(f.label)} <span class="status">${esc(f.status)}, ${st.length ? st[st.length - 1][0] : 0} steps</span></h2><div class="panels">` +
+    const objNote = ep.length ? `epoch ${int(ep[ep.length - 1][0])}: objective ${fmt(ep[ep.length - 1][1])}. ${gap}` : "";
+    const workers = Object.entries(f.workers).map(([w, t]) => ({name: w.replace(/^tcp:\/\//, ""), pts: t.map(p => [p[0] - (f.start || 0), p[1] * 1000])}));
+    return `<div class="fit" data-fit="${esc(f.id)}"><h2>${esc(f.label)} <span class="status">${esc(f.status)}, ${st.length ? int(st[st.length - 1][0]) : 0} steps</span></h2><div class="panels">` +
       panel(f.id, "objective", "objective against time (s)", objNote, [{name: "objective", pts: ep.map(e => [e[2], e[1]])}], true) +
-      panel(f.id, "batch", "batch size and diversity bound against step", st.length ? `B = ${st[st.length - 1][1]}` : "",
+      panel(f.id, "batch", "batch size and diversity bound against step", st.length ? `B = ${int(st[st.length - 1][1])}` : "",
             [{name: "batch size", pts: st.map(s => [s[0], s[1]])}, {name: "delta n Delta + 1", pts: st.map(s => [s[0], s[2]])}], true) +
       panel(f.id, "lr", "step size against step", st.length ? `${fmt(st[st.length - 1][3])}` : "", [{name: "step size", pts: st.map(s => [s[0], s[3]])}], true) +
       panel(f.id, "workers", "step time per worker (ms) against time (s)", "", workers, false) +
@@ -285,9 +395,13 @@ function render(data) {
   }).join("");
 }
 async function poll() {
-  try { const r = await fetch(location.pathname.replace(/\/?$/, "/data.json")); render(await r.json()); }
-  catch (e) { document.getElementById("empty").textContent = "Cannot reach the scheduler: " + e; }
-  setTimeout(poll, 1000);
+  let more = false;
+  try {
+    const url = location.pathname.replace(/\/?$/, "/data.json") + `?since=${state.cursor[0]}&wsince=${state.cursor[1]}`;
+    const data = await (await fetch(url)).json();
+    merge(data); render(); more = data.more;
+  } catch (e) { document.getElementById("empty").textContent = "Cannot reach the scheduler: " + e; }
+  setTimeout(poll, more ? 0 : 1000);
 }
 poll();
 </script></body></html>

@@ -54,6 +54,27 @@ def _get(url):
         return r.read().decode()
 
 
+def _history(base, cursor=(0, 0)):
+    """Every fit data.json tells of after ``cursor``, merged as the page merges the answers
+    (each holds what is new; ``more`` asks again at once), and the last cursor."""
+    fits, answers = {}, 0
+    while True:
+        data = json.loads(
+            _get(f"{base}/dasksgd/data.json?since={cursor[0]!r}&wsince={cursor[1]!r}")
+        )
+        answers += 1
+        cursor = data["cursor"]
+        for u in data["fits"]:
+            f = fits.setdefault(u["id"], {"id": u["id"], "steps": [], "epochs": [], "workers": {}})
+            f.update({k: u[k] for k in ("label", "status", "start") if k in u})
+            f["steps"] += u["steps"]
+            f["epochs"] += u["epochs"]
+            for w, t in u["workers"].items():
+                f["workers"].setdefault(w, []).extend(t)
+        if not data["more"]:
+            return list(fits.values()), cursor, answers
+
+
 def test_page_data_are_the_fit_history(cluster_client):
     client = cluster_client
     X, y = make_classification(60_000, 8, chunks=15_000, random_state=1)
@@ -61,8 +82,8 @@ def test_page_data_are_the_fit_history(cluster_client):
         est = SGDClassifier(
             alpha=2.5e-4, batch_size=3000, max_iter=4, tol=None, random_state=0
         ).fit(X, y)
-    data = json.loads(_get(_base(client) + "/dasksgd/data.json"))
-    fits = [f for f in data["fits"] if "alpha=0.00025" in f["label"]]
+    history, cursor, _ = _history(_base(client))
+    fits = [f for f in history if "alpha=0.00025" in f["label"]]
     assert len(fits) == 1 and fits[0]["status"] == "done"
     f, h = fits[0], est.history_
     steps = np.array(f["steps"], dtype=float)
@@ -74,6 +95,8 @@ def test_page_data_are_the_fit_history(cluster_client):
     assert sorted(f["workers"]) == sorted(client.scheduler_info()["workers"])
     assert all(len(t) > 0 for t in f["workers"].values())
     assert "<title>dasksgd: training</title>" in _get(_base(client) + "/dasksgd")
+    # A poll after the last answer sends nothing again.
+    assert _history(_base(client), cursor)[0] == []
 
 
 def _chromium():
@@ -116,11 +139,7 @@ def test_chromium_shows_a_running_fit(cluster_client):
         url = _base(client) + "/dasksgd"
         deadline = time.monotonic() + 120
         while True:  # until the running fit has published a couple of epochs
-            fits = [
-                f
-                for f in json.loads(_get(url + "/data.json"))["fits"]
-                if "alpha=0.00035" in f["label"]
-            ]
+            fits = [f for f in _history(_base(client))[0] if "alpha=0.00035" in f.get("label", "")]
             if fits and len(fits[0]["epochs"]) >= 2:
                 break
             assert thread.is_alive() and time.monotonic() < deadline, (
@@ -216,9 +235,56 @@ def test_a_failed_fit_is_shown_as_failed(cluster_client, tmp_path, monkeypatch):
     monkeypatch.setattr(ckpt, "save", disk_full)
     with client.as_current(), pytest.raises(OSError, match="No space left"):
         est.fit(X, y)
-    fits = [
-        f
-        for f in json.loads(_get(_base(client) + "/dasksgd/data.json"))["fits"]
-        if "alpha=0.00045" in f["label"]
-    ]
+    fits = [f for f in _history(_base(client))[0] if "alpha=0.00045" in f["label"]]
     assert len(fits) == 1 and fits[0]["status"] == "failed" and len(fits[0]["steps"]) == 2
+
+
+def test_a_long_history_comes_in_bounded_answers_each_row_once(cluster_client):
+    # data.json sent every step the scheduler held on every poll (megabytes for a fast fit).
+    from dasksgd.dashboard import MAX_ROWS, TOPIC
+
+    client, fit = cluster_client, "long-history-fit"
+    n_events, per_event = 12, MAX_ROWS // 4  # 3 MAX_ROWS rows in all
+    for e in range(n_events):
+        rows = [[e * per_event + i, 64, 1.0, 0.1, 0.5, 0.0] for i in range(per_event)]
+        client.log_event(TOPIC, {"fit": fit, "label": "long", "start": 0.0, "steps": rows})
+    base, cursor, got = _base(client), [0, 0], []
+    while True:
+        body = _get(f"{base}/dasksgd/data.json?since={cursor[0]!r}&wsince={cursor[1]!r}")
+        data = json.loads(body)
+        rows = sum(len(f["steps"]) + len(f["epochs"]) for f in data["fits"])
+        assert rows <= MAX_ROWS
+        got += [s[0] for f in data["fits"] if f["id"] == fit for s in f["steps"]]
+        cursor = data["cursor"]
+        if not data["more"]:
+            break
+    assert got == list(range(n_events * per_event))  # every step once, in order
+
+
+def test_what_any_client_logs_reaches_the_page_as_numbers_and_text(cluster_client):
+    # Any client of the cluster can log a "dasksgd" event; the page inserted a step's number,
+    # its batch size and an epoch's number as they came.
+    from dasksgd.dashboard import TOPIC, WORKER_TOPIC
+
+    client, evil = cluster_client, '<img src=x onerror="document.title=1">'
+    client.log_event(
+        TOPIC,
+        {
+            "fit": evil,
+            "label": evil,
+            "start": evil,
+            "status": evil,
+            "steps": [[evil, evil, float("nan"), 0.1, 0.5, 0.0], "not a row", [1, True, 3.0]],
+            "epochs": [[evil, 1.0, 2.0, 3], [2, 0.5, 3.0, 4]],
+        },
+    )
+    client.log_event(WORKER_TOPIC, {"fit": evil, "worker": evil, "times": [[evil, 1e400]]})
+    [f] = [f for f in _history(_base(client))[0] if f["id"] == evil]
+    assert f["label"] == evil and f["start"] is None  # text as text; a number or null
+    assert f["steps"] == [[None, None, None, 0.1, 0.5, 0.0], [1.0, None, 3.0]]
+    assert f["epochs"] == [[None, 1.0, 2.0, 3.0], [2.0, 0.5, 3.0, 4.0]]
+    assert f["workers"] == {evil: [[None, None]]}
+    chromium = _chromium()
+    dom = _chrome(chromium, "--dump-dom", _base(client) + "/dasksgd").stdout
+    assert "<title>dasksgd: training</title>" in dom  # the title the script would have changed
+    assert "<img" not in dom and "&lt;img src=x" in dom  # drawn, as text
