@@ -215,13 +215,22 @@ class DashboardPlugin(SchedulerPlugin):
         scheduler._dasksgd_routes = True
 
 
+def _serves(dask_scheduler: Any) -> bool:
+    """On the scheduler: whether its web application has the page's routes."""
+    return bool(getattr(dask_scheduler, "_dasksgd_routes", False))
+
+
 def enable(client: Any) -> str | None:
     """Make sure ``client``'s scheduler serves the page; its address, or None when it cannot
     (no web server, or a scheduler that cannot import dasksgd: the fit goes on without it)."""
     try:
         client.register_plugin(DashboardPlugin())
+        # The plugin adds the routes only where there is a web application to add them to.
+        served = client.run_on_scheduler(_serves)
     except Exception as exc:  # noqa: BLE001 - the page is optional; the fit is not
         logger.debug("the dasksgd dashboard page is not available: %s", exc)
+        return None
+    if not served:
         return None
     link = getattr(client, "dashboard_link", None)
     if not link:

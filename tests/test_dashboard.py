@@ -288,3 +288,37 @@ def test_what_any_client_logs_reaches_the_page_as_numbers_and_text(cluster_clien
     dom = _chrome(chromium, "--dump-dom", _base(client) + "/dasksgd").stdout
     assert "<title>dasksgd: training</title>" in dom  # the title the script would have changed
     assert "<img" not in dom and "&lt;img src=x" in dom  # drawn, as text
+
+
+def _swap_web_application(dask_scheduler):
+    """Take the scheduler's web application away (or give it back)."""
+    saved = getattr(dask_scheduler, "_test_saved_application", None)
+    dask_scheduler._test_saved_application = dask_scheduler.http_application
+    dask_scheduler.http_application = saved
+
+
+def test_no_link_to_a_page_the_scheduler_does_not_serve():
+    # A scheduler without a web application to add the routes to: the fit gave a link anyway.
+    from distributed import Client, LocalCluster
+
+    from dasksgd.dashboard import enable
+
+    with (
+        LocalCluster(n_workers=1, processes=True, host="127.0.0.1", dashboard_address=":0") as c,
+        Client(c, set_as_default=False) as client,
+    ):
+        client.run_on_scheduler(_swap_web_application)
+        try:
+            assert enable(client) is None
+            X, y = make_classification(2000, 4, chunks=1000, random_state=0)
+            with client.as_current():
+                SGDClassifier(max_iter=2, tol=None).fit(X, y)  # trains without the page
+        finally:
+            client.run_on_scheduler(_swap_web_application)  # the scheduler closes it
+    with (
+        LocalCluster(n_workers=1, processes=True, host="127.0.0.1", dashboard_address=":0") as c,
+        Client(c, set_as_default=False) as client,
+    ):
+        link = enable(client)
+        assert link == client.dashboard_link.rsplit("/", 1)[0] + "/dasksgd"
+        assert "<title>dasksgd: training</title>" in _get(link)
