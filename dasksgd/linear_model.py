@@ -539,7 +539,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         same model as an uninterrupted fit (bit for bit when the data are chunked the same way);
         a checkpoint of other features, labels, weights or parameters is refused with a
         ``ValueError``, and so is, at once, a path in a directory that does not exist. The
-        file is removed when the fit finishes. It is a pickle: resume only from your own files.
+        file is removed when the fit finishes. It holds no pickle (an ``.npz`` and a JSON
+        manifest): a file someone else put there is refused, never run.
         ``partial_fit`` ignores it.
     checkpoint_every : int, default=50
         Steps between checkpoints.
@@ -998,7 +999,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         same model as an uninterrupted fit (bit for bit when the data are chunked the same way);
         a checkpoint of other features, labels, weights or parameters is refused with a
         ``ValueError``, and so is, at once, a path in a directory that does not exist. The
-        file is removed when the fit finishes. It is a pickle: resume only from your own files.
+        file is removed when the fit finishes. It holds no pickle (an ``.npz`` and a JSON
+        manifest): a file someone else put there is refused, never run.
         ``partial_fit`` ignores it.
     checkpoint_every : int, default=50
         Steps between checkpoints.

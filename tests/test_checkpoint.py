@@ -1,5 +1,8 @@
 """Checkpoints: atomic files, clear refusals, and fits that resume where they were cut off."""
 
+import hashlib
+import io
+import json
 import os
 import pickle
 import signal
@@ -30,10 +33,14 @@ def test_save_replaces_the_file_and_leaves_no_temporary(tmp_path):
 def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path):
     path = tmp_path / "fit.ckpt"
     ckpt.save(path, {"state": 1})
-    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
-        ckpt.save(path, {"state": lambda: None})  # cannot be pickled
+    with pytest.raises(TypeError, match="cannot hold a function"):
+        ckpt.save(path, {"state": lambda: None})  # not a state
     assert ckpt.load(path)["state"] == 1
     assert os.listdir(tmp_path) == ["fit.ckpt"]
+
+
+def _headed(body, fmt=ckpt.FORMAT):
+    return f"dasksgd-checkpoint {fmt} {hashlib.sha256(body).hexdigest()}\n".encode() + body
 
 
 def test_missing_checkpoint_is_none(tmp_path):
@@ -46,7 +53,10 @@ def test_missing_checkpoint_is_none(tmp_path):
         (b"\x80\x05truncated", "is not a dasksgd checkpoint"),
         (pickle.dumps({"some": "dict"}), "is not a dasksgd checkpoint"),  # never unpickled
         (b"dasksgd-checkpoint 999 0123\n" + pickle.dumps({}), "has format 999"),
-        (b"dasksgd-checkpoint 3 0123\n" + pickle.dumps({}), "is damaged"),
+        (b"dasksgd-checkpoint 3 0123\n" + pickle.dumps({}), "has format 3, .* writes format 4"),
+        (b"dasksgd-checkpoint 4 0123\n" + pickle.dumps({}), "is damaged"),
+        # A valid header and checksum before a pickle: it is not an archive, never unpickled.
+        (_headed(pickle.dumps({"state": 1})), "cannot be read"),
     ],
 )
 def test_unusable_files_are_refused_and_left_alone(tmp_path, content, match):
@@ -62,13 +72,93 @@ def test_a_damaged_checkpoint_is_refused_by_its_checksum(tmp_path, damage):
     path = tmp_path / "fit.ckpt"
     ckpt.save(path, {"state": np.arange(1000.0)})
     data = bytearray(path.read_bytes())
-    if damage == "flip":  # one bit of one value: still a valid pickle, another array
+    if damage == "flip":  # one bit of one value: still a valid archive, another array
         data[len(data) // 2] ^= 1
     else:
         del data[-100:]
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="is damaged .*checksum"):
         ckpt.load(path)
+
+
+def test_states_round_trip_with_their_types(tmp_path):
+    from dasksgd.engine.loop import StepRecord
+    from dasksgd.preconditioning import Preconditioner
+    from dasksgd.schedules import WarmupState
+
+    path = tmp_path / "fit.ckpt"
+    payload = {
+        "plain": [None, True, 3, 2.5, float("nan"), -float("inf"), "text", (1, (2.0,))],
+        "int keys": {7: (0.5, 0.25), 9: (float("nan"), None)},
+        "scalars": (np.float64(0.1), np.float32(0.2), np.int64(3), np.bool_(True)),
+        "arrays": (np.arange(6.0).reshape(2, 3), np.array(["a", "bc"]), np.zeros(0)),
+        "labels": np.array(["no", "yes"], dtype=object),
+        "dataclass": Preconditioner.identity(3),
+        "namedtuple": WarmupState(5),
+        "nested": [StepRecord(*range(len(StepRecord._fields)))],
+    }
+    got = ckpt.load(path) if ckpt.save(path, payload) is None else None
+    assert got.keys() == payload.keys()
+    assert got["plain"][:4] == [None, True, 3, 2.5] and np.isnan(got["plain"][4])
+    assert got["plain"][5:] == [-np.inf, "text", (1, (2.0,))]
+    assert got["int keys"][7] == (0.5, 0.25) and list(got["int keys"]) == [7, 9]
+    for a, b in zip(got["scalars"], payload["scalars"]):
+        assert type(a) is type(b) and a == b  # numpy scalars stay numpy scalars of that dtype
+    for a, b in zip(got["arrays"], payload["arrays"]):
+        assert a.dtype == b.dtype and np.array_equal(a, b) and a.flags.writeable
+    assert got["labels"].dtype == object and got["labels"].tolist() == ["no", "yes"]
+    assert isinstance(got["dataclass"], Preconditioner)
+    np.testing.assert_array_equal(got["dataclass"].mean, payload["dataclass"].mean)
+    assert type(got["namedtuple"]) is WarmupState  # its fields: numbers and NaN, as repr shows
+    assert repr(got["namedtuple"]) == repr(payload["namedtuple"])
+    assert got["nested"] == payload["nested"] and type(got["nested"][0]) is StepRecord
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):  # what unpickling calls
+        return (self.marker.touch, ())
+
+
+def test_a_crafted_pickle_with_a_valid_header_runs_nothing(tmp_path):
+    marker, path = tmp_path / "ran", tmp_path / "fit.ckpt"
+    path.write_bytes(_headed(pickle.dumps({"state": _Exploit(marker)})))
+    with pytest.raises(ValueError, match="cannot be read"):
+        ckpt.load(path)
+    assert not marker.exists()
+
+
+def _crafted(manifest):
+    """A checkpoint with a valid header and checksum whose manifest is ``manifest``."""
+    buffer = io.BytesIO()
+    np.savez(buffer, manifest=np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8))
+    return _headed(buffer.getvalue())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "os:system",  # not dasksgd's
+        "subprocess:Popen",
+        "dasksgd.engine.cluster:ClusterBackend",  # dasksgd's, but not a state
+        "dasksgd.checkpoint:_class",
+        "dasksgd.engine.loop:TrainState.copy",
+    ],
+)
+def test_a_crafted_file_names_only_dasksgd_states(tmp_path, name):
+    # Format 3 was a pickle: a crafted file at the checkpoint path ran code when a fit started.
+    marker = tmp_path / "ran"
+    for kind, body in [
+        ("dataclass", {"fields": {}}),
+        ("namedtuple", {"items": [f"touch {marker}"]}),
+    ]:
+        path = tmp_path / "fit.ckpt"
+        path.write_bytes(_crafted({"dict": [["state", {kind: name, **body}]]}))
+        with pytest.raises(ValueError, match="cannot be read .*not one of dasksgd's states"):
+            ckpt.load(path)
+    assert not marker.exists()
 
 
 def test_a_directory_is_refused(tmp_path):
