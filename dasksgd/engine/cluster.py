@@ -219,7 +219,8 @@ def check_cluster(client: Any, arrays: list) -> None:
     make the nanny restart them halfway through loading: the need is the arrays' bytes (from
     their chunk sizes) plus ``MEMORY_OVERHEAD`` of them (only the overhead for arrays already
     persisted: their bytes are in the workers' memory now); the room, summed over the workers,
-    their memory limit times Dask's pause fraction less what each holds now. Arrays of unknown
+    their memory limit times Dask's pause fraction less what each holds now, and each worker's
+    room against its even share of the rows (how the shards are placed). Arrays of unknown
     size (unknown chunks, sparse or device chunks) and workers without a limit are not judged.
     One request to the scheduler when it has workers.
     """
@@ -257,15 +258,27 @@ def check_cluster(client: Any, arrays: list) -> None:
         or 1.0
     )
     held = [float((w.get("metrics") or {}).get("memory", 0) or 0) for w in workers.values()]
-    room = sum(max(limit * fraction - used, 0.0) for limit, used in zip(limits, held))
-    if need > room:
-        mb = 2.0**20
+    rooms = [max(limit * fraction - used, 0.0) for limit, used in zip(limits, held)]
+    mb = 2.0**20
+    if need > sum(rooms):
         raise MemoryError(
             f"The data do not fit the cluster's memory: the fit needs ~{need / mb:,.0f} MiB "
             f"(the arrays and {MEMORY_OVERHEAD:.0%} more), the {len(workers)} workers have "
-            f"~{room / mb:,.0f} MiB below their pause threshold ({fraction:g} of "
+            f"~{sum(rooms) / mb:,.0f} MiB below their pause threshold ({fraction:g} of "
             f"{', '.join(f'{limit / mb:,.0f}' for limit in limits)} MiB, less what they hold). "
             "Give the workers more memory or add workers, or fit a sample of the rows."
+        )
+    # The shards are shared out by rows, evenly (assign_shards), whatever each worker's limit:
+    # a worker with less room than its share is restarted while its shards load.
+    share = need / len(workers)
+    small = [(a, r) for a, r in zip(workers, rooms) if r < share]
+    if small:
+        address, room = min(small, key=lambda item: item[1])
+        raise MemoryError(
+            f"The data do not fit worker {address}'s memory: each of the {len(workers)} workers "
+            f"holds an even share of the rows, ~{share / mb:,.0f} MiB with the overhead, and "
+            f"it has ~{room / mb:,.0f} MiB below its pause threshold ({len(small)} such "
+            "workers). Give that worker more memory, or start workers of equal memory."
         )
 
 

@@ -395,6 +395,50 @@ def test_data_that_cannot_fit_the_workers_memory_are_refused_before_loading():
 
 
 @pytest.mark.timeout(120)
+def test_a_worker_with_less_memory_than_its_share_is_named_before_loading():
+    # 700 MB fit the sum of the workers' room, but the rows are shared out evenly: the worker
+    # of 300 MiB would get ~400 MiB and be restarted while its shards load.
+    import subprocess
+    import sys
+
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            memory_limit="3GiB",
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        small = subprocess.Popen(
+            [sys.executable, "-m", "dask", "worker", cluster.scheduler_address, "--host",
+             "127.0.0.1", "--nthreads", "1", "--memory-limit", "300MiB", "--no-dashboard"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            client.wait_for_workers(2, timeout=60)
+            address = next(
+                a
+                for a, w in client.scheduler_info()["workers"].items()
+                if w["memory_limit"] < 2**30
+            )
+            big = da.random.random((8_750_000, 10), chunks=(500_000, 10))
+            y = (big[:, 0] > 0.5).astype(int)
+            est = SGDClassifier()
+            with pytest.raises(MemoryError, match=rf"do not fit worker {address}'s memory"):
+                est.fit(big, y)
+            assert not hasattr(est, "coef_")
+            assert not any(client.has_what().values())  # nothing loaded
+        finally:
+            small.terminate()
+            small.wait(timeout=30)
+
+
+@pytest.mark.timeout(120)
 def test_a_cluster_without_workers_is_refused_within_the_ping_timeout():
     # Persisting (the regressor) or counting the classes (the classifier) would wait forever.
     from distributed import Client, LocalCluster
