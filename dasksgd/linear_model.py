@@ -458,6 +458,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     none); in-memory data is trained in this process. All one-vs-rest problems advance in the
     same step.
 
+    Read more in the :doc:`User Guide </user_guide>`; the gallery trains one on a
+    ``LocalCluster`` (:doc:`/auto_examples/plot_local_cluster`).
+
     Parameters
     ----------
     loss : str, default="log_loss"
@@ -563,6 +566,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Names of the features, for dataframe input with string column names.
     batch_size_ : int
         Batch size of the last step.
+    n_workers_ : int
+        Dask workers the last fit trained on (1 for a fit in this process).
     history_ : pandas.DataFrame
         One row per step: step, epoch, samples, batch_size, diversity (the smoothed estimate of
         ``Delta(w)`` from the batches), batch_bound (``delta * n * Delta + 1``), learning_rate
@@ -928,6 +933,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     ``batch_size`` rows; dask collections are trained on the workers of the default
     :class:`distributed.Client`, in-memory data in this process.
 
+    Read more in the :doc:`User Guide </user_guide>` and :doc:`/cluster` (running on a
+    cluster).
+
     Parameters
     ----------
     loss : str, default="squared_error"
@@ -1021,6 +1029,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Names of the features, for dataframe input with string column names.
     batch_size_ : int
         Batch size of the last step.
+    n_workers_ : int
+        Dask workers the last fit trained on (1 for a fit in this process).
     history_ : pandas.DataFrame
         One row per step (see :class:`SGDClassifier`).
 

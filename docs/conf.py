@@ -24,6 +24,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax served from _static: formulas render without a network
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",  # the Markdown pages (also read on the repository's web view)
@@ -43,7 +44,7 @@ myst_heading_anchors = 3
 suppress_warnings = ["myst.xref_missing"]  # links into ../benchmarks and the code stay plain links
 
 autosummary_generate = True
-autodoc_default_options = {"members": False}
+
 numpydoc_show_class_members = False
 numpydoc_validation_checks = {
     "all",

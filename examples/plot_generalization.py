@@ -2,11 +2,11 @@
 Test accuracy against the batch size
 ====================================
 
-The seed lecture shows that, for deep networks, very large batches can cost test accuracy
-(Goyal et al., 2017: flat up to about 8k images, then worse). For a convex linear model trained
+For deep networks, very large batches can cost test accuracy (Keskar et al., 2017; Goyal et
+al., 2017: flat up to about 8k images, then worse). For a convex linear model trained
 to the same objective there is one optimum, so the question becomes: after a fixed budget of
 passes over the data, how does the test accuracy depend on ``B``? Small batches make many noisy
-steps; large ones few accurate steps. This redoes the seed's table on a bundled data set.
+steps; large ones few accurate steps. This redoes that experiment on a bundled data set.
 """
 
 import matplotlib.pyplot as plt

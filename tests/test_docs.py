@@ -3,6 +3,7 @@ gallery made by running examples/) built with warnings as errors."""
 
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,7 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
     pytest.importorskip("sphinx_gallery")
     pytest.importorskip("pydata_sphinx_theme")
     env = dict(os.environ, MPLBACKEND="Agg")
+    before = _tracked_changes()
     out = subprocess.run(
         [
             sys.executable,
@@ -93,6 +95,10 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-8000:]
     html = tmp_path / "html"
+    # The build writes only ignored files (sphinx-gallery's execution times page was tracked).
+    assert _tracked_changes() == before
+    _check_api_pages(html)
+    _check_offline(html)
     for page in (
         "index.html",
         "user_guide.html",
@@ -109,6 +115,61 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
     assert examples and all(e in gallery for e in examples)
     # Every example ran and made its figure.
     assert len(list((html / "_images").glob("sphx_glr_plot_*_001.png"))) >= len(examples)
+
+
+def _tracked_changes() -> str | None:
+    """``git status`` of the checkout, untracked files included (None outside a checkout)."""
+    out = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout if out.returncode == 0 else None
+
+
+def _public_methods(cls) -> list[str]:
+    """What a user calls on an estimator (scikit-learn's metadata-routing setters aside)."""
+    return sorted(
+        m
+        for m in dir(cls)
+        if not m.startswith("_")
+        and callable(getattr(cls, m, None))
+        and not m.endswith("_request")
+        and m != "get_metadata_routing"
+    )
+
+
+def _check_api_pages(html: Path) -> None:
+    """Every public method of the estimators has its entry on the class's page (under Sphinx 9,
+    autodoc's default options had dropped them all)."""
+    import re
+
+    import dasksgd
+
+    for name in ("SGDClassifier", "SGDRegressor"):
+        page = (html / "generated" / f"dasksgd.{name}.html").read_text()
+        shown = set(re.findall(rf'id="dasksgd\.{name}\.(\w+)"', page))
+        methods = _public_methods(getattr(dasksgd, name))
+        assert {"fit", "partial_fit", "predict", "score"} <= set(methods)
+        assert set(methods) <= shown, f"{name}: not documented: {set(methods) - shown}"
+
+
+def _check_offline(html: Path) -> None:
+    """No page loads a script from another site (MathJax came from a CDN: raw LaTeX offline),
+    and a real browser typesets the user guide's formulas from the site's own files."""
+    import re
+
+    for page in html.rglob("*.html"):
+        remote = re.findall(r'<script[^>]*\bsrc="((?:https?:)?//[^"]*)"', page.read_text())
+        assert not remote, f"{page.relative_to(html)} loads {remote}"
+    chromium = next(
+        (shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None
+    )
+    if chromium is None:
+        assert not os.environ.get("DASKSGD_REQUIRE_CHROMIUM"), "Chromium is required here"
+        return
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--virtual-time-budget=8000", "--dump-dom", (html / "user_guide.html").as_uri()],
+        capture_output=True, text=True, timeout=120,
+    ).stdout  # fmt: skip
+    assert dom.count("<mjx-container") >= 10, "the user guide's formulas were not typeset"
 
 
 def _python_blocks(page: Path) -> list[str]:
