@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -239,6 +240,22 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_links(client: Any) -> None:
+    """The training page's link (served by the scheduler itself), and Dask's own dashboard's
+    where it can be drawn: its pages need bokeh, not a dependency of dasksgd."""
+    import importlib.util
+
+    from . import dashboard
+
+    page = dashboard.enable(client)
+    if page is not None:
+        print(f"Training page: {page}")
+    if importlib.util.find_spec("bokeh") is not None:
+        print(f"Dask dashboard: {client.dashboard_link}")
+    else:
+        print('Dask dashboard (/status, task stream): pip install -e ".[dashboard]" (bokeh)')
+
+
 def _demo(args: argparse.Namespace) -> int:
     import warnings
 
@@ -265,7 +282,7 @@ def _demo(args: argparse.Namespace) -> int:
         ) as cluster,
         Client(cluster) as client,
     ):
-        print(f"Dashboard: {client.dashboard_link}")
+        _print_links(client)
         X, y = make_classification(
             args.n_samples, args.n_features, chunks=args.chunk_rows, random_state=args.seed
         )

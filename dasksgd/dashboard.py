@@ -264,7 +264,8 @@ class Reporter:
         self._steps: list = []
         self._epochs: list = []
         self._last = 0.0
-        self._publish(status="running")
+        self._running = False
+        self._publish(status="loading")  # the shards load before the first step
 
     def _publish(self, status: str | None = None) -> None:
         msg = {
@@ -283,7 +284,7 @@ class Reporter:
         self._steps, self._epochs, self._last = [], [], time.perf_counter()
 
     def on_step(self, info: dict) -> None:
-        """Buffer a step; publish when ``interval`` has passed."""
+        """Buffer a step; publish when ``interval`` has passed (at once for the first)."""
         self._steps.append(
             [
                 int(info["step"]),
@@ -294,7 +295,10 @@ class Reporter:
                 float(info["time"]),
             ]
         )
-        if time.perf_counter() - self._last >= self.interval:
+        if not self._running:
+            self._running = True
+            self._publish(status="running")
+        elif time.perf_counter() - self._last >= self.interval:
             self._publish()
 
     def on_epoch(self, info: dict) -> None:

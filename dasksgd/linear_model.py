@@ -29,6 +29,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import inputs
 from .arrays import is_device_array, on_device_of, to_like, to_numpy
 from .engine import TargetSpec, TrainConfig, TrainState
+from .engine.fitting import LiveReport, live_report
 from .engine.fitting import fit as engine_fit
 from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
 from .metrics import score_from_sums, score_sums
@@ -311,6 +312,7 @@ class _BaseSGD(BaseEstimator):
         partial: bool,
         start: float,
         init: TrainState | None = None,
+        report: LiveReport | None = None,
     ) -> None:
         """Fit from the current state (partial), from ``init`` (``coef_init``), from the last
         fit (``warm_start``) or from scratch, then set the fitted attributes.
@@ -362,6 +364,7 @@ class _BaseSGD(BaseEstimator):
             name=type(self).__name__,
             description=repr(self)[:300],
             start_time=start,
+            report=report,
         )
         # Only a finished fit touches the estimator's attributes.
         if not partial and config.tol is not None and not result.converged:
@@ -485,7 +488,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Permute every shard's rows at the start of each epoch.
     verbose : int, default=0
         1: a progress bar (tqdm; a widget in Jupyter) over the epochs, with the objective, the
-        batch size and the step size. 2: also a line per epoch on the "dasksgd" logger.
+        batch size and the step size, and on a cluster the link of the fit's dashboard page.
+        2: also a line per epoch on stdout (and the "dasksgd" logger).
     epsilon : float, default=0.1
         Width of the huber / epsilon-insensitive losses.
     n_jobs : int or None, default=None
@@ -730,15 +734,19 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         start = time.perf_counter()
         self._validate_params()
         X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=True)
-        X, y, sample_weight = inputs.persist(X, y, sample_weight)
-        classes = self._classes(y)
-        if len(classes) < 2:
-            raise ValueError(
-                f"The number of classes has to be greater than one; got {len(classes)} class"
+        # On the dashboard from here: reading the data and counting the classes take time too.
+        with live_report(X, repr(self)[:300], self.verbose) as report:
+            X, y, sample_weight = inputs.persist(X, y, sample_weight)
+            classes = self._classes(y)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"The number of classes has to be greater than one; got {len(classes)} class"
+                )
+            spec = TargetSpec(classes, self._class_weight(classes, y))
+            init = self._initial_state(coef_init, intercept_init, int(X.shape[1]), spec.n_outputs)
+            self._train(
+                X, y, sample_weight, spec, partial=False, start=start, init=init, report=report
             )
-        spec = TargetSpec(classes, self._class_weight(classes, y))
-        init = self._initial_state(coef_init, intercept_init, int(X.shape[1]), spec.n_outputs)
-        self._train(X, y, sample_weight, spec, partial=False, start=start, init=init)
         self.classes_ = classes
         return self
 
@@ -959,7 +967,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Permute every shard's rows at the start of each epoch.
     verbose : int, default=0
         1: a progress bar (tqdm; a widget in Jupyter) over the epochs, with the objective, the
-        batch size and the step size. 2: also a line per epoch on the "dasksgd" logger.
+        batch size and the step size, and on a cluster the link of the fit's dashboard page.
+        2: also a line per epoch on stdout (and the "dasksgd" logger).
     epsilon : float, default=0.1
         Width of the huber / epsilon-insensitive losses.
     random_state : int, RandomState or None, default=None

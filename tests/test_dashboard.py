@@ -322,3 +322,57 @@ def test_no_link_to_a_page_the_scheduler_does_not_serve():
         link = enable(client)
         assert link == client.dashboard_link.rsplit("/", 1)[0] + "/dasksgd"
         assert "<title>dasksgd: training</title>" in _get(link)
+
+
+def _slow_block(block):
+    time.sleep(3)  # a slow read: the shards load for seconds
+    return block
+
+
+def test_the_page_shows_a_fit_from_its_start_while_its_shards_load(cluster_client):
+    # The page was a 404, and the fit absent from it, until the shards were loaded.
+    import urllib.error
+
+    client = cluster_client
+    X, y = make_classification(20_000, 5, chunks=10_000, random_state=6)
+    X = X.map_blocks(_slow_block, dtype=X.dtype)  # y's blocks do not wait for X's
+    est = SGDClassifier(alpha=5.5e-4, max_iter=2, tol=None, random_state=0)
+    base = _base(client)
+    try:
+        cursor = _history(base)[1]  # what the page already knows: from here on
+    except urllib.error.HTTPError:
+        cursor = (0, 0)  # no fit registered the page yet on this cluster
+    thread = threading.Thread(target=_fit_as_current, args=(client, est, X, y))
+    thread.start()
+    try:
+        seen, deadline = [], time.monotonic() + 60
+        while not seen and time.monotonic() < deadline:
+            try:
+                seen = [
+                    f for f in _history(base, cursor)[0] if "alpha=0.00055" in f.get("label", "")
+                ]
+            except urllib.error.HTTPError:  # the fit registers the page as it starts
+                pass
+            time.sleep(0.1)
+        assert thread.is_alive()  # the blocks are still sleeping: no step can have run
+        assert seen and seen[0]["status"] == "loading" and seen[0]["steps"] == []
+    finally:
+        thread.join()
+    [f] = [f for f in _history(base, cursor)[0] if "alpha=0.00055" in f["label"]]
+    assert f["status"] == "done" and len(f["steps"]) == len(est.history_)
+
+
+def _fit_as_current(client, est, X, y):
+    with client.as_current():
+        est.fit(X, y)
+
+
+def test_a_verbose_fit_prints_its_page(cluster_client, capsys):
+    # The link was only an INFO log: a user without a logging handler never saw it.
+    client = cluster_client
+    X, y = make_classification(4000, 4, chunks=2000, random_state=7)
+    with client.as_current():
+        SGDClassifier(max_iter=2, tol=None, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert f"Training progress: {_base(client)}/dasksgd" in out
+    assert "<title>dasksgd: training</title>" in _get(_base(client) + "/dasksgd")

@@ -1,4 +1,5 @@
-"""verbose fits: a tqdm bar over the epochs on stderr, log lines on the "dasksgd" logger."""
+"""verbose fits: a tqdm bar over the epochs on stderr; with verbose=2 a line per epoch on
+stdout (as scikit-learn prints) and on the "dasksgd" logger."""
 
 import logging
 
@@ -29,7 +30,18 @@ def test_verbose_fit_draws_a_bar_and_prints_nothing_else(capsys):
     last = err.replace("\r", "\n").strip().splitlines()[-1]
     assert "SGDClassifier" in last and "4.0/4 epochs" in last
     objective = est.history_["objective"].dropna().iloc[-1]
-    assert f"objective={objective:.6g}" in last and "B=250" in last
+    assert f"objective={objective:.6g}" in last and "B=250, eta=" in last
+    assert "converged" not in last  # tol=None: it ran its 4 epochs
+
+
+def test_a_fit_that_converged_says_so_and_labels_its_full_batch_steps(capsys):
+    X, y = _data()
+    est = SGDClassifier(verbose=1, max_iter=500, random_state=0).fit(X, y)
+    assert est.n_iter_ < 500  # the stopping rule ended it: the bar stops short of its total
+    last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert f"{est.n_iter_:.1f}/500 epochs" in last
+    assert f"converged at epoch {est.n_iter_}" in last
+    assert "full batch, t=" in last  # the line search's step, not a mini-batch step size
 
 
 def test_bar_advances_within_an_epoch():
@@ -54,12 +66,20 @@ def test_bar_advances_within_an_epoch():
     assert bar.bar.n == pytest.approx(2.0) and "objective=0.3" in "".join(lines)
 
 
-def test_verbose_2_logs_each_epoch(caplog):
+def test_verbose_2_prints_each_epoch_and_logs_it(caplog, capsys):
+    # The lines went only to a logger without a handler: nothing showed in a script.
     X, y = _data()
     with caplog.at_level(logging.INFO, logger="dasksgd"):
-        SGDRegressor(verbose=2, max_iter=3, tol=None, random_state=0).fit(X, y.astype(float))
+        est = SGDRegressor(verbose=2, max_iter=3, tol=None, random_state=0)
+        est.fit(X, y.astype(float))
     epochs = [r.getMessage() for r in caplog.records if r.getMessage().startswith("-- Epoch")]
     assert len(epochs) == 3
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("-- ")]
+    objectives = est.history_["objective"].dropna()
+    assert printed == epochs and len(objectives) == 3
+    assert all(
+        f"-- Epoch {k + 1}: objective {v:.6g}," in printed[k] for k, v in enumerate(objectives)
+    )
 
 
 def test_a_failed_fit_closes_its_bar(capsys, tmp_path, monkeypatch):

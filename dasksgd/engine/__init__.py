@@ -26,6 +26,8 @@ __all__ = [
     "Plan",
     "build_rules",
     "fit",
+    "live_report",
+    "LiveReport",
     "train",
 ]
 
@@ -47,6 +49,8 @@ _WHERE = {
     "build_tree": ".tree",
     "fit": ".fitting",
     "FitResult": ".fitting",
+    "live_report": ".fitting",
+    "LiveReport": ".fitting",
 }
 
 

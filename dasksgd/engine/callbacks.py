@@ -22,7 +22,9 @@ class Report(Callback):
     """Calls ``on_step`` / ``on_epoch`` with a dict of the step's or the epoch's figures.
 
     ``on_step`` gets ``step, epoch`` (1-based), ``batch_size, bound`` (the diversity rule's
-    ``delta * n * Delta + 1``), ``learning_rate, loss, time``; ``on_epoch`` gets ``epoch,
+    ``delta * n * Delta + 1``), ``learning_rate, loss, time, full_batch`` (the batch is every
+    row: ``learning_rate`` is then the line search's step along L-BFGS's direction, or the
+    full gradient's step); ``on_epoch`` gets ``epoch,
     objective, validation_score, batch_size`` (the next step's), ``learning_rate`` (the last
     step's), ``time, steps``.
     """
@@ -47,6 +49,7 @@ class Report(Callback):
                 "learning_rate": row.learning_rate,
                 "loss": row.loss,
                 "time": row.time,
+                "full_batch": bool(step.full_batch),
             }
         )
 

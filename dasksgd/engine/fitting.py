@@ -11,12 +11,13 @@ scikit-learn: the caller validates its inputs and parameters first.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from .plan import apply_plan, make_plan
 from .rules import Callback
 from .shards import TargetSpec
 
-__all__ = ["fit", "FitResult"]
+__all__ = ["fit", "FitResult", "LiveReport", "live_report"]
 
 logger = logging.getLogger("dasksgd")
 
@@ -68,6 +69,7 @@ def fit(
     name: str = "dasksgd",
     description: str | None = None,
     start_time: float | None = None,
+    report: LiveReport | None = None,
 ) -> FitResult:
     """Train a linear model on ``X``, ``y`` with the engine; the inputs are not modified.
 
@@ -116,6 +118,9 @@ def fit(
         What the dashboard's page calls the fit (``name`` by default).
     start_time : float, optional
         ``time.perf_counter()`` when the caller's fit began; the history's times count from it.
+    report : LiveReport, optional
+        The dashboard's report of this fit, opened by the caller before its data were read
+        (:func:`live_report`); by default one opened here.
 
     Returns
     -------
@@ -126,14 +131,59 @@ def fit(
     saved = None if path is None else checkpoints.load(path)
     if saved is not None:
         seed = saved["seed"]  # the shuffles and the validation split of the saved fit
+    with contextlib.ExitStack() as stack:
+        if report is None:
+            report = stack.enter_context(live_report(X, description or name, verbose))
+        return _fit(
+            X, y, sample_weight, target, config, seed, state, moments, max_iter, shuffle,
+            validation_fraction, fan_in, path, saved, checkpoint_every, identity, callbacks,
+            verbose, name, start, report,
+        )  # fmt: skip
+
+
+@dataclass
+class LiveReport:
+    """The report of one fit on the cluster's dashboard page (:func:`live_report`); ``status``
+    is what it closes with if no error ends the fit ("converged" once the stopping rule met)."""
+
+    fit_id: str
+    watchers: list
+    status: str = "done"
+
+
+@contextlib.contextmanager
+def live_report(X: Any, description: str, verbose: int = 0) -> Iterator[LiveReport]:
+    """Open a fit's report on the dashboard page of the default client's cluster (none for
+    in-memory ``X`` or without a client), and close it with its ``status``, or as failed if
+    the block raises. With ``verbose``, the page's address is printed.
+
+    Opened when a fit starts, the page shows it while its data are read, its classes counted
+    and its shards loaded (most of a short fit's time), and a fit that fails then as failed.
+    """
+    client = inputs.get_client() if inputs.is_dask_collection(X) else None
     fit_id = uuid.uuid4().hex[:12]
-    backend = _backend(
-        X, y, sample_weight, target, config, seed, shuffle, validation_fraction, fan_in, fit_id
-    )
-    watchers, status = [], "failed"
+    report = LiveReport(fit_id, _reporter(client, description, fit_id, verbose) if client else [])
+    status = "failed"
     try:
-        if getattr(backend, "client", None) is not None:  # the live page of the cluster's dashboard
-            watchers += _reporter(backend.client, description or name, fit_id)
+        yield report
+        status = report.status
+    finally:
+        for w in report.watchers:
+            w.close(status)
+
+
+def _fit(
+    X, y, sample_weight, target, config, seed, state, moments, max_iter, shuffle,
+    validation_fraction, fan_in, path, saved, checkpoint_every, identity, callbacks, verbose,
+    name, start, report,
+) -> FitResult:  # fmt: skip
+    """:func:`fit` once its checkpoint is read and its report open."""
+    fit_id = report.fit_id
+    watchers, status, backend = [], "failed", None
+    try:
+        backend = _backend(
+            X, y, sample_weight, target, config, seed, shuffle, validation_fraction, fan_in, fit_id
+        )
         n_features, K = X.shape[1], target.n_outputs
         if state is None:
             state = TrainState(coef=np.zeros((n_features, K)), intercept=np.zeros(K))
@@ -150,9 +200,8 @@ def fit(
         if verbose:
             from ..progress import Progress
 
-            watchers.insert(
-                0, _Closing(Progress(max_iter or config.max_iter, backend.n_train, name))
-            )
+            bar = Progress(max_iter or config.max_iter, backend.n_train, name, verbose >= 2)
+            watchers.insert(0, _Closing(bar))
         log = [Report(on_epoch=_log_epoch)] if verbose >= 2 else []
         result = train(
             backend,
@@ -160,18 +209,19 @@ def fit(
             state,
             plan=plan,
             max_iter=max_iter,
-            callbacks=[*watchers, *log, *callbacks],
+            callbacks=[*watchers, *report.watchers, *log, *callbacks],
             start_time=start,
             checkpoint=save_to,
             checkpoint_every=checkpoint_every,
             resume=resume,
         )
-        status = "done"
+        status = report.status = "converged" if result.converged else "done"
         n_workers = backend.n_workers
     finally:
         for w in watchers:
             w.close(status)
-        backend.close()
+        if backend is not None:
+            backend.close()
     if path is not None:
         # The caller holds the result now; the checkpoint was for a fit cut short.
         try:
@@ -283,7 +333,7 @@ class _Closing(Report):
         self.target.close(status)
 
 
-def _reporter(client: Any, description: str, fit_id: str) -> list[_Closing]:
+def _reporter(client: Any, description: str, fit_id: str, verbose: int = 0) -> list[_Closing]:
     """The dashboard's reporter of this fit (none when the scheduler cannot serve the page)."""
     from .. import dashboard
 
@@ -291,12 +341,15 @@ def _reporter(client: Any, description: str, fit_id: str) -> list[_Closing]:
     if link is None:
         return []
     logger.info("training progress: %s", link)
+    if verbose:  # as scikit-learn's verbose output: on stdout, seen in a script or a notebook
+        print(f"Training progress: {link}", flush=True)
     return [_Closing(dashboard.Reporter(client, description, fit_id=fit_id))]
 
 
 def _log_epoch(info: dict) -> None:
+    """``verbose >= 2``: a line per epoch on the "dasksgd" logger (the progress bar prints it)."""
     logger.info(
-        "-- Epoch %d: objective %.6g, batch size %d, learning rate %.3g, %.2f s",
+        "-- Epoch %d: objective %.6g, batch size %d, step %.3g, %.2f s",
         info["epoch"],
         info["objective"],
         info["batch_size"],
