@@ -111,9 +111,45 @@ def _check_output(path: str, flag: str = "--output") -> None:
         )
 
 
-def _check_workers(workers: int) -> None:
-    if workers < 0:
+def _check_workers(workers: int | None) -> None:
+    if workers is not None and workers < 0:
         raise CLIError(f"--workers {workers}: give 0 (train in this process) or more.")
+
+
+#: DATA smaller than this on disk is trained in this process unless ``--workers`` is given: a
+#: local cluster's start costs seconds, more than such a fit.
+IN_PROCESS_BYTES = 32 * 2**20
+#: Worker processes of the local cluster when ``--workers`` is not given.
+DEFAULT_WORKERS = 2
+
+
+def _workers(args: argparse.Namespace) -> int:
+    """Worker processes for the local cluster (0: this process), saying why when chosen here."""
+    if args.workers is not None or args.scheduler is not None:
+        return DEFAULT_WORKERS if args.workers is None else args.workers
+    from fsspec.core import get_fs_token_paths
+
+    fs, _, paths = get_fs_token_paths(args.data)
+    size = sum(fs.du(p) for p in paths)
+    if size < IN_PROCESS_BYTES:
+        print(
+            f"DATA is {size / 2**20:.1f} MiB: working in this process (a local cluster costs "
+            "more than it saves here; --workers N starts one)."
+        )
+        return 0
+    return DEFAULT_WORKERS
+
+
+def _spread(df: Any, client: Any) -> Any:
+    """``df`` in at least one partition per worker: a single CSV or Parquet file is one
+    partition, which one worker would train alone."""
+    if client is None:
+        return df
+    workers = len(client.scheduler_info()["workers"])
+    if df.npartitions >= workers:
+        return df
+    print(f"DATA is {df.npartitions} partition(s): split into {workers}, one per worker.")
+    return df.repartition(npartitions=workers)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -123,7 +159,10 @@ def _train(args: argparse.Namespace) -> int:
     from .losses import CLASSIFICATION_LOSSES, LOSSES
 
     _check_output(args.output)
+    _check_output(args.metrics, "--metrics")
     _check_workers(args.workers)
+    if not 0.0 <= args.test_size < 1.0:
+        raise CLIError(f"--test-size {args.test_size}: give a fraction in [0, 1).")
     df = _read(args.data, args.format)
     features = _columns(df, args.target, args.features.split(",") if args.features else None)
     if not features:
@@ -159,8 +198,15 @@ def _train(args: argparse.Namespace) -> int:
         random_state=args.seed,
         verbose=args.verbose,
     )
-    with _cluster(args.scheduler, args.workers) as client:
-        X, y = df[features], df[args.target]
+    with _cluster(args.scheduler, _workers(args)) as client:
+        df = _spread(df[[*features, args.target]], client)
+        # The held-out rows: a random share of every partition (the same for the same --seed).
+        train, test = (
+            df.random_split([1.0 - args.test_size, args.test_size], random_state=args.seed)
+            if args.test_size > 0
+            else (df, None)
+        )
+        X, y = train[features], train[args.target]
         logger.info(
             "training %r on %s (%d features) %s",
             est,
@@ -173,6 +219,11 @@ def _train(args: argparse.Namespace) -> int:
         took = time.perf_counter() - start
         score = float(est.score(X, y))
         n_samples = int(len(y))
+        test_score, n_test = None, 0
+        if test is not None:
+            n_test = int(len(test))
+            if n_test:
+                test_score = float(est.score(test[features], test[args.target]))
     joblib.dump(est, args.output)
     metrics = {
         "data": args.data,
@@ -194,6 +245,9 @@ def _train(args: argparse.Namespace) -> int:
         else None,
         "score": score,
         "score_name": "accuracy" if Est is SGDClassifier else "r2",
+        "n_test": n_test,
+        "test_size": args.test_size,
+        "test_score": test_score,
         "fit_seconds": took,
         "n_workers": int(est.n_workers_),
     }
@@ -201,16 +255,17 @@ def _train(args: argparse.Namespace) -> int:
         metrics["classes"] = [c.item() if hasattr(c, "item") else c for c in est.classes_]
     with open(args.metrics, "w") as fh:
         json.dump(metrics, fh, indent=2)
+    held_out = "" if test_score is None else f", held-out {test_score:.4f} on {n_test} rows"
     print(
-        f"model: {args.output}\nmetrics: {args.metrics} ({metrics['score_name']} {score:.4f}, "
-        f"{metrics['n_iter']} epochs, {took:.2f} s)"
+        f"model: {args.output}\nmetrics: {args.metrics} ({metrics['score_name']} {score:.4f} on "
+        f"the {n_samples} training rows{held_out}; {metrics['n_iter']} epochs, {took:.2f} s)"
     )
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import dask.dataframe as dd
     import joblib
+    import pandas as pd
 
     if not os.path.exists(args.model):
         raise CLIError(f"MODEL {args.model!r}: no such file.")
@@ -227,17 +282,56 @@ def _predict(args: argparse.Namespace) -> int:
         raise CLIError(
             f"MODEL {args.model!r} was not fitted on named columns (train it with 'dasksgd train')."
         )
+    if args.proba and not hasattr(est, "predict_proba"):
+        raise CLIError(
+            f"--proba: MODEL {args.model!r} has no probabilities (loss={est.loss!r}; "
+            "log_loss and modified_huber have them)."
+        )
     df = _read(args.data, args.format)
     features = _columns(df, None, [str(c) for c in names])
-    with _cluster(args.scheduler, args.workers):
-        pred = est.predict(df[features])
-        out = dd.from_dask_array(pred, columns=["prediction"])
+    ids = args.id.split(",") if args.id else []
+    _columns(df, None, ids)
+    taken = set(ids) & {"prediction", *(f"proba_{c}" for c in getattr(est, "classes_", []))}
+    if taken:
+        raise CLIError(f"--id column(s) {sorted(taken)} would clash with the output's columns.")
+    with _cluster(args.scheduler, _workers(args)) as client:
+        df = _spread(df, client)
+        meta = df._meta[ids].copy()
+        # The labels' dtype as pandas infers it (strings: pandas' string dtype, which Parquet
+        # writes; numpy's object dtype it cannot).
+        labels = pd.Series(est.classes_) if hasattr(est, "classes_") else pd.Series([0.0])
+        meta["prediction"] = labels.iloc[:0].to_numpy()
+        meta["prediction"] = meta["prediction"].astype(labels.dtype)
+        for c in getattr(est, "classes_", []) if args.proba else []:
+            meta[f"proba_{c}"] = pd.Series(dtype=np.float64)
+        # Each partition predicted where it is read, with its id columns beside it.
+        out = df.map_partitions(_predict_part, est, features, ids, args.proba, meta, meta=meta)
         if args.output.lower().endswith(".csv"):
             out.to_csv(args.output, single_file=True, index=False)
         else:
             out.to_parquet(args.output, write_index=False)
     print(f"predictions: {args.output}")
     return 0
+
+
+def _predict_part(
+    part: Any, est: Any, features: list[str], ids: list[str], proba: bool, empty: Any
+) -> Any:
+    """A partition's predictions (and probabilities), beside its id columns (``empty`` for a
+    partition without rows)."""
+    import pandas as pd
+
+    if not len(part):
+        return empty
+    out = part[ids].copy()
+    out["prediction"] = pd.Series(est.predict(part[features]), index=part.index).astype(
+        empty["prediction"].dtype
+    )
+    if proba:
+        P = est.predict_proba(part[features])
+        for k, c in enumerate(est.classes_):
+            out[f"proba_{c}"] = P[:, k]
+    return out
 
 
 def _print_links(client: Any) -> None:
@@ -335,6 +429,15 @@ def _batch(v: str):
     return v if v == "auto" else int(v)
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help, but where it says its own or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dasksgd`` console script.
 
@@ -348,37 +451,79 @@ def main(argv: list[str] | None = None) -> int:
     int
         The exit status: 0, or 2 for bad input (said in one line on stderr).
     """
-    parser = argparse.ArgumentParser(prog="dasksgd", description=__doc__.split("\n\n")[0])
+    from . import __version__
+
+    helps = _Help
+    parser = argparse.ArgumentParser(
+        prog="dasksgd",
+        description="Train linear models with data-parallel mini-batch SGD on a Dask cluster: "
+        "'dasksgd demo' on a generated problem, 'dasksgd train DATA --target COL' on a CSV or "
+        "Parquet file (a path, a glob or an fsspec URL), 'dasksgd predict MODEL DATA'.",
+    )
+    parser.add_argument("--version", action="version", version=f"dasksgd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--scheduler", help="address of a Dask scheduler (default: a local cluster)")
+    where.add_argument(
+        "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.1:8786 (default: a "
+        "local cluster)",
+    )  # fmt: skip
     where.add_argument(
         "--workers",
         type=int,
-        default=2,
-        help="worker processes of the local cluster; 0 trains in this process",
+        default=None,
+        help=f"worker processes of the local cluster; 0: work in this process (default: "
+        f"{DEFAULT_WORKERS}, or this process for DATA under {IN_PROCESS_BYTES >> 20} MiB)",
     )
     where.add_argument(
         "--format", choices=["csv", "parquet"], help="of DATA (default: from its name)"
     )
-    train = sub.add_parser("train", parents=[where], help="fit a model on a CSV or Parquet file")
+    train = sub.add_parser(
+        "train",
+        parents=[where],
+        formatter_class=helps,
+        help="fit a model on a CSV or Parquet file",
+        description="Fit SGDClassifier (a non-float target) or SGDRegressor (a float one) on "
+        "DATA; write the model (joblib) and its metrics (JSON), with a held-out score.",
+    )
     train.add_argument(
         "data", metavar="DATA", help="CSV or Parquet: a path, a glob or an fsspec URL"
     )
     train.add_argument("--target", required=True, help="the column to predict")
-    train.add_argument("--features", help="comma-separated feature columns (default: all others)")
+    train.add_argument(
+        "--features", help="comma-separated feature columns (default: all but the target)"
+    )
     train.add_argument(
         "--loss",
         default="auto",
         help="a loss of SGDClassifier or SGDRegressor; auto: log_loss, or squared_error "
         "for a float target",
     )
-    train.add_argument("--penalty", default="l2", choices=["l2", "l1", "elasticnet", "none"])
-    train.add_argument("--alpha", type=float, default=1e-4)
-    train.add_argument("--max-iter", type=int, default=100)
-    train.add_argument("--batch-size", type=_batch, default="auto")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--verbose", type=int, default=0)
+    train.add_argument(
+        "--penalty",
+        default="l2",
+        choices=["l2", "l1", "elasticnet", "none"],
+        help="the regularization",
+    )
+    train.add_argument("--alpha", type=float, default=1e-4, help="the regularization strength")
+    train.add_argument("--max-iter", type=int, default=100, help="epochs at most")
+    train.add_argument(
+        "--batch-size",
+        type=_batch,
+        default="auto",
+        help="rows per step, or auto (from the data's gradient diversity)",
+    )
+    train.add_argument(
+        "--test-size",
+        type=float,
+        default=0.2,
+        help="fraction of the rows held out for the metrics' test score (0: none)",
+    )
+    train.add_argument(
+        "--seed", type=int, default=0, help="seed of the shuffles and of the held-out rows"
+    )
+    train.add_argument(
+        "--verbose", type=int, default=0, help="1: a progress bar; 2: also a line per epoch"
+    )
     train.add_argument(
         "--output", default="model.joblib", help="where to write the fitted model (joblib)"
     )
@@ -386,7 +531,12 @@ def main(argv: list[str] | None = None) -> int:
         "--metrics", default="metrics.json", help="where to write the metrics (JSON)"
     )
     pred = sub.add_parser(
-        "predict", parents=[where], help="predict with a model written by 'train'"
+        "predict",
+        parents=[where],
+        formatter_class=helps,
+        help="predict with a model written by 'train'",
+        description="Write the predictions of a model written by 'dasksgd train' for the rows "
+        "of DATA (its feature columns found by name).",
     )
     pred.add_argument(
         "model",
@@ -401,20 +551,32 @@ def main(argv: list[str] | None = None) -> int:
         default="predictions.parquet",
         help="Parquet (a directory) or, ending in .csv, one CSV file",
     )
-    demo = sub.add_parser("demo", help="train on a generated problem on a local cluster")
-    demo.add_argument("--n-samples", type=int, default=200_000)
-    demo.add_argument("--n-features", type=int, default=50)
-    demo.add_argument("--chunk-rows", type=int, default=25_000)
-    demo.add_argument("--workers", type=int, default=2)
+    pred.add_argument(
+        "--proba",
+        action="store_true",
+        help="also write each class's probability (proba_<class>; log_loss or modified_huber)",
+    )
+    pred.add_argument("--id", help="comma-separated columns of DATA to copy beside the predictions")
+    demo = sub.add_parser(
+        "demo",
+        formatter_class=helps,
+        help="train on a generated problem on a local cluster",
+        description="Generate a logistic problem on a local cluster's workers, train "
+        "SGDClassifier on it, and print the time, the accuracy and the gap to the optimum.",
+    )
+    demo.add_argument("--n-samples", type=int, default=200_000, help="rows")
+    demo.add_argument("--n-features", type=int, default=50, help="columns")
+    demo.add_argument("--chunk-rows", type=int, default=25_000, help="rows per chunk (shard)")
+    demo.add_argument("--workers", type=int, default=2, help="worker processes")
     demo.add_argument(
         "--batch-size",
         type=_batch,
         default="auto",
-        help='rows per step, or "auto" (from the gradient diversity; the default)',
+        help="rows per step, or auto (from the gradient diversity)",
     )
-    demo.add_argument("--epochs", type=int, default=20)
-    demo.add_argument("--alpha", type=float, default=1e-4)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--epochs", type=int, default=20, help="epochs at most")
+    demo.add_argument("--alpha", type=float, default=1e-4, help="the regularization strength")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the data and the shuffles")
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":

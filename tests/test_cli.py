@@ -52,6 +52,10 @@ def test_parquet_round_trip_on_a_local_cluster(tmp_path, capsys):
                 str(metrics),
                 "--max-iter",
                 "20",
+                "--workers",
+                "2",  # small data would train in this process
+                "--test-size",
+                "0",
             ]
         )
         == 0
@@ -107,6 +111,94 @@ def test_csv_regression_in_process(tmp_path):
     assert main(["predict", str(model), data, "--output", str(out), "--workers", "0"]) == 0
     pred = pd.read_csv(out)["prediction"].to_numpy()
     np.testing.assert_allclose(pred, joblib.load(model).predict(df[["a", "b", "c"]]), rtol=1e-12)
+
+
+def test_metrics_hold_a_held_out_score(tmp_path, capsys):
+    # metrics.json told only the training accuracy.
+    import dask.dataframe as dd
+
+    df = _frame(n=4000)
+    data = _write(df, tmp_path / "d.parquet", parts=4)
+    model, metrics = tmp_path / "m.joblib", tmp_path / "m.json"
+    argv = ["train", data, "--target", "y", "--output", str(model), "--metrics", str(metrics)]
+    assert main([*argv, "--test-size", "0.25", "--seed", "3", "--workers", "0"]) == 0
+    m, est = json.loads(metrics.read_text()), joblib.load(model)
+    # The held-out rows, drawn again here as dask draws them for the same seed and partitions.
+    train, test = dd.read_parquet(data).random_split([0.75, 0.25], random_state=3)
+    test = test.compute()
+    assert m["n_test"] == len(test) and m["n_samples"] + m["n_test"] == 4000
+    assert 800 < m["n_test"] < 1200 and m["test_size"] == 0.25
+    features = ["a", "b", "c", "d"]
+    assert m["test_score"] == pytest.approx(est.score(test[features], test["y"]), abs=1e-12)
+    assert f"held-out {m['test_score']:.4f} on {m['n_test']} rows" in capsys.readouterr().out
+    assert main([*argv, "--test-size", "1.5"]) == 2
+
+
+def test_predict_writes_probabilities_and_id_columns(tmp_path):
+    df = _frame(n=1000)
+    df["row_id"] = np.arange(len(df)) * 7
+    data = _write(df, tmp_path / "d.parquet", parts=2)
+    model = tmp_path / "m.joblib"
+    train = ["train", data, "--target", "y", "--features", "a,b,c,d", "--output", str(model)]
+    assert main([*train, "--metrics", str(tmp_path / "m.json")]) == 0
+    out = tmp_path / "p.csv"
+    argv = ["predict", str(model), data, "--output", str(out), "--proba", "--id", "row_id"]
+    assert main(argv) == 0
+    pred, est = pd.read_csv(out), joblib.load(model)
+    assert list(pred.columns) == ["row_id", "prediction", "proba_no", "proba_yes"]
+    np.testing.assert_array_equal(pred["row_id"], df["row_id"])
+    X = df[["a", "b", "c", "d"]]
+    np.testing.assert_array_equal(pred["prediction"], est.predict(X))
+    np.testing.assert_allclose(pred[["proba_no", "proba_yes"]], est.predict_proba(X), rtol=1e-9)
+    hinge = tmp_path / "h.joblib"
+    assert (
+        main([*train[:-1], str(hinge), "--loss", "hinge", "--metrics", str(tmp_path / "h.json")])
+        == 0
+    )
+    assert main(["predict", str(hinge), data, "--proba"]) == 2  # no probabilities: said at once
+
+
+@pytest.mark.cluster
+def test_small_data_in_process_and_one_file_spread_over_the_workers(tmp_path, capsys):
+    # Every command started a LocalCluster, even for 1,000 rows; a single file is one
+    # partition, which one of two workers trained alone without a word.
+    data = _write(_frame(n=1000), tmp_path / "one.parquet", parts=1)
+    metrics = tmp_path / "m.json"
+    argv = ["train", data, "--target", "y", "--output", str(tmp_path / "m.joblib")]
+    assert main([*argv, "--metrics", str(metrics)]) == 0
+    assert "working in this process" in capsys.readouterr().out
+    assert json.loads(metrics.read_text())["n_workers"] == 1
+    assert main([*argv, "--metrics", str(metrics), "--workers", "2"]) == 0
+    assert "DATA is 1 partition(s): split into 2, one per worker" in capsys.readouterr().out
+    assert json.loads(metrics.read_text())["n_workers"] == 2
+
+
+def test_help_names_every_option_and_its_default(capsys):
+    for command in ("train", "predict", "demo"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        options = re.findall(r"^  (--[a-z-]+)", text, re.M)
+        assert "--output" in options or command == "demo"
+        for line in re.split(r"\n(?=  -)", text.split("options:")[1])[1:]:
+            assert len(line.split()) > 2, f"{command}: no help for {line.split()[0]}"
+        assert "``" not in text and "(default: None)" not in text
+    assert "(default: 0.0001)" in main_help("train") and "(default: auto)" in main_help("train")
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    import dasksgd
+
+    assert capsys.readouterr().out.strip() == f"dasksgd {dasksgd.__version__}"
+
+
+def main_help(command):
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), pytest.raises(SystemExit):
+        main([command, "--help"])
+    return " ".join(buf.getvalue().split())
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
