@@ -94,6 +94,9 @@ def _cluster(scheduler: str | None, workers: int):
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address="127.0.0.1:0",
+                # The workers' own logs (a failed task's traceback) would follow the command's
+                # one-line error on stderr: the error is reported here, once.
+                silence_logs=logging.CRITICAL,
             ) as cluster,
             Client(cluster) as client,
         ):
@@ -373,6 +376,7 @@ def _demo(args: argparse.Namespace) -> int:
             processes=True,
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",
+            silence_logs=logging.CRITICAL,
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -173,6 +173,21 @@ def test_small_data_in_process_and_one_file_spread_over_the_workers(tmp_path, ca
     assert json.loads(metrics.read_text())["n_workers"] == 2
 
 
+@pytest.mark.cluster
+def test_an_error_on_a_local_cluster_is_one_line_without_the_workers_logs(tmp_path, capfd):
+    # The workers' "Compute Failed" tracebacks followed the command's one-line error.
+    df = _frame(n=2000)
+    model = str(tmp_path / "m.joblib")
+    data = _write(df, tmp_path / "d.parquet", parts=2)
+    assert main(["train", data, "--target", "y", "--output", model, "--workers", "0"]) == 0
+    nan = _write(df.assign(a=df["a"].where(df.index != 5)), tmp_path / "nan.parquet", parts=2)
+    capfd.readouterr()
+    assert main(["predict", model, nan, "--workers", "2", "--output", str(tmp_path / "p.csv")]) == 2
+    err = capfd.readouterr().err
+    assert "dasksgd predict: error: Input X contains NaN" in err
+    assert "Compute Failed" not in err and "Traceback" not in err, err
+
+
 def test_help_names_every_option_and_its_default(capsys):
     for command in ("train", "predict", "demo"):
         with pytest.raises(SystemExit):
