@@ -11,10 +11,11 @@ Built from distributed's own extension points, no second web server:
   reads the events back per fit. The module's ``routes`` also work through Dask's
   ``distributed.scheduler.http.routes`` configuration.
 
-The page is static HTML with a small script that polls ``data.json`` every second and draws SVG:
-objective against time (with the last epoch's relative decrease as an estimate of the gap),
-batch size and the diversity bound against step, step size against step, and step time per
-worker. Fits (a grid search's candidates) are listed apart, newest first.
+The page is static HTML with a small script that polls ``data.json`` every second and draws SVG
+with ticks and grids: the objective's decrease (its distance to the best value seen, on a log
+axis) against time, the validation score with ``early_stopping``, batch size and the diversity
+bound against step, step size against step, and step time per worker. Fits (a grid search's
+candidates) are listed apart, newest first, and their objectives drawn together on one plot.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def _build(fit_events: list, worker_events: list, cursor: list[float], more: boo
         if msg.get("status"):
             f["status"] = _name(msg["status"])
         f["steps"] += _rows(msg.get("steps"), 6, budget)
-        f["epochs"] += _rows(msg.get("epochs"), 4, budget)
+        f["epochs"] += _rows(msg.get("epochs"), 5, budget)
     for _, msg in worker_events:
         if not isinstance(msg, dict) or "fit" not in msg or "worker" not in msg:
             continue
@@ -309,6 +310,7 @@ class Reporter:
                 float(info["objective"]),
                 float(info["time"]),
                 int(info.get("steps", 0)),
+                float(info.get("validation_score", math.nan)),  # early_stopping's
             ]
         )
         self._publish()
@@ -322,50 +324,80 @@ PAGE = r"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>dasksgd: training</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:16px;color:#222}
-h1{font-size:20px;margin:0 0 8px}
-.fit{border:1px solid #ccc;border-radius:6px;padding:8px 12px;margin:0 0 16px}
-.fit h2{font-size:15px;margin:4px 0 8px;font-weight:600}
+h1{font-size:20px;margin:0 0 4px}
+.about{font-size:12px;color:#555;margin:0 0 10px;max-width:1150px}
+.fit,.compare{border:1px solid #ccc;border-radius:6px;padding:8px 12px;margin:0 0 16px}
+.fit h2,.compare h2{font-size:15px;margin:4px 0 8px;font-weight:600}
 .status{font-weight:400;color:#666}
 .panels{display:flex;flex-wrap:wrap;gap:12px}
-.panel{width:300px}
+.panel{width:224px}
 .panel h3{font-size:12px;margin:0 0 2px;font-weight:600}
 .panel .note{font-size:11px;color:#555;min-height:28px}
 svg{background:#fafafa;border:1px solid #e5e5e5}
-.axis{font-size:9px;fill:#666}
+.tick{font-size:9px;fill:#666}
+.grid{stroke:#e3e3e3;stroke-width:1}
+.legend{font-size:9px}
 #empty{color:#666}
 </style></head><body>
 <h1>dasksgd: training on this cluster</h1>
+<p class="about">Each fit on this cluster, newest first, from the moment it starts (loading its
+shards) to its end. Every time axis counts seconds from the fit's start. The dashboard's menu has
+no entry for this page: its address is /dasksgd. On /status a training cluster looks idle: the
+steps are calls to actors that hold the shards, not tasks. Hover a line for its name and last
+value; every step is in the estimator's <code>history_</code>.</p>
 <div id="empty">No fit has reported yet. This page updates every second.</div>
+<div id="compare"></div>
 <div id="fits"></div>
 <script>
-const W = 300, H = 170, PAD = 44, COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+const W = 224, H = 180, PAD = 46, COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
 function esc(s) { return String(s).replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c])); }
-function fmt(v) { return typeof v !== "number" || !isFinite(v) ? "-" : v !== 0 && (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3) ? v.toExponential(3) : (+v.toPrecision(6)).toString(); }
+function fmt(v) { return typeof v !== "number" || !isFinite(v) ? "-" : v !== 0 && (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3) ? v.toExponential(2) : (+v.toPrecision(4)).toString(); }
 const int = v => typeof v === "number" && isFinite(v) ? String(Math.round(v)) : "-";
 const ok = (p, log) => typeof p[0] === "number" && typeof p[1] === "number" && (!log || p[1] > 0);
+// Tick positions in axis units (log10 of the value on a log axis): decades, or 1-2-5 steps.
+function ticks(lo, hi, log) {
+  if (log) {
+    const t = []; for (let k = Math.ceil(lo); k <= Math.floor(hi); k++) t.push(k);
+    if (t.length > 6) { const step = Math.ceil(t.length / 6); return t.filter(k => k % step === 0); }
+    return t.length >= 2 ? t : [lo, hi];
+  }
+  const raw = (hi - lo) / 4, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map(m => m * mag).find(v => v >= raw);
+  const t = []; for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-12 * step; v += step) t.push(v);
+  return t;
+}
 // One panel: series = [{name, pts: [[x, y], ...]}]; log: log10 y axis.
-function panel(fitId, key, title, note, series, log) {
+function panel(fitId, key, title, note, series, log, xlabel) {
   let xs = [], ys = [];
   for (const s of series) for (const p of s.pts) if (ok(p, log)) { xs.push(p[0]); ys.push(log ? Math.log10(p[1]) : p[1]); }
   let svg = `<svg width="${W}" height="${H}" data-fit="${esc(fitId)}" data-panel="${esc(key)}">`;
   if (xs.length) {
     let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
     if (x1 === x0) x1 = x0 + 1; if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
-    const sx = x => PAD + (x - x0) / (x1 - x0) * (W - PAD - 8), sy = y => H - 16 - (y - y0) / (y1 - y0) * (H - 28);
-    const lab = v => log ? fmt(Math.pow(10, v)) : fmt(v);
-    svg += `<text class="axis" x="2" y="12">${lab(y1)}</text><text class="axis" x="2" y="${H - 16}">${lab(y0)}</text>`;
-    svg += `<text class="axis" x="${PAD}" y="${H - 3}">${fmt(x0)}</text><text class="axis" x="${W - 8}" y="${H - 3}" text-anchor="end">${fmt(x1)}</text>`;
+    const sx = x => PAD + (x - x0) / (x1 - x0) * (W - PAD - 8), sy = y => H - 26 - (y - y0) / (y1 - y0) * (H - 40);
+    for (const t of ticks(y0, y1, log)) {
+      svg += `<line class="grid" x1="${PAD}" x2="${W - 8}" y1="${sy(t).toFixed(1)}" y2="${sy(t).toFixed(1)}"></line>`;
+      const label = log ? (Number.isInteger(t) && Math.abs(t) > 3 ? `1e${t}` : fmt(Math.pow(10, t))) : fmt(t);
+      svg += `<text class="tick" data-axis="y" x="${PAD - 3}" y="${(sy(t) + 3).toFixed(1)}" text-anchor="end">${esc(label)}</text>`;
+    }
+    for (const t of ticks(x0, x1, false)) {
+      svg += `<line class="grid" y1="14" y2="${H - 26}" x1="${sx(t).toFixed(1)}" x2="${sx(t).toFixed(1)}"></line>`;
+      svg += `<text class="tick" data-axis="x" x="${sx(t).toFixed(1)}" y="${H - 15}" text-anchor="middle">${esc(fmt(t))}</text>`;
+    }
+    svg += `<text class="tick" x="${(PAD + W) / 2}" y="${H - 3}" text-anchor="middle">${esc(xlabel)}</text>`;
     series.forEach((s, i) => {
+      const color = COLORS[i % COLORS.length];
       const pts = s.pts.filter(p => ok(p, log));
       const d = pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(log ? Math.log10(y) : y).toFixed(1)}`).join(" ");
       const last = pts.length ? pts[pts.length - 1][1] : null;
-      svg += `<polyline class="series" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.5" points="${d}" ` +
+      svg += `<polyline class="series" fill="none" stroke="${color}" stroke-width="1.5" points="${d}" ` +
              `data-fit="${esc(fitId)}" data-series="${esc(s.name)}" data-n="${pts.length}" data-last="${esc(last)}" ` +
-             `data-y="${esc(pts.map(p => p[1]).join(","))}"></polyline>`;
-      svg += `<text class="axis" x="${W - 8}" y="${12 + 11 * i}" text-anchor="end" fill="${COLORS[i % COLORS.length]}">${esc(s.name)}</text>`;
+             `data-y="${esc(pts.map(p => p[1]).join(","))}"><title>${esc(s.name)}: ${esc(fmt(last))}</title></polyline>`;
+      // Inline style: a class's fill would override the attribute (every legend was grey).
+      svg += `<text class="legend" data-series="${esc(s.name)}" x="${W - 10}" y="${11 + 10 * i}" text-anchor="end" style="fill:${color}">${esc(s.name)}</text>`;
     });
   } else {
-    svg += `<text class="axis" x="${W / 2 - 30}" y="${H / 2}">no data yet</text>`;
+    svg += `<text class="tick" x="${W / 2 - 30}" y="${H / 2}">no data yet</text>`;
   }
   return `<div class="panel"><h3>${esc(title)}</h3><div class="note">${esc(note)}</div>${svg}</svg></div>`;
 }
@@ -385,25 +417,57 @@ function merge(data) {
     for (const [w, t] of Object.entries(u.workers)) f.workers[w] = thin((f.workers[w] || []).concat(t));
   }
 }
+// The decrease of the objective: its distance to the best value seen (0 at the best, not drawn).
+function decrease(ep) {
+  const vals = ep.map(e => e[1]).filter(v => typeof v === "number");
+  const best = vals.length ? Math.min(...vals) : null;
+  return {best, pts: ep.map(e => [e[2], typeof e[1] === "number" ? e[1] - best : null])};
+}
+// Short names for fits labelled "Name(a=1, b=2)": the parameters that differ among them.
+function distinct(labels) {
+  const parse = l => { const m = /^[^(]*\((.*)\)$/.exec(l); return m ? m[1].split(/, (?=\w+=)/) : [l]; };
+  const parts = labels.map(parse), seen = Object.create(null);
+  for (const p of parts) for (const kv of p) seen[kv] = (seen[kv] || 0) + 1;
+  // A parameter that another fit sets and this one leaves at its default is named "default".
+  const keys = new Set(parts.flat().filter(kv => seen[kv] < labels.length).map(kv => kv.split("=")[0]));
+  return parts.map((p, i) => {
+    const own = new Set(p.map(kv => kv.split("=")[0]));
+    const shown = [...p.filter(kv => seen[kv] < labels.length), ...[...keys].filter(k => !own.has(k)).map(k => `${k}=default`)];
+    return (shown.join(", ") || labels[i]).slice(0, 40);
+  });
+}
 function render() {
   const fits = Object.values(state.fits).sort((a, b) => (b.start || 0) - (a.start || 0));
   document.getElementById("empty").style.display = fits.length ? "none" : "block";
+  // Several fits (a grid search's candidates) on one plot each: how fast each converged (its
+  // decrease) and, with early stopping, its validation score; named by what sets them apart.
+  const withEpochs = fits.filter(f => f.epochs.length).slice(0, COLORS.length);
+  const names = distinct(withEpochs.map(f => f.label));
+  const val = withEpochs.filter(f => f.epochs.some(e => typeof e[4] === "number"));
+  document.getElementById("compare").innerHTML = withEpochs.length < 2 ? "" :
+    `<div class="compare"><h2>all fits, compared</h2><div class="panels">` +
+    panel("all", "compare", "objective minus each fit's best (log) against time", "", withEpochs.map((f, i) => ({name: names[i], pts: decrease(f.epochs).pts})), true, "seconds") +
+    (val.length ? panel("all", "compare-validation", "validation score against time", "", val.map(f => ({name: names[withEpochs.indexOf(f)], pts: f.epochs.filter(e => typeof e[4] === "number").map(e => [e[2], e[4]])})), false, "seconds") : "") +
+    `</div></div>`;
   document.getElementById("fits").innerHTML = fits.map(f => {
-    const ep = f.epochs, st = f.steps;
+    const ep = f.epochs, st = f.steps, dec = decrease(ep);
     let gap = "";
     if (ep.length >= 2) {
       const a = ep[ep.length - 2][1], b = ep[ep.length - 1][1];
       if (typeof a === "number" && typeof b === "number" && b > 0) gap = a >= b ? `last epoch's relative decrease (a gap estimate): ${fmt((a - b) / b)}`
                                                            : `the last epoch raised the objective by ${fmt((b - a) / b)} (relative)`;
     }
-    const objNote = ep.length ? `epoch ${int(ep[ep.length - 1][0])}: objective ${fmt(ep[ep.length - 1][1])}. ${gap}` : "";
+    const objNote = ep.length ? `epoch ${int(ep[ep.length - 1][0])}: objective ${fmt(ep[ep.length - 1][1])}, best ${fmt(dec.best)}. ${gap}` : "";
     const workers = Object.entries(f.workers).map(([w, t]) => ({name: w.replace(/^tcp:\/\//, ""), pts: t.map(p => [p[0] - (f.start || 0), p[1] * 1000])}));
-    return `<div class="fit" data-fit="${esc(f.id)}"><h2>${esc(f.label)} <span class="status">${esc(f.status)}, ${st.length ? int(st[st.length - 1][0]) : 0} steps</span></h2><div class="panels">` +
-      panel(f.id, "objective", "objective against time (s)", objNote, [{name: "objective", pts: ep.map(e => [e[2], e[1]])}], true) +
+    const val = ep.filter(e => typeof e[4] === "number");
+    const status = f.status === "loading" ? "loading the shards" : f.status;
+    return `<div class="fit" data-fit="${esc(f.id)}"><h2>${esc(f.label)} <span class="status">${esc(status)}, ${st.length ? int(st[st.length - 1][0]) : 0} steps</span></h2><div class="panels">` +
+      panel(f.id, "objective", "objective minus the best seen (log) against time", objNote, [{name: "objective - best", pts: dec.pts}], true, "seconds") +
+      (val.length ? panel(f.id, "validation", "validation score against time", `last ${fmt(val[val.length - 1][4])}`, [{name: "validation score", pts: val.map(e => [e[2], e[4]])}], false, "seconds") : "") +
       panel(f.id, "batch", "batch size and diversity bound against step", st.length ? `B = ${int(st[st.length - 1][1])}` : "",
-            [{name: "batch size", pts: st.map(s => [s[0], s[1]])}, {name: "delta n Delta + 1", pts: st.map(s => [s[0], s[2]])}], true) +
-      panel(f.id, "lr", "step size against step", st.length ? `${fmt(st[st.length - 1][3])}` : "", [{name: "step size", pts: st.map(s => [s[0], s[3]])}], true) +
-      panel(f.id, "workers", "step time per worker (ms) against time (s)", "", workers, false) +
+            [{name: "batch size", pts: st.map(s => [s[0], s[1]])}, {name: "delta n Delta + 1", pts: st.map(s => [s[0], s[2]])}], true, "step") +
+      panel(f.id, "lr", "step size against step", st.length ? `${fmt(st[st.length - 1][3])}` : "", [{name: "step size", pts: st.map(s => [s[0], s[3]])}], true, "step") +
+      panel(f.id, "workers", "step time per worker (ms) against time", "", workers, false, "seconds") +
       `</div></div>`;
   }).join("");
 }

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -139,7 +140,11 @@ def test_chromium_shows_a_running_fit(cluster_client):
         url = _base(client) + "/dasksgd"
         deadline = time.monotonic() + 120
         while True:  # until the running fit has published a couple of epochs
-            fits = [f for f in _history(_base(client))[0] if "alpha=0.00035" in f.get("label", "")]
+            try:
+                history = _history(_base(client))[0]
+            except urllib.error.HTTPError:  # the fit registers the page as it starts
+                history = []
+            fits = [f for f in history if "alpha=0.00035" in f.get("label", "")]
             if fits and len(fits[0]["epochs"]) >= 2:
                 break
             assert thread.is_alive() and time.monotonic() < deadline, (
@@ -177,10 +182,28 @@ def test_chromium_shows_a_running_fit(cluster_client):
     np.testing.assert_array_equal(B, h["batch_size"].to_numpy()[: len(B)])
     lr = series("step size")
     np.testing.assert_allclose(lr, h["learning_rate"].to_numpy()[: len(lr)], rtol=1e-12)
-    objective = series("objective")
-    assert len(objective) >= 2
-    np.testing.assert_allclose(
-        objective, h["objective"].dropna().to_numpy()[: len(objective)], rtol=1e-12
+    # The objective is drawn as its decrease: its distance to the best value the page saw (on
+    # a log axis, so the best itself, 0, is not drawn).
+    decrease = series("objective - best")
+    shown = h["objective"].dropna().to_numpy()[: len(decrease) + 1]
+    expected = shown - shown.min()
+    np.testing.assert_allclose(decrease, expected[expected > 0][: len(decrease)], rtol=1e-9)
+    # Every legend entry in its series' colour (a stylesheet rule once made them all grey: the
+    # inline style wins over any rule), and ticks on both axes of every panel.
+    for svg in re.findall(r"<svg .*?</svg>", html, re.S):
+        lines = dict(re.findall(r'stroke="(#[0-9a-f]{6})"[^>]*data-series="([^"]+)"', svg))
+        legends = re.findall(
+            r'class="legend" data-series="([^"]+)"[^>]*style="fill:(#[0-9a-f]{6})"', svg
+        )
+        assert legends and {name: color for name, color in legends} == {
+            n: c for c, n in lines.items()
+        }
+        assert len(set(color for _, color in legends)) == len(legends)  # told apart
+        for axis in ("x", "y"):
+            assert len(re.findall(rf'class="tick" data-axis="{axis}"', svg)) >= 2, (axis, svg[:200])
+    assert (
+        ".legend{" not in dom.split("</style>")[0]
+        or "fill" not in dom.split(".legend{")[1].split("}")[0]
     )
     workers = re.findall(r'data-series="127\.0\.0\.1:\d+" data-n="(\d+)"', html)
     assert len(workers) == 2 and all(int(n) > 0 for n in workers)  # step times of both workers
@@ -376,3 +399,37 @@ def test_a_verbose_fit_prints_its_page(cluster_client, capsys):
     out = capsys.readouterr().out
     assert f"Training progress: {_base(client)}/dasksgd" in out
     assert "<title>dasksgd: training</title>" in _get(_base(client) + "/dasksgd")
+
+
+def test_candidates_on_one_plot_and_the_validation_score():
+    from distributed import Client, LocalCluster
+
+    chromium = _chromium()
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0"
+        ) as c,
+        Client(c, set_as_default=False) as client,
+    ):  # a cluster of its own: the comparison holds every fit of the cluster
+        X, y = make_classification(40_000, 6, chunks=10_000, random_state=8)
+        fits = []
+        with client.as_current():
+            for alpha, early in ((6.5e-4, True), (7.5e-4, False)):
+                est = SGDClassifier(alpha=alpha, early_stopping=early, max_iter=6, random_state=0)
+                fits.append(est.fit(X, y))
+        time.sleep(1.0)  # the reporter's last events reach the scheduler
+        dom = _chrome(chromium, "--dump-dom", _base(client) + "/dasksgd").stdout
+        history = _history(_base(client))[0]
+    compare = re.search(r'<div class="compare">.*?</svg></div></div></div>', dom, re.S)
+    assert compare, "no comparison of the fits"
+    names = re.findall(r'class="legend" data-series="([^"]+)"', compare.group(0))
+    # Named by the parameters that set them apart, not by their whole repr.
+    assert "alpha=0.00065, early_stopping=True" in names
+    assert "alpha=0.00075, early_stopping=default" in names
+    [fit_id] = [f["id"] for f in history if "alpha=0.00065" in f.get("label", "")]
+    section = re.search(rf'<div class="fit" data-fit="{fit_id}">.*?</div></div>', dom, re.S)
+    m = re.search(r'data-panel="validation".*?data-y="([^"]*)"', section.group(0), re.S)
+    assert m, "no validation score panel for a fit with early_stopping"
+    shown = [float(v) for v in m.group(1).split(",")]
+    expected = fits[0].history_["validation_score"].dropna().to_numpy()
+    np.testing.assert_allclose(shown, expected, rtol=1e-12)
