@@ -6,6 +6,14 @@ margin ``z = x . w + b``; for a linear model that is all the arithmetic a gradie
 ``y`` in {-1, +1}; regression losses take real ``y``. Both are evaluated elementwise, so a
 ``(n, K)`` matrix of margins and labels (one-vs-rest with K classes) works as it is.
 
+The one exception is ``"multinomial"``, the softmax cross-entropy of ``K >= 3`` classes (what
+``multi_class="multinomial"`` trains): a row's loss couples its K margins. It takes the same
+``(n, K)`` +-1 matrix of labels (one +1 per row), puts the row's loss in the column of its class
+(so a sum over the matrix is the sum of the rows' losses) and returns the gradient in the margins,
+``softmax(z_i) - onehot(y_i)``, a row at a time. Everything the engine sums (the gradient
+``X^T D``, the per-sample squared norms ``||D_i||^2 ||xt_i||^2`` of the diversity estimate) is
+then the multinomial one unchanged.
+
 The functions are written against the array API namespace of their inputs
 (:mod:`array_api_compat`), so the same code runs on numpy and cupy arrays. All of them are
 numerically stable for any finite margin.
@@ -78,11 +86,17 @@ class Loss:
     @property
     def is_classification(self) -> bool:
         """Whether ``y`` is a +-1 label (True) or a real target (False)."""
-        return self.name in CLASSIFICATION_LOSSES
+        return self.name in CLASSIFICATION_LOSSES or self.name == "multinomial"
 
     @property
     def curvature(self) -> float:
         return 1.0 / self.smoothing if self.smoothing else _CURVATURE[self.name]
+
+    @property
+    def coupled(self) -> bool:
+        """Whether a row's outputs share its loss (multinomial), rather than being K independent
+        problems (one-vs-rest): a quasi-Newton metric must then not treat them apart."""
+        return self.name == "multinomial"
 
     @property
     def smooth(self) -> bool:
@@ -214,6 +228,28 @@ def _smooth_eps(xp, y, z, eps, mu):
     return value, xp.sign(r) * slope
 
 
+def _softmax_both(xp, y, z, eps):
+    """Softmax cross-entropy of each row of margins ``z`` (``(n, K)``, ``K >= 2``) for the class
+    marked +1 in ``y``, placed in that class's column, and its gradient ``softmax(z) - onehot``.
+    A 1-D ``z`` (a single output, as the "optimal" schedule's probe asks) is the binary logistic
+    loss."""
+    if z.ndim == 1 or z.shape[-1] == 1:
+        return _log_both(xp, y, z, eps)
+    m = xp.max(z, axis=1, keepdims=True)  # shifted: exp never overflows
+    e = xp.exp(z - m)
+    s = xp.sum(e, axis=1, keepdims=True)
+    onehot = xp.astype(y > 0, z.dtype)
+    return onehot * (m + xp.log(s) - z), e / s - onehot
+
+
+def _softmax_value(xp, y, z, eps):
+    return _softmax_both(xp, y, z, eps)[0]
+
+
+def _softmax_deriv(xp, y, z, eps):
+    return _softmax_both(xp, y, z, eps)[1]
+
+
 # --- regression --------------------------------------------------------------------------
 
 
@@ -260,6 +296,7 @@ _VALUE = {
     "perceptron": _perceptron_value,
     "squared_hinge": _sq_hinge_value,
     "modified_huber": _mod_huber_value,
+    "multinomial": _softmax_value,
     "squared_error": _sq_value,
     "huber": _huber_value,
     "epsilon_insensitive": _eps_value,
@@ -271,18 +308,22 @@ _DERIV = {
     "perceptron": _perceptron_deriv,
     "squared_hinge": _sq_hinge_deriv,
     "modified_huber": _mod_huber_deriv,
+    "multinomial": _softmax_deriv,
     "squared_error": _sq_deriv,
     "huber": _huber_deriv,
     "epsilon_insensitive": _eps_deriv,
     "squared_epsilon_insensitive": _sq_eps_deriv,
 }
-_BOTH = {"log_loss": _log_both}
+_BOTH = {"log_loss": _log_both, "multinomial": _softmax_both}
 _CURVATURE = {
     "log_loss": 0.25,
     "hinge": 1.0,
     "perceptron": 1.0,
     "squared_hinge": 2.0,
     "modified_huber": 2.0,
+    # The Hessian of a row's softmax loss in its margins, diag(p) - p p^T, has eigenvalues at
+    # most 1/2 (Boehning, 1992).
+    "multinomial": 0.5,
     "squared_error": 1.0,
     "huber": 1.0,
     "epsilon_insensitive": 1.0,
@@ -296,12 +337,12 @@ _SMOOTHED = {"hinge": _smooth_hinge, "epsilon_insensitive": _smooth_eps}
 #: down only lowers it), so only its stochastic steps are of use.
 SMOOTHABLE = frozenset(_SMOOTHED)
 
-#: Names of all losses.
+#: Names of all losses (with "multinomial", which the estimators reach through ``multi_class``).
 LOSSES = frozenset(_VALUE)
-#: Losses of a +-1 label, used by :class:`~dasksgd.SGDClassifier`.
+#: Losses of a +-1 label, the values of :class:`~dasksgd.SGDClassifier`'s ``loss``.
 CLASSIFICATION_LOSSES = frozenset(
     {"log_loss", "hinge", "perceptron", "squared_hinge", "modified_huber"}
 )
 #: Losses of a real target, used by :class:`~dasksgd.SGDRegressor`. scikit-learn's
 #: SGDClassifier also accepts them (regression on +-1 labels); so does ours.
-REGRESSION_LOSSES = LOSSES - CLASSIFICATION_LOSSES
+REGRESSION_LOSSES = LOSSES - CLASSIFICATION_LOSSES - {"multinomial"}

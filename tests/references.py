@@ -141,10 +141,10 @@ PARITY = [
 def random_problem(rng, loss_name, K, n, d):
     """Random rows, targets as the loss sees them ((n, K): +-1 one-vs-rest or real), and a
     random model (W of shape (d, K), b of shape (K,))."""
-    from dasksgd.losses import CLASSIFICATION_LOSSES
+    from dasksgd.losses import get_loss
 
     X = rng.standard_normal((n, d))
-    if loss_name in CLASSIFICATION_LOSSES:
+    if get_loss(loss_name).is_classification:
         Y = -np.ones((n, K))
         Y[np.arange(n), rng.integers(0, K, n)] = 1.0
     else:

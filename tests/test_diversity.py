@@ -24,7 +24,7 @@ def _per_sample_gradients(name, penalty, alpha, X, Y, W, b, fit_intercept, l1_ra
         Wt = theta[: d * K].reshape(d, K)
         bt = theta[d * K :] if fit_intercept else np.zeros(K)
         z = X[i] @ Wt + bt
-        return float(np.sum(loss.loss(Y[i], z))) + pen.value(Wt)
+        return float(np.sum(loss.loss(Y[i : i + 1], z[None]))) + pen.value(Wt)
 
     h = 1e-6
     G = np.empty((X.shape[0], theta0.size))

@@ -4,6 +4,9 @@ import pytest
 from dasksgd.losses import CLASSIFICATION_LOSSES, LOSSES, get_loss
 
 RNG = np.random.default_rng(0)
+#: The losses of one margin (all but the multinomial one, whose rows couple their margins: tested
+#: below on its own).
+ELEMENTWISE = LOSSES - {"multinomial"}
 
 
 def _sklearn_reference(name):
@@ -43,7 +46,9 @@ def _targets(name, n):
     return RNG.standard_normal(n)
 
 
-@pytest.mark.parametrize("name", sorted(LOSSES - {"huber"}))  # huber: see test_huber_closed_form
+@pytest.mark.parametrize(
+    "name", sorted(ELEMENTWISE - {"huber"})
+)  # huber: see test_huber_closed_form
 def test_matches_scikit_learn(name):
     ref = _sklearn_reference(name)
     y, z = _targets(name, 200), 3 * RNG.standard_normal(200)
@@ -52,7 +57,7 @@ def test_matches_scikit_learn(name):
     np.testing.assert_allclose(loss.dloss(y, z), ref[1](y, z), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
 def test_array_api_strict_on_a_device_matches_numpy(name):
     # The losses are written once against the array API: on strict arrays held on a non-CPU
     # device (no numpy-only call can pass) they give numpy's values.
@@ -80,7 +85,7 @@ def test_huber_closed_form():
     np.testing.assert_allclose(loss.dloss(y, z), [-0.5, -0.5, 0.1, 0.5, 0.5])
 
 
-@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
 def test_derivative_is_finite_difference(name):
     loss = get_loss(name, 0.3)
     y, z = _targets(name, 300), 3 * RNG.standard_normal(300)
@@ -102,7 +107,7 @@ def test_derivative_is_finite_difference(name):
     np.testing.assert_allclose(loss.dloss(y, z)[ok], fd[ok], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_stable_for_huge_margins(name, dtype):
     loss = get_loss(name)
@@ -128,7 +133,7 @@ def test_unknown_loss():
 
 
 def test_curvature_bounds_second_derivative():
-    for name in sorted(LOSSES):
+    for name in sorted(ELEMENTWISE):
         loss = get_loss(name)
         if not loss.smooth:
             continue
@@ -138,7 +143,7 @@ def test_curvature_bounds_second_derivative():
         assert np.all(second <= loss.curvature + 1e-6), name
 
 
-@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
 def test_value_and_deriv_is_loss_and_dloss(name):
     rng = np.random.default_rng(3)
     z = np.concatenate([rng.standard_normal(50) * 5, [0.0, 1.0, -1.0, 40.0, -40.0, 800.0, -800.0]])
@@ -177,3 +182,89 @@ def test_smoothed_loss_is_the_moreau_envelope(name, mu):
 def test_only_kinked_losses_have_a_smoothed_version():
     with pytest.raises(ValueError, match="no smoothed version"):
         get_loss("log_loss").smoothed(0.1)
+
+
+# --- the multinomial (softmax) loss ----------------------------------------------------------
+
+
+def _softmax_problem(n=300, K=4, scale=3.0, dtype=np.float64):
+    labels = RNG.integers(0, K, n)
+    Y = -np.ones((n, K), dtype=dtype)
+    Y[np.arange(n), labels] = 1.0
+    return labels, Y, (scale * RNG.standard_normal((n, K))).astype(dtype)
+
+
+@pytest.mark.parametrize("K", [3, 7])
+def test_multinomial_matches_scikit_learn(K):
+    # scikit-learn's HalfMultinomialLoss: per-row loss and its gradient in the raw predictions.
+    from sklearn._loss.loss import HalfMultinomialLoss
+
+    labels, Y, Z = _softmax_problem(K=K)
+    Z[:3] *= 1e3  # confident rows, right and wrong
+    ref = HalfMultinomialLoss(n_classes=K)
+    loss = get_loss("multinomial")
+    value, deriv = loss.value_and_deriv(Y, Z)
+    want = ref.loss(labels.astype(np.float64), np.ascontiguousarray(Z))
+    np.testing.assert_allclose(value.sum(axis=1), want, rtol=1e-12, atol=1e-12)
+    # The row's loss sits in its class's column.
+    assert np.all(value[Y < 0] == 0.0)
+    grad = ref.gradient(labels.astype(np.float64), np.ascontiguousarray(Z))
+    np.testing.assert_allclose(deriv, grad, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(value, loss.loss(Y, Z))
+    np.testing.assert_array_equal(deriv, loss.dloss(Y, Z))
+
+
+def test_multinomial_hessian_is_within_its_curvature_bound():
+    # The Hessian of a row's loss in its margins, by finite differences of the derivative: its
+    # largest eigenvalue is at most the bound, and reaches near it for two tied classes.
+    loss = get_loss("multinomial")
+    _, Y, Z = _softmax_problem(n=50, K=5, scale=2.0)
+    Z[0] = [0.0, 0.0, -50.0, -50.0, -50.0]
+    h = 1e-5
+    top = []
+    for i in range(Z.shape[0]):
+        H = np.empty((5, 5))
+        for k in range(5):
+            e = np.zeros(5)
+            e[k] = h
+            H[:, k] = (
+                loss.dloss(Y[i : i + 1], Z[i : i + 1] + e)
+                - loss.dloss(Y[i : i + 1], Z[i : i + 1] - e)
+            )[0] / (2 * h)
+        top.append(np.linalg.eigvalsh(0.5 * (H + H.T))[-1])
+    assert max(top) <= loss.curvature + 1e-8
+    assert top[0] == pytest.approx(0.5, rel=1e-6)
+    assert loss.coupled and loss.is_classification and loss.smooth
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_multinomial_stable_for_huge_margins(dtype):
+    loss = get_loss("multinomial")
+    big = 1e30 if dtype == np.float64 else 1e18
+    Y = np.array([[1, -1, -1], [1, -1, -1], [-1, 1, -1]], dtype=dtype)
+    Z = np.array([[big, -big, 0.0], [-big, big, 0.0], [1e4, 0.0, -1e4]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        value, deriv = loss.value_and_deriv(Y, Z)
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(deriv))
+    np.testing.assert_allclose(value.sum(axis=1), [0.0, 2 * big, 1e4], rtol=1e-6)
+    np.testing.assert_allclose(deriv[2], [1.0, -1.0, 0.0], atol=1e-6)
+
+
+def test_multinomial_on_a_strict_device_matches_numpy():
+    xps = pytest.importorskip("array_api_strict")
+    dev = xps.Device("device1")
+    _, Y, Z = _softmax_problem()
+    loss = get_loss("multinomial")
+    v, g = loss.value_and_deriv(xps.asarray(Y, device=dev), xps.asarray(Z, device=dev))
+    assert v.device == dev and g.device == dev
+    want_v, want_g = loss.value_and_deriv(Y, Z)
+    np.testing.assert_allclose(np.from_dlpack(v), want_v, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(np.from_dlpack(g), want_g, rtol=1e-15, atol=0)
+
+
+def test_multinomial_of_one_margin_is_the_logistic_loss():
+    # A single column (the "optimal" schedule's probe of a typical margin) is the binary loss.
+    y, z = _targets("log_loss", 50), RNG.standard_normal(50)
+    np.testing.assert_array_equal(
+        get_loss("multinomial").dloss(y, z), get_loss("log_loss").dloss(y, z)
+    )

@@ -26,13 +26,15 @@ def _brute_force(loss, X, Y, W, b, sw, fit_intercept):
     for i in range(n):
         s = 1.0 if sw is None else sw[i]
         z = X[i] @ W + b
-        # The derivative of the per-sample loss in the margin, by finite differences of loss.loss:
+        # The derivative of the per-sample loss (the row's sum over its outputs: the multinomial
+        # loss couples them) in each margin, by finite differences of loss.loss:
+        e = h * np.eye(K)
         dz = np.array(
             [
                 (
-                    loss.loss(Y[i, k : k + 1], z[k : k + 1] + h)
-                    - loss.loss(Y[i, k : k + 1], z[k : k + 1] - h)
-                )[0]
+                    np.sum(loss.loss(Y[i : i + 1], (z + e[k])[None]))
+                    - np.sum(loss.loss(Y[i : i + 1], (z - e[k])[None]))
+                )
                 / (2 * h)
                 for k in range(K)
             ]
@@ -41,7 +43,7 @@ def _brute_force(loss, X, Y, W, b, sw, fit_intercept):
         g_b = s * dz
         gsum_w += g_w
         gsum_b += g_b
-        total += s * float(np.sum(loss.loss(Y[i], z)))
+        total += s * float(np.sum(loss.loss(Y[i : i + 1], z[None])))
         sq += np.sum(g_w**2) + (np.sum(g_b**2) if fit_intercept else 0.0)
     return gsum_w, gsum_b, total, sq
 
@@ -108,7 +110,8 @@ def test_probe_loss_and_loss_sum(name, weighted, backend, block_bytes, monkeypat
     W2, b2 = W + RNG.standard_normal(W.shape), b - 0.3
     sw = RNG.uniform(0.1, 3.0, X.shape[0]) if weighted else np.ones(X.shape[0])
     expected = sum(
-        sw[i] * float(np.sum(loss.loss(Y[i], X[i] @ W2 + b2))) for i in range(X.shape[0])
+        sw[i] * float(np.sum(loss.loss(Y[i : i + 1], (X[i] @ W2 + b2)[None])))
+        for i in range(X.shape[0])
     )
     on = {
         k: on_backend(v, backend) for k, v in dict(X=X, Y=Y, W=W, b=b, W2=W2, b2=b2, sw=sw).items()

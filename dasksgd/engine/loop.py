@@ -280,7 +280,11 @@ def _quasi_newton(
             )
 
     return quasi_newton(
-        precond, fi, plan.max_step if math.isfinite(plan.max_step) else plan.gamma, bound
+        precond,
+        fi,
+        plan.max_step if math.isfinite(plan.max_step) else plan.gamma,
+        bound,
+        coupled=config.loss.coupled,
     )
 
 

@@ -32,6 +32,11 @@ def _loss_and_deriv(name, Y, Z):
     if name == "squared_error":
         R = Z - Y
         return 0.5 * np.sum(R**2, axis=1), R
+    if name == "multinomial":  # softmax cross-entropy; the class is the +1 of each row
+        top = Z.max(axis=1, keepdims=True)
+        lse = top[:, 0] + np.log(np.exp(Z - top).sum(axis=1))
+        onehot = (Y > 0).astype(float)
+        return lse - np.sum(onehot * Z, axis=1), np.exp(Z - lse[:, None]) - onehot
     U = Y * Z  # log_loss on +-1 targets
     return np.sum(np.logaddexp(0.0, -U), axis=1), -Y / (1.0 + np.exp(U))
 
@@ -163,6 +168,8 @@ CASES = {  # loss, penalty, K (classes; None: regression), B, extra
     "preconditioned": ("squared_error", "l2", None, 64, {"precondition": True}),
     "preconditioned-logistic": ("log_loss", "elasticnet", 3, 40, {"precondition": True}),
     "fista-full-batch": ("squared_error", "l1", None, 10_000, {"momentum": True}),
+    "multinomial": ("multinomial", "l2", 4, 64, {"weights": True}),
+    "multinomial-preconditioned": ("multinomial", "elasticnet", 3, 40, {"precondition": True}),
 }
 
 

@@ -307,10 +307,14 @@ def quasi_newton(
     fit_intercept: bool,
     first_step: float,
     bound: Callable[[], HessianBound | None] | None = None,
+    coupled: bool = False,
 ) -> QuasiNewton:
     """L-BFGS whose initial inverse Hessian is the preconditioner's metric ``P``, or, given
     ``bound`` (a request for the objective's :class:`~dasksgd.preconditioning.HessianBound`),
-    that bound's inverse, whose first step is a majorization step (of size 1)."""
+    that bound's inverse, whose first step is a majorization step (of size 1).
+
+    ``coupled``: the outputs share each row's loss (multinomial), so the curvature pairs are of
+    the whole model, not one per output."""
     d = precond.scale.shape[0]
 
     def metric_inverse(v: np.ndarray) -> np.ndarray:
@@ -323,8 +327,8 @@ def quasi_newton(
         dc = precond.inv_scale2[:, None] * (gc - precond.mean[:, None] * gb[None, :])
         return np.concatenate([dc.ravel(), gb - precond.mean @ dc])
 
-    # One block per output: the one-vs-rest problems are independent (see QuasiNewton).
-    block = d + int(fit_intercept)
+    # One block per output where the one-vs-rest problems are independent (see QuasiNewton).
+    block = None if coupled else d + int(fit_intercept)
     if bound is None:
         return QuasiNewton(metric_inverse, first_step, block=block)
     fallback = BoundMetric(bound, lambda v: first_step * metric_inverse(v))
