@@ -24,10 +24,17 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    check_X_y,
+    validate_data,
+)
 
-from . import inputs
+from . import encoding, inputs
 from .arrays import is_device_array, on_device_of, to_like, to_numpy
+from .encoding import TabularEncoder
 from .engine import TargetSpec, TrainConfig, TrainState
 from .engine.fitting import LiveReport, live_report
 from .engine.fitting import fit as engine_fit
@@ -132,6 +139,9 @@ class _BaseSGD(BaseEstimator):
         "fan_in": [Interval(Integral, 2, None, closed="left")],
         "checkpoint": [str, os.PathLike, None],
         "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
+        "categorical_features": [StrOptions({"from_dtype"}), "array-like", None],
+        "string_encoding": [StrOptions({"onehot", "hash"})],
+        "handle_unknown": [StrOptions({"error", "ignore"})],
     }
 
     #: Parameters that do not change the fitted model (a checkpoint written under other values
@@ -156,9 +166,13 @@ class _BaseSGD(BaseEstimator):
     def _target_spec(self, y: Any, sample_weight: Any) -> TargetSpec:
         raise NotImplementedError
 
-    def _config(self, n_samples: int) -> TrainConfig:
+    def _engine_loss(self, spec: TargetSpec) -> str:
+        """The loss the engine minimizes for this target (the ``loss`` parameter, here)."""
+        return self.loss
+
+    def _config(self, n_samples: int, spec: TargetSpec) -> TrainConfig:
         return TrainConfig.from_params(
-            self.loss,
+            self._engine_loss(spec),
             penalty=self.penalty,
             alpha=self.alpha,
             l1_ratio=0.15 if self.l1_ratio is None else self.l1_ratio,  # None: no elastic net
@@ -227,15 +241,52 @@ class _BaseSGD(BaseEstimator):
         self._check_features(int(X.shape[1]), None, reset)
         return X
 
+    def _encoder(self, X: Any, reset: bool) -> TabularEncoder | None:
+        """The encoding of a frame's categorical and string columns: fitted on ``X`` (``reset``;
+        None where it has none to encode), or the fitted model's."""
+        if reset:
+            if not encoding.encodes(X, self.categorical_features):
+                return None
+            return TabularEncoder.fit(
+                X, self.categorical_features, self.string_encoding, self.handle_unknown
+            )
+        enc = getattr(self, "encoder_", None)
+        if enc is not None and not encoding.is_frame(X):
+            raise ValueError(
+                f"This {type(self).__name__} was fitted on a DataFrame with categorical "
+                f"columns ({enc.feature_names_in[:5]}...), encoded into {enc.n_features_out} "
+                "columns; pass a DataFrame with the same columns to predict."
+            )
+        return enc
+
+    def _set_encoded_features(self, enc: TabularEncoder) -> None:
+        """``n_features_in_`` and ``feature_names_in_`` of the frame before its encoding."""
+        self.n_features_in_ = enc.n_features_in
+        self.feature_names_in_ = np.asarray([str(c) for c in enc.feature_names_in], dtype=object)
+
     def _validate_input(self, X, y, sample_weight, *, reset):
-        """Checked inputs: dask arrays (lazy) or in-memory arrays, and the raw target."""
+        """Checked inputs: dask arrays (lazy) or in-memory arrays, and the raw target; and the
+        encoder fitted on a frame with categorical or string columns (None without)."""
+        enc = self._encoder(X, reset)
+        if enc is None:
+            return (*self._validate_arrays(X, y, sample_weight, reset=reset), None)
+        # The first partial_fit fits the encoder on its chunk: later chunks' new categories are
+        # refused (or ignored), so a stream should carry its categories in its dtype.
+        out = self._validate_arrays(enc.transform(X), y, sample_weight, reset=reset, encoded=True)
+        if reset:
+            self._set_encoded_features(enc)
+        return (*out, enc)
+
+    def _validate_arrays(self, X, y, sample_weight, *, reset, encoded=False):
+        """``encoded``: ``X`` is what the encoder made of a frame, whose features were checked
+        (and are recorded) by their names before encoding."""
         if inputs.is_dask_collection(X) or inputs.is_dask_collection(y):
             if not inputs.is_dask_collection(X):
                 raise TypeError(
                     "y is a dask collection but X is not; pass both as dask collections "
                     "(e.g. dask.array.from_array) or both in memory."
                 )
-            Xd = self._check_X_dask(X, reset)
+            Xd = inputs.as_dask_matrix(X)[0] if encoded else self._check_X_dask(X, reset)
             yd = inputs.as_dask_vector(y, Xd, "y")
             sw = inputs.as_dask_vector(sample_weight, Xd, "sample_weight")
             return Xd, yd, sw
@@ -255,16 +306,16 @@ class _BaseSGD(BaseEstimator):
             if not isinstance(self, ClassifierMixin) and y.dtype.kind not in "fiub":
                 raise ValueError(f"Regression targets y must be numeric; got dtype {y.dtype}.")
             return X, y, sample_weight
-        X, y = validate_data(
-            self,
-            X,
-            y,
+        kw = dict(
             accept_sparse="csr",
             dtype=[np.float64, np.float32],
             order="C",
-            reset=reset,
             y_numeric=not isinstance(self, ClassifierMixin),
         )
+        if encoded:
+            X, y = check_X_y(X, y, **kw)
+        else:
+            X, y = validate_data(self, X, y, reset=reset, **kw)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, **_ALL_ZERO)
         return X, y, sample_weight
@@ -313,13 +364,14 @@ class _BaseSGD(BaseEstimator):
         start: float,
         init: TrainState | None = None,
         report: LiveReport | None = None,
+        encoder: TabularEncoder | None = None,
     ) -> None:
         """Fit from the current state (partial), from ``init`` (``coef_init``), from the last
         fit (``warm_start``) or from scratch, then set the fitted attributes.
 
         ``start`` is when the public call began: the history's times count from it.
         """
-        config = self._config(X.shape[0])
+        config = self._config(X.shape[0], spec)
         if partial:  # a chunk of a stream is not the objective: its passes are not exact steps
             config = replace(config, goodput=False)
         n_features, K = X.shape[1], spec.n_outputs
@@ -376,7 +428,16 @@ class _BaseSGD(BaseEstimator):
             )
         self._state, self._seed, self._moments = result.state, result.seed, result.moments
         coef, intercept = result.state.model()
+        if config.loss.coupled:
+            # The softmax is the same for intercepts shifted together (and they are not
+            # penalized): report the centred ones, as the coefficients are at an l2 optimum.
+            intercept = intercept - intercept.mean()
+        self._multinomial = config.loss.coupled
         self._set_model(coef, intercept)
+        if encoder is not None:
+            self.encoder_ = encoder
+        elif hasattr(self, "encoder_"):
+            del self.encoder_
         prev_iter = getattr(self, "n_iter_", 0) if partial else 0
         self.n_iter_ = prev_iter + result.n_iter
         self.t_ = result.state.t + 1.0
@@ -430,7 +491,14 @@ class _BaseSGD(BaseEstimator):
     def _decision(self, X: Any) -> Any:
         check_is_fitted(self, "coef_")
         coef, intercept = self._coef2d(), np.atleast_1d(self.intercept_)
-        if inputs.is_dask_collection(X):
+        enc = self._encoder(X, reset=False)
+        if enc is not None:
+            X = enc.transform(X)  # checks the frame's columns
+            if inputs.is_dask_collection(X):
+                X = inputs.as_dask_matrix(X)[0]
+            else:
+                X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        elif inputs.is_dask_collection(X):
             X = self._check_X_dask(X, reset=False)
         elif is_device_array(X):
             X = self._check_device_X(X, reset=False)
@@ -470,6 +538,15 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         "log_loss", "hinge", "modified_huber", "squared_hinge", "perceptron", or a regression
         loss ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
         applied to +-1 labels.
+    multi_class : {"auto", "multinomial", "ovr"}, default="auto"
+        The model of three or more classes. "multinomial": one softmax model over all the
+        classes, minimizing the cross-entropy (``loss="log_loss"`` only): scikit-learn's
+        ``LogisticRegression``, with calibrated probabilities. "ovr": one binary problem per
+        class, scikit-learn's ``SGDClassifier`` (its probabilities are the binary ones
+        normalized). "auto": multinomial for the log loss, one-vs-rest for the others. The
+        default follows ``LogisticRegression`` rather than ``SGDClassifier``: the log loss is
+        the default here, and its multinomial model is the one whose probabilities mean what
+        they say. Two classes make one logistic model either way.
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
         Regularization; l1 is applied by a proximal (soft-thresholding) step.
     alpha : float, default=1e-4
@@ -551,6 +628,22 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         ``partial_fit`` ignores it.
     checkpoint_every : int, default=50
         Steps between checkpoints.
+    categorical_features : "from_dtype", list of str or None, default="from_dtype"
+        Columns of a pandas or dask DataFrame ``X`` to encode: "from_dtype" takes its
+        ``category`` and string columns, a list also the columns it names (integer codes, say),
+        None none (a column that is not numeric is then refused). Each becomes one-hot columns,
+        one per category (sparse CSR chunks when they number more than 1024, computed on the
+        workers), its categories taken from the dtype or, where it does not list them, found in
+        one pass over the data. A missing value has all of its column's one-hot columns zero.
+        Bool columns are always 0/1. ``encoder_`` keeps the encoding, so ``predict`` encodes
+        new rows the same way.
+    string_encoding : {"onehot", "hash"}, default="onehot"
+        String columns: one-hot of their distinct values, or their ``column=value`` tokens
+        hashed into 2**18 sparse columns (scikit-learn's ``FeatureHasher``: no pass over the
+        data and no unseen value at ``predict``, but values that collide share a coefficient).
+    handle_unknown : {"error", "ignore"}, default="error"
+        A category ``predict`` meets that training did not: a ``ValueError`` naming the column,
+        or all-zero one-hot columns (its rows then get the model's baseline for that column).
 
     Attributes
     ----------
@@ -568,6 +661,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Number of features.
     feature_names_in_ : ndarray of shape (n_features,)
         Names of the features, for dataframe input with string column names.
+    encoder_ : TabularEncoder
+        For a DataFrame with categorical or string columns only: the fitted encoding.
+        ``encoder_.get_feature_names_out()`` names the columns of ``coef_`` (``"dest_JFK"``
+        for a one-hot column); ``n_features_in_`` and ``feature_names_in_`` are the frame's
+        columns before it.
     batch_size_ : int
         Batch size of the last step.
     n_workers_ : int
@@ -599,12 +697,14 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         "loss": [StrOptions(set(CLASSIFICATION_LOSSES | REGRESSION_LOSSES))],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "n_jobs": [Integral, None],
+        "multi_class": [StrOptions({"auto", "multinomial", "ovr"})],
     }
 
     def __init__(
         self,
         loss: str = "log_loss",
         *,
+        multi_class: str = "auto",
         penalty: str | None = "l2",
         alpha: float = 1e-4,
         l1_ratio: float = 0.15,
@@ -632,8 +732,12 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         fan_in: int = 8,
         checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 50,
+        categorical_features: Any = "from_dtype",
+        string_encoding: str = "onehot",
+        handle_unknown: str = "error",
     ) -> None:
         self.loss = loss
+        self.multi_class = multi_class
         self.penalty = penalty
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -661,11 +765,28 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self.fan_in = fan_in
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
+        self.categorical_features = categorical_features
+        self.string_encoding = string_encoding
+        self.handle_unknown = handle_unknown
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        if self.multi_class == "multinomial" and self.loss != "log_loss":
+            raise ValueError(
+                f"multi_class='multinomial' is the softmax model of the log loss; got "
+                f"loss={self.loss!r}. Use loss='log_loss', or multi_class='ovr' for one binary "
+                "problem per class."
+            )
+
+    def _engine_loss(self, spec: TargetSpec) -> str:
+        if spec.n_outputs >= 3 and self.loss == "log_loss" and self.multi_class != "ovr":
+            return "multinomial"
+        return self.loss
 
     def _classes(self, y: Any) -> np.ndarray:
         if inputs.is_dask_collection(y):
@@ -733,7 +854,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         """
         start = time.perf_counter()
         self._validate_params()
-        X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=True)
+        X, y, sample_weight, enc = self._validate_input(X, y, sample_weight, reset=True)
         # On the dashboard from here: reading the data and counting the classes take time too.
         with live_report(X, repr(self)[:300], self.verbose) as report:
             X, y, sample_weight = inputs.persist(X, y, sample_weight)
@@ -745,7 +866,15 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             spec = TargetSpec(classes, self._class_weight(classes, y))
             init = self._initial_state(coef_init, intercept_init, int(X.shape[1]), spec.n_outputs)
             self._train(
-                X, y, sample_weight, spec, partial=False, start=start, init=init, report=report
+                X,
+                y,
+                sample_weight,
+                spec,
+                partial=False,
+                start=start,
+                init=init,
+                report=report,
+                encoder=enc,
             )
         self.classes_ = classes
         return self
@@ -796,7 +925,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
                 f"`classes={list(np.unique(classes))}` is not the same as on last call to "
                 f"partial_fit, was: {list(self.classes_)}"
             )
-        X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=first)
+        X, y, sample_weight, enc = self._validate_input(X, y, sample_weight, reset=first)
         all_classes = np.unique(classes) if first else self.classes_
         if len(all_classes) < 2:
             raise ValueError(
@@ -805,7 +934,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         if not inputs.is_dask_collection(y):
             check_classification_targets(y)
         spec = TargetSpec(all_classes, self._class_weight(all_classes, y))
-        self._train(X, y, sample_weight, spec, partial=True, start=start)
+        self._train(X, y, sample_weight, spec, partial=True, start=start, encoder=enc)
         self.classes_ = all_classes
         return self
 
@@ -863,8 +992,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     def predict_proba(self, X: Any) -> Any:
         """Probability of each class (log_loss and modified_huber losses).
 
-        Multiclass probabilities are the one-vs-rest probabilities normalized to sum to one, as
-        scikit-learn does.
+        For a multinomial model, the softmax of the margins; for a one-vs-rest one, the binary
+        probabilities normalized to sum to one, as scikit-learn's ``SGDClassifier`` does.
 
         Parameters
         ----------
@@ -881,7 +1010,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         return _per_block(
             _proba,
             Z,
-            self.loss,
+            "multinomial" if getattr(self, "_multinomial", False) else self.loss,
             K,
             token="dasksgd-predict-proba",
             chunks=lambda Z: (Z.chunks[0], (K,)),
@@ -1021,6 +1150,22 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         ``partial_fit`` ignores it.
     checkpoint_every : int, default=50
         Steps between checkpoints.
+    categorical_features : "from_dtype", list of str or None, default="from_dtype"
+        Columns of a pandas or dask DataFrame ``X`` to encode: "from_dtype" takes its
+        ``category`` and string columns, a list also the columns it names (integer codes, say),
+        None none (a column that is not numeric is then refused). Each becomes one-hot columns,
+        one per category (sparse CSR chunks when they number more than 1024, computed on the
+        workers), its categories taken from the dtype or, where it does not list them, found in
+        one pass over the data. A missing value has all of its column's one-hot columns zero.
+        Bool columns are always 0/1. ``encoder_`` keeps the encoding, so ``predict`` encodes
+        new rows the same way.
+    string_encoding : {"onehot", "hash"}, default="onehot"
+        String columns: one-hot of their distinct values, or their ``column=value`` tokens
+        hashed into 2**18 sparse columns (scikit-learn's ``FeatureHasher``: no pass over the
+        data and no unseen value at ``predict``, but values that collide share a coefficient).
+    handle_unknown : {"error", "ignore"}, default="error"
+        A category ``predict`` meets that training did not: a ``ValueError`` naming the column,
+        or all-zero one-hot columns (its rows then get the model's baseline for that column).
 
     Attributes
     ----------
@@ -1036,6 +1181,11 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Number of features.
     feature_names_in_ : ndarray of shape (n_features,)
         Names of the features, for dataframe input with string column names.
+    encoder_ : TabularEncoder
+        For a DataFrame with categorical or string columns only: the fitted encoding.
+        ``encoder_.get_feature_names_out()`` names the columns of ``coef_`` (``"dest_JFK"``
+        for a one-hot column); ``n_features_in_`` and ``feature_names_in_`` are the frame's
+        columns before it.
     batch_size_ : int
         Batch size of the last step.
     n_workers_ : int
@@ -1093,6 +1243,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         fan_in: int = 8,
         checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 50,
+        categorical_features: Any = "from_dtype",
+        string_encoding: str = "onehot",
+        handle_unknown: str = "error",
     ) -> None:
         self.loss = loss
         self.penalty = penalty
@@ -1120,6 +1273,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self.fan_in = fan_in
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
+        self.categorical_features = categorical_features
+        self.string_encoding = string_encoding
+        self.handle_unknown = handle_unknown
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1156,9 +1312,11 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         """
         start = time.perf_counter()
         self._validate_params()
-        X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=True)
+        X, y, sample_weight, enc = self._validate_input(X, y, sample_weight, reset=True)
         init = self._initial_state(coef_init, intercept_init, int(X.shape[1]), 1)
-        self._train(X, y, sample_weight, TargetSpec(), partial=False, start=start, init=init)
+        self._train(
+            X, y, sample_weight, TargetSpec(), partial=False, start=start, init=init, encoder=enc
+        )
         return self
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SGDRegressor":
@@ -1187,8 +1345,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         if first:
             self._validate_params()
         self._check_partial()
-        X, y, sample_weight = self._validate_input(X, y, sample_weight, reset=first)
-        self._train(X, y, sample_weight, TargetSpec(), partial=True, start=start)
+        X, y, sample_weight, enc = self._validate_input(X, y, sample_weight, reset=first)
+        self._train(X, y, sample_weight, TargetSpec(), partial=True, start=start, encoder=enc)
         return self
 
     def _set_model(self, coef: np.ndarray, intercept: np.ndarray) -> None:
@@ -1265,6 +1423,9 @@ def _proba(Z: Any, loss: str, K: int) -> Any:
     from array_api_compat import array_namespace
 
     xp = array_namespace(Z)
+    if loss == "multinomial":
+        e = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
+        return e / xp.sum(e, axis=1, keepdims=True)
     if loss == "log_loss":
         e = xp.exp(-xp.abs(Z))
         P = xp.where(Z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))

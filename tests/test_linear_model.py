@@ -167,10 +167,10 @@ def test_trust_ratio_fits_reach_the_one_vs_rest_optimum():
         )
         return (f(est.coef_, est.intercept_) - best) / best
 
-    kw = dict(alpha=ALPHA, random_state=0, trust_ratio=True)
+    kw = dict(alpha=ALPHA, random_state=0, trust_ratio=True, multi_class="ovr")
     mini = dict(batch_size=32, learning_rate="adaptive", eta0=0.5, max_iter=200, tol=None)
     with_ratios = SGDClassifier(**kw, **mini).fit(X, y)
-    without = SGDClassifier(alpha=ALPHA, random_state=0, **mini).fit(X, y)
+    without = SGDClassifier(alpha=ALPHA, random_state=0, multi_class="ovr", **mini).fit(X, y)
     assert 0 <= gap(with_ratios) < 2e-2
     assert not np.allclose(with_ratios.coef_, without.coef_, rtol=1e-3)  # the ratios acted
     assert 0 <= gap(SGDClassifier(**kw).fit(X, y)) < 1e-5
@@ -181,7 +181,13 @@ def test_multiclass_accuracy_close_to_logistic_regression(loader):
     X, y = loader(return_X_y=True)
     X = standardize(X)
     est = SGDClassifier(
-        alpha=ALPHA, batch_size=len(y), learning_rate="constant", eta0=1e3, tol=None, max_iter=3000
+        alpha=ALPHA,
+        multi_class="ovr",
+        batch_size=len(y),
+        learning_rate="constant",
+        eta0=1e3,
+        tol=None,
+        max_iter=3000,
     ).fit(X, y)
     assert est.coef_.shape == (len(np.unique(y)), X.shape[1])
     ref = OneVsRestClassifier(
