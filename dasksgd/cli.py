@@ -155,11 +155,62 @@ def _spread(df: Any, client: Any) -> Any:
     return df.repartition(npartitions=workers)
 
 
+def _categorical(df: Any, features: list[str], listed: str | None, strings: str) -> list[str]:
+    """The categorical feature columns: those ``--categorical`` names, and the string and
+    ``category`` columns (said on stdout, with what is done with them); any other column that
+    is not numeric or bool is refused."""
+    import pandas as pd
+
+    from .encoding import is_categorical, is_text
+
+    named = [c for c in (listed.split(",") if listed else []) if c]
+    missing = [c for c in named if c not in features]
+    if missing:
+        raise CLIError(f"--categorical column(s) {missing} are not feature columns of DATA.")
+    dtypes = df.dtypes
+    found = [
+        c for c in features if c not in named and (is_categorical(dtypes[c]) or is_text(dtypes[c]))
+    ]
+    bad = [
+        c
+        for c in features
+        if c not in named
+        and c not in found
+        and not (pd.api.types.is_numeric_dtype(dtypes[c]) or pd.api.types.is_bool_dtype(dtypes[c]))
+    ]
+    if bad:
+        raise CLIError(
+            f"feature column(s) {bad} are neither numeric, bool, categorical nor strings; "
+            "convert them first or leave them out with --features."
+        )
+    if named:
+        print(f"categorical columns (one-hot): {', '.join(named)}")
+    if found:
+        how = "hashed (--string-encoding hash)" if strings == "hash" else "one-hot"
+        texts = [c for c in found if is_text(dtypes[c])]
+        print(
+            f"string / category columns, {how}: {', '.join(found)}"
+            + (
+                " (--string-encoding hash to hash the strings instead)"
+                if texts and strings != "hash"
+                else ""
+            )
+        )
+    return named + found
+
+
+def _onehot(df: Any, categorical: list[str], strings: str) -> list[str]:
+    """Those of the categorical columns that are one-hot encoded (not hashed strings)."""
+    from .encoding import is_text
+
+    return [c for c in categorical if not (strings == "hash" and is_text(df.dtypes[c]))]
+
+
 def _train(args: argparse.Namespace) -> int:
     import joblib
     import pandas as pd
 
-    from .losses import CLASSIFICATION_LOSSES, LOSSES
+    from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
 
     _check_output(args.output)
     _check_output(args.metrics, "--metrics")
@@ -170,29 +221,30 @@ def _train(args: argparse.Namespace) -> int:
     features = _columns(df, args.target, args.features.split(",") if args.features else None)
     if not features:
         raise CLIError("DATA has no feature columns besides the target.")
-    bad = [
-        c
-        for c in features
-        if not (
-            pd.api.types.is_numeric_dtype(df.dtypes[c]) or pd.api.types.is_bool_dtype(df.dtypes[c])
-        )
-    ]
-    if bad:
-        raise CLIError(
-            f"feature column(s) {bad} are not numeric; encode them first or leave them out "
-            "with --features."
-        )
+    categorical = _categorical(df, features, args.categorical, args.string_encoding)
+    named = [c for c in (args.categorical or "").split(",") if c]
     loss = args.loss
     if loss == "auto":
         loss = (
             "squared_error" if pd.api.types.is_float_dtype(df.dtypes[args.target]) else "log_loss"
         )
-    if loss not in LOSSES:
-        raise CLIError(f"--loss {loss!r} is not one of {sorted(LOSSES)} (or auto).")
+    losses = CLASSIFICATION_LOSSES | REGRESSION_LOSSES
+    if loss not in losses:
+        raise CLIError(f"--loss {loss!r} is not one of {sorted(losses)} (or auto).")
     from . import SGDClassifier, SGDRegressor
 
     Est = SGDClassifier if loss in CLASSIFICATION_LOSSES else SGDRegressor
+    if args.multi_class != "auto" and Est is not SGDClassifier:
+        raise CLIError(f"--multi-class is for classification; --loss {loss} is a regression.")
+    if args.multi_class == "multinomial" and loss != "log_loss":
+        raise CLIError(f"--multi-class multinomial needs --loss log_loss (got {loss}).")
+    extra = {"multi_class": args.multi_class} if Est is SGDClassifier else {}
     est = Est(
+        **extra,
+        # The columns named; the string and category ones by their dtype.
+        categorical_features=[c for c in categorical if c in named] or "from_dtype",
+        string_encoding=args.string_encoding,
+        handle_unknown=args.handle_unknown,
         loss=loss,
         penalty=None if args.penalty == "none" else args.penalty,
         alpha=args.alpha,
@@ -203,6 +255,11 @@ def _train(args: argparse.Namespace) -> int:
     )
     with _cluster(args.scheduler, _workers(args)) as client:
         df = _spread(df[[*features, args.target]], client)
+        onehot = [c for c in categorical if c in _onehot(df, categorical, args.string_encoding)]
+        if onehot:
+            # The categories of the whole file, found in one pass before the split: the held-out
+            # rows' categories then have their columns (untrained ones stay near zero).
+            df = df.categorize(columns=onehot)
         # The held-out rows: a random share of every partition (the same for the same --seed).
         train, test = (
             df.random_split([1.0 - args.test_size, args.test_size], random_state=args.seed)
@@ -233,6 +290,8 @@ def _train(args: argparse.Namespace) -> int:
         "target": args.target,
         "features": features,
         "n_features": len(features),
+        "categorical": categorical,
+        "n_encoded_features": int(est.coef_.shape[-1]),
         "estimator": type(est).__name__,
         "params": {
             k: v
@@ -507,6 +566,31 @@ def main(argv: list[str] | None = None) -> int:
         default="l2",
         choices=["l2", "l1", "elasticnet", "none"],
         help="the regularization",
+    )
+    train.add_argument(
+        "--categorical",
+        metavar="COLS",
+        help="comma-separated columns to one-hot encode besides the string and category ones "
+        "(integer codes, say)",
+    )
+    train.add_argument(
+        "--string-encoding",
+        default="onehot",
+        choices=["onehot", "hash"],
+        help="string columns: one-hot of their values, or hashed into 2**18 sparse columns",
+    )
+    train.add_argument(
+        "--handle-unknown",
+        default="error",
+        choices=["error", "ignore"],
+        help="a category unseen in training at predict: an error, or all-zero columns",
+    )
+    train.add_argument(
+        "--multi-class",
+        default="auto",
+        choices=["auto", "multinomial", "ovr"],
+        help="three or more classes: auto (multinomial for log_loss), one softmax model, or "
+        "one binary model per class",
     )
     train.add_argument("--alpha", type=float, default=1e-4, help="the regularization strength")
     train.add_argument("--max-iter", type=int, default=100, help="epochs at most")

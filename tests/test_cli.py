@@ -244,7 +244,18 @@ def test_bool_and_nullable_integer_columns_are_numbers(tmp_path, suffix):
             ["train", "{data}", "--target", "y", "--features", "a,zz"],
             r"feature column\(s\) \['zz'\] are not in DATA",
         ),
-        (["train", "{text}", "--target", "y"], r"feature column\(s\) \['name'\] are not numeric"),
+        (
+            ["train", "{dates}", "--target", "y"],
+            r"feature column\(s\) \['when'\] are neither numeric, bool, categorical nor strings",
+        ),
+        (
+            ["train", "{data}", "--target", "y", "--categorical", "a,zz"],
+            r"--categorical column\(s\) \['zz'\] are not feature columns",
+        ),
+        (
+            ["train", "{data}", "--target", "y", "--multi-class", "multinomial", "--loss", "hinge"],
+            "--multi-class multinomial needs --loss log_loss",
+        ),
         (
             ["train", "{data}", "--target", "y", "--loss", "made_up"],
             "--loss 'made_up' is not one of",
@@ -271,8 +282,7 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
 
     df = _frame(n=200)
     data = _write(df, tmp_path / "d.parquet", parts=1)
-    text_df = df.assign(name=["x"] * len(df))
-    text = _write(text_df, tmp_path / "t.parquet", parts=1)
+    dates = _write(df.assign(when=pd.Timestamp("2020-01-01")), tmp_path / "t.parquet", parts=1)
     (tmp_path / "notes.txt").write_text("not data\n")
     nan = _write(df.assign(a=df["a"].where(df.index != 5)), tmp_path / "nan.parquet", parts=1)
     single = _write(df.assign(y="yes"), tmp_path / "single.parquet", parts=1)
@@ -280,7 +290,7 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
     na_x = _write(df.assign(n=ints), tmp_path / "na_x.parquet", parts=1)
     na_y = _write(df.drop(columns="y").assign(k=ints), tmp_path / "na_y.parquet", parts=1)
     huge = _write(df.assign(a=df["a"].where(df.index != 5, 1e300)), tmp_path / "h.parquet", parts=1)
-    files = dict(data=data, text=text, nan=nan, single=single, na_x=na_x, na_y=na_y, huge=huge)
+    files = dict(data=data, dates=dates, nan=nan, single=single, na_x=na_x, na_y=na_y, huge=huge)
     argv = [a.format(tmp=tmp_path, **files) for a in args]
     argv += ["--workers", "0"]
     assert main(argv) == 2
@@ -363,3 +373,77 @@ def test_demo_reaches_the_optimum(capsys):
         assert not re.search(r"http://\S+/status", out) and 'pip install -e ".[dashboard]"' in out
     else:
         assert re.search(r"Dask dashboard: http://127\.0\.0\.1:\d+/status", out)
+
+
+def _shop_frame(n=1500, seed=0):
+    """A table as users have it: strings, a category coded as integers, a 3-class target."""
+    rng = np.random.default_rng(seed)
+    city = rng.choice(["Oslo", "Lima", "Pune", "Kyiv"], n)
+    plan = rng.choice([1, 2, 3], n)
+    spend = rng.standard_normal(n)
+    z = np.stack(
+        [
+            spend + (city == "Oslo"),
+            -spend + 2.0 * (plan == 2),
+            0.5 * (city == "Lima") + 1.5 * (plan == 3),
+        ],
+        axis=1,
+    )
+    label = np.array(["basic", "plus", "pro"])[
+        np.argmax(z + 0.3 * rng.gumbel(size=z.shape), axis=1)
+    ]
+    return pd.DataFrame({"city": city, "plan": plan, "spend": spend, "tier": label})
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_string_columns_are_encoded_and_the_encoding_is_in_the_model(tmp_path, capsys, suffix):
+    df = _shop_frame()
+    data = _write(df, tmp_path / f"shop{suffix}")
+    model, metrics = tmp_path / "m.joblib", tmp_path / "m.json"
+    argv = ["train", data, "--target", "tier", "--categorical", "plan", "--workers", "0"]
+    assert (
+        main([*argv, "--output", str(model), "--metrics", str(metrics), "--max-iter", "200"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "categorical columns (one-hot): plan" in out
+    assert "string / category columns, one-hot: city" in out and "--string-encoding hash" in out
+    est = joblib.load(model)
+    names = est.encoder_.get_feature_names_out().tolist()
+    assert names == [
+        "city_Kyiv",
+        "city_Lima",
+        "city_Oslo",
+        "city_Pune",
+        "plan_1",
+        "plan_2",
+        "plan_3",
+        "spend",
+    ]
+    assert est._multinomial and est.coef_.shape == (3, 8)
+    m = json.loads(metrics.read_text())
+    assert m["categorical"] == ["plan", "city"] and m["n_encoded_features"] == 8
+    assert m["test_score"] > 0.7
+    # A file of new rows is encoded by the model's encoding; an unseen city is one clear line.
+    new = _write(df.drop(columns="tier").head(40), tmp_path / f"new{suffix}", parts=1)
+    pred = tmp_path / "p.csv"
+    assert main(["predict", str(model), new, "--workers", "0", "--output", str(pred)]) == 0
+    np.testing.assert_array_equal(
+        pd.read_csv(pred)["prediction"], est.predict(df.drop(columns="tier").head(40))
+    )
+    odd = df.drop(columns="tier").head(5).assign(city="Quito")
+    odd_file = _write(odd, tmp_path / f"odd{suffix}", parts=1)
+    capsys.readouterr()
+    assert main(["predict", str(model), odd_file, "--workers", "0", "--output", str(pred)]) == 2
+    err = capsys.readouterr().err
+    assert "Column 'city' has categories that were not seen in training: ['Quito']" in err
+
+
+def test_hashed_strings_and_ignored_unknowns(tmp_path):
+    df = _shop_frame()
+    data = _write(df, tmp_path / "shop.parquet")
+    model = tmp_path / "m.joblib"
+    argv = ["train", data, "--target", "tier", "--workers", "0", "--string-encoding", "hash"]
+    assert main([*argv, "--output", str(model), "--metrics", str(tmp_path / "m.json")]) == 0
+    est = joblib.load(model)
+    assert est.encoder_.sparse and est.coef_.shape[1] == 2 + 2**18
+    assert est.score(df.drop(columns="tier").assign(city="Quito"), df["tier"]) > 0.3
