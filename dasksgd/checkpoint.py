@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMAT", "save", "load", "mismatch"]
+__all__ = ["FORMAT", "save", "load", "mismatch", "pack", "unpack", "is_packed"]
 
 #: Version of the checkpoint's layout; a file of another version is refused, not misread.
 #: 3: a header line (magic, format, SHA-256 of the rest) before the pickle, checked before
@@ -145,6 +145,28 @@ def _decode(value: Any, arrays: Any) -> Any:
     if kind == "dict":
         return {_decode(k, arrays): _decode(v, arrays) for k, v in body}
     raise ValueError(f"holds an unknown entry {kind!r}")
+
+
+_PACKED = "dasksgd-packed"
+
+
+def pack(obj: Any) -> dict:
+    """``obj`` (dasksgd's states, numbers, strings, arrays) as plain values: a dict of a JSON
+    manifest and the arrays it refers to, the layout of a checkpoint in memory. What a fitted
+    estimator's state becomes when it is saved: skops persists such a dict without trusting any
+    type, and :func:`unpack` builds only dasksgd's own state classes back from it."""
+    arrays: dict[str, np.ndarray] = {}
+    return {_PACKED: json.dumps(_encode(obj, arrays)), "arrays": arrays}
+
+
+def is_packed(value: Any) -> bool:
+    """Whether ``value`` is what :func:`pack` returns."""
+    return isinstance(value, dict) and set(value) == {_PACKED, "arrays"}
+
+
+def unpack(value: dict) -> Any:
+    """The object :func:`pack` was given."""
+    return _decode(json.loads(value[_PACKED]), value["arrays"])
 
 
 def save(path: str | os.PathLike, payload: dict) -> None:

@@ -34,6 +34,7 @@ from sklearn.utils.validation import (
 
 from . import encoding, inputs
 from .arrays import is_device_array, on_device_of, to_like, to_numpy
+from .checkpoint import is_packed, pack, unpack
 from .encoding import TabularEncoder
 from .engine import TargetSpec, TrainConfig, TrainState
 from .engine.fitting import LiveReport, live_report
@@ -157,6 +158,39 @@ class _BaseSGD(BaseEstimator):
             "n_jobs",
         }
     )
+
+    # -- persistence ------------------------------------------------------------------
+
+    #: Fitted attributes of dasksgd's own types, saved as plain values (checkpoint.pack).
+    _PACKED_ATTRIBUTES = ("_state", "_moments", "encoder_")
+
+    def __getstate__(self) -> dict:
+        # Only plain values, so that skops persists a fitted model trusting no type but the
+        # estimator's own: history_ as its columns (skops cannot persist a pandas DataFrame),
+        # the training state and the encoder packed as a checkpoint's arrays and manifest. A
+        # pickle is then independent of pandas' and dasksgd's internals too.
+        state = dict(super().__getstate__())
+        history = state.get("history_")
+        if history is not None and hasattr(history, "columns"):
+            state["history_"] = {str(c): history[c].to_numpy() for c in history.columns}
+        for name in self._PACKED_ATTRIBUTES:
+            if state.get(name) is not None:
+                try:
+                    state[name] = pack(state[name])
+                except TypeError:  # a category of a type no checkpoint holds: kept as it is
+                    pass
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        if isinstance(state.get("history_"), dict):
+            import pandas as pd
+
+            state["history_"] = pd.DataFrame(state["history_"])
+        for name in self._PACKED_ATTRIBUTES:
+            if is_packed(state.get(name)):
+                state[name] = unpack(state[name])
+        super().__setstate__(state)
 
     # -- helpers shared by fit and predict ------------------------------------------------
 

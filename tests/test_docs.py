@@ -192,6 +192,7 @@ SNIPPET_PAGES = [
     "docs/index.rst",
     "docs/getting_started.rst",
     "docs/cluster.rst",
+    "docs/user_guide.rst",
     "docs/architecture.md",
     "docs/gpu.md",
 ]
