@@ -42,7 +42,7 @@ The multinomial problems have no scikit-learn SGD or dask-ml row (both are one-v
 binary only: another objective).
 
 The gap is relative to ``f*`` from a tight reference solve of the same objective in float64:
-newton-cholesky per class (dense), newton-cg per class (sparse), 3000 lbfgs iterations over all
+newton-cholesky per class (dense), newton-cg per class (sparse), 2000 lbfgs iterations over all
 classes (multinomial: not as tight; a negative best gap would show a fit below it), Ridge's
 cholesky (regression).
 
@@ -252,7 +252,7 @@ def optimum(p: Problem) -> float:
         # lbfgs run long: newton-cg's conjugate gradients at tol=1e-12 took over 18 minutes on
         # the carriers (16 classes x 127 columns) without finishing, and newton-cholesky's
         # Hessian has (d K)^2 entries. A fit that goes below this f* shows a negative best gap.
-        r = LogisticRegression(C=1.0 / (ALPHA * n), tol=1e-15, max_iter=3000)
+        r = LogisticRegression(C=1.0 / (ALPHA * n), tol=1e-15, max_iter=2000)
         r.fit(p.X, p.y, sample_weight=p.weight)
         return p.objective(r.coef_, r.intercept_)
     coefs, intercepts = [], []

@@ -1,5 +1,8 @@
 """The multinomial (softmax) model of SGDClassifier against scikit-learn's LogisticRegression."""
 
+import os
+from pathlib import Path
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -163,3 +166,35 @@ def test_partial_fit_trains_the_softmax_model():
     f_ref = objective(X, y, ref.coef_, ref.intercept_)
     assert 0 <= (objective(X, y, est.coef_, est.intercept_) - f_ref) / f_ref < 5e-2
     assert est.score(X, y) >= ref.score(X, y) - 0.03
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
+
+
+def _fashion(n):
+    import gzip
+
+    if not FASHION.exists():
+        if os.environ.get("DASKSGD_REQUIRE_FASHION"):
+            pytest.fail(f"{FASHION} is missing though .ci/run installed it")
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    with gzip.open(FASHION / "train-images-idx3-ubyte.gz", "rb") as f:
+        X = np.frombuffer(f.read(16 + 784 * n), dtype=np.uint8, offset=16).reshape(n, 784)
+    with gzip.open(FASHION / "train-labels-idx1-ubyte.gz", "rb") as f:
+        y = np.frombuffer(f.read(8 + n), dtype=np.uint8, offset=8)
+    return X.astype(np.float64) / 255.0, y
+
+
+def test_fashion_mnist_matches_logistic_regression():
+    # Real images, 10 classes: raw pixels (the preconditioner scales them), every one of the
+    # 7,850 coefficients against lbfgs at a tight tolerance.
+    X, y = _fashion(2000)
+    alpha = 1e-3
+    ref = LogisticRegression(C=1 / (alpha * len(y)), tol=1e-12, max_iter=20000).fit(X, y)
+    est = SGDClassifier(alpha=alpha, tol=1e-12, max_iter=1000, random_state=0).fit(X, y)
+    f_ref = objective(X, y, ref.coef_, ref.intercept_, alpha=alpha)
+    f_est = objective(X, y, est.coef_, est.intercept_, alpha=alpha)
+    assert est._multinomial and est.coef_.shape == (10, 784)
+    assert abs(f_est - f_ref) / f_ref < 1e-8
+    np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-3 * np.abs(ref.coef_).max())
+    np.testing.assert_allclose(est.predict_proba(X), ref.predict_proba(X), atol=1e-4)
