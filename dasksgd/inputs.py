@@ -164,8 +164,9 @@ def as_dask_matrix(X: Any) -> tuple[Any, list[str] | None]:
         ]
         if bad:
             raise ValueError(
-                f"Columns {bad[:5]} of X are not numeric; encode them (e.g. with "
-                "dask_ml.preprocessing or pandas.get_dummies) before fitting."
+                f"Columns {bad[:5]} of X are not numeric; leave categorical_features at "
+                "'from_dtype' (the default: category and string columns are one-hot encoded) "
+                "or name them in it, or encode them before fitting."
             )
         names = [str(c) for c in X.columns]
         X = _frame_to_array(X)

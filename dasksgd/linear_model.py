@@ -556,12 +556,13 @@ class _BaseSGD(BaseEstimator):
 class SGDClassifier(ClassifierMixin, _BaseSGD):
     """Linear classifier trained by synchronous data-parallel mini-batch SGD on Dask.
 
-    The same model as :class:`sklearn.linear_model.SGDClassifier` (a linear model with a
-    convex loss and an l2 / l1 / elastic-net penalty; one-vs-rest for more than two classes),
-    trained with mini-batches of ``batch_size`` rows. For dask collections the rows stay on the
-    workers of the default :class:`distributed.Client` (or are computed here when there is
-    none); in-memory data is trained in this process. All one-vs-rest problems advance in the
-    same step.
+    The model of :class:`sklearn.linear_model.SGDClassifier` (a linear model with a convex
+    loss and an l2 / l1 / elastic-net penalty; one-vs-rest for more than two classes), or for
+    the log loss with three or more classes that of :class:`sklearn.linear_model.LogisticRegression`
+    (multinomial, see ``multi_class``), trained with mini-batches of ``batch_size`` rows. For
+    dask collections the rows stay on the workers of the default :class:`distributed.Client`
+    (or are computed here when there is none); in-memory data is trained in this process. All
+    the classes advance in the same step.
 
     Read more in the :doc:`User Guide </user_guide>`; the gallery trains one on a
     ``LocalCluster`` (:doc:`/auto_examples/plot_local_cluster`).
