@@ -79,16 +79,20 @@ class TabularEncoder:
     attribute: its :meth:`get_feature_names_out` names the columns of ``coef_``, and
     :meth:`transform` gives the matrix the model was trained on.
 
-    Attributes
+    Parameters
     ----------
     columns : tuple
         The encoding of every input column, in the frame's order.
-    handle_unknown : {"error", "ignore"}
+    handle_unknown : {"error", "ignore"}, default="error"
         What a category that was not seen in training does at transform time: a
         ``ValueError`` naming the column, or all-zero one-hot columns.
-    sparse : bool
+    hash_features : int, default=HASH_FEATURES
+        Columns of the hashed space of hashed string columns.
+    sparse : bool, default=False
         Whether :meth:`transform` gives CSR matrices (hashed strings, or one-hot columns wider
         than :data:`SPARSE_WIDTH`).
+    _names : tuple, default=()
+        The names of the one-hot and numeric output columns (made by :meth:`fit`).
     """
 
     columns: tuple
@@ -121,7 +125,12 @@ class TabularEncoder:
             ``column=value`` tokens in :data:`HASH_FEATURES` columns (no pass, no unknown
             values; collisions share a coefficient). ``category`` columns are always one-hot.
         handle_unknown : {"error", "ignore"}
-            See the class's attributes.
+            See the class's parameters.
+
+        Returns
+        -------
+        TabularEncoder
+            The fitted encoding.
 
         Raises
         ------
@@ -179,9 +188,14 @@ class TabularEncoder:
         return sum(c.width for c in self.columns) + hashed
 
     def get_feature_names_out(self) -> np.ndarray:
-        """Names of the encoded columns, the columns of the model's ``coef_``: a numeric column
-        keeps its name, a one-hot column is ``"<column>_<category>"`` (scikit-learn's
-        ``OneHotEncoder`` names), the hashed space is ``"hash_<j>"``."""
+        """Names of the encoded columns, the columns of the model's ``coef_``.
+
+        Returns
+        -------
+        ndarray of str
+            A numeric column's own name, ``"<column>_<category>"`` for a one-hot column
+            (scikit-learn's ``OneHotEncoder`` names), ``"hash_<j>"`` for the hashed space.
+        """
         names = list(self._names)
         if any(c.kind == "hash" for c in self.columns):
             names += [f"hash_{j}" for j in range(self.hash_features)]
@@ -190,7 +204,18 @@ class TabularEncoder:
     # -- applying it -----------------------------------------------------------------------
 
     def check_columns(self, X: Any) -> None:
-        """Refuse a frame whose columns are not the training frame's (by name, in order)."""
+        """Refuse a frame whose columns are not the training frame's (by name, in order).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or dask.dataframe.DataFrame
+            The frame to encode.
+
+        Raises
+        ------
+        ValueError
+            Naming the unexpected and the missing columns.
+        """
         got = list(X.columns)
         if got != self.feature_names_in:
             extra = [c for c in got if c not in self.feature_names_in]
@@ -203,8 +228,19 @@ class TabularEncoder:
             )
 
     def transform(self, X: Any) -> Any:
-        """The encoded matrix of the frame ``X``: a numpy array or CSR matrix for pandas, a dask
-        array (one chunk of rows per partition, dense or CSR chunks) for dask."""
+        """The encoded matrix of the frame ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or dask.dataframe.DataFrame
+            A frame with the training frame's columns.
+
+        Returns
+        -------
+        ndarray, scipy.sparse.csr_matrix or dask.array.Array
+            For pandas, the matrix (CSR when :attr:`sparse`); for dask, a dask array of one
+            chunk of rows per partition, encoded where the partition is.
+        """
         self.check_columns(X)
         if not hasattr(X, "to_delayed"):
             return self.transform_partition(X)
@@ -227,7 +263,18 @@ class TabularEncoder:
         return da.concatenate(parts, axis=0)
 
     def transform_partition(self, part: Any) -> Any:
-        """One pandas partition's rows, encoded (float64; CSR when :attr:`sparse`)."""
+        """One pandas partition's rows, encoded.
+
+        Parameters
+        ----------
+        part : pandas.DataFrame
+            The rows, with the training frame's columns.
+
+        Returns
+        -------
+        ndarray or scipy.sparse.csr_matrix
+            The float64 values, CSR when :attr:`sparse`.
+        """
         import scipy.sparse as sp
 
         n = len(part)
