@@ -576,12 +576,12 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     multi_class : {"auto", "multinomial", "ovr"}, default="auto"
         The model of three or more classes. "multinomial": one softmax model over all the
         classes, minimizing the cross-entropy (``loss="log_loss"`` only): scikit-learn's
-        ``LogisticRegression``, with calibrated probabilities. "ovr": one binary problem per
-        class, scikit-learn's ``SGDClassifier`` (its probabilities are the binary ones
-        normalized). "auto": multinomial for the log loss, one-vs-rest for the others. The
-        default follows ``LogisticRegression`` rather than ``SGDClassifier``: the log loss is
-        the default here, and its multinomial model is the one whose probabilities mean what
-        they say. Two classes make one logistic model either way.
+        ``LogisticRegression``. "ovr": one binary problem per class, scikit-learn's
+        ``SGDClassifier`` (its probabilities are the binary ones normalized). "auto":
+        multinomial for the log loss, one-vs-rest for the others. The default follows
+        ``LogisticRegression`` rather than ``SGDClassifier``: the log loss is the default here,
+        and its multinomial model is one model of all the classes, whose probabilities are that
+        model's. Two classes make one logistic model either way.
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
         Regularization; l1 is applied by a proximal (soft-thresholding) step.
     alpha : float, default=1e-4

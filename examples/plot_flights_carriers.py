@@ -13,9 +13,10 @@ workers; the fitted model keeps the encoding (``encoder_``), so ``predict`` enco
 same way and ``encoder_.get_feature_names_out()`` names the coefficients. With the log loss and
 three or more classes the model is multinomial (one softmax over the classes, the model of
 scikit-learn's ``LogisticRegression``); ``multi_class="ovr"`` fits one binary model per class,
-as scikit-learn's ``SGDClassifier`` does. The held-out rows show the difference: the softmax's
-probabilities are calibrated (a confidence of 0.8 is right about 80% of the time), the
-normalized one-vs-rest ones are not.
+as scikit-learn's ``SGDClassifier`` does. On the held-out rows the multinomial model is a
+little better (accuracy 0.703 against 0.695, log loss 0.740 against 0.754 when this was
+written), and on this table the probability each gives its predicted carrier is close to
+calibrated for both (the left plot).
 
 At the end, the same model from the command line, on a Parquet file.
 """
