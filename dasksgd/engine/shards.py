@@ -387,8 +387,13 @@ def prepare_shard(
     validation_fraction: float = 0.0,
     seed: int = 0,
     expected_shape: tuple[int, int] | None = None,
+    encoded: _Shard | None = None,
 ) -> _Shard:
     """Validate one shard and prepare it for training.
+
+    ``encoded``: the same shard prepared before (from its targets and weights, with no
+    features): its encoded targets and weights are taken, and the rows split as they were
+    (a streamed shard, read again; ``y`` and ``sample_weight`` are then ignored).
 
     ``expected_shape`` is the shape the chunk's dask array declares for it, when it came from
     one: a chunk whose data disagree (a ``from_delayed`` or ``map_blocks`` with a wrong shape) is
@@ -431,6 +436,8 @@ def prepare_shard(
         # reads them anyway: a pass of their own here cost a sixth of a fit of 2M x 100 rows.
         _check_values(X, where)
     n = X.shape[0]
+    if encoded is not None:
+        return _split_like(encoded, index, X, validation_fraction, seed)
     n_y = y.shape[0] if hasattr(y, "shape") else len(y)
     if n_y != n:
         raise ValueError(
@@ -453,21 +460,46 @@ def prepare_shard(
     Y = to_like(Y, X)
     sw = None if sw is None else to_like(sw, X)
     shard = _Shard(index, X, Y, sw, None)
-    if validation_fraction > 0:
-        n_val = int(np.ceil(validation_fraction * n))
-        if n_val >= n:
-            raise ValueError(
-                f"validation_fraction={validation_fraction} leaves no training rows in shard "
-                f"{index} of {n} rows; use larger shards or a smaller validation_fraction."
-            )
-        perm = np.random.default_rng([seed, index, 7919]).permutation(n)
-        tr, va = np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    split = _validation_split(n, index, validation_fraction, seed)
+    if split is not None:
+        tr, va = split
         shard.X_val, shard.Y_val = take_rows(X, va), take_rows(Y, va)
         shard.sw_val = None if sw is None else take_rows(sw, va)
         shard.X, shard.Y = take_rows(X, tr), take_rows(Y, tr)
         shard.sw = None if sw is None else take_rows(sw, tr)
     # Column sums and row norms are measured later (ShardSet.column_sums, ShardSet.set_scale).
     return shard
+
+
+def _validation_split(n: int, index: int, fraction: float, seed: int) -> tuple | None:
+    """``(training rows, validation rows)`` of a shard of ``n`` rows, or None (no split)."""
+    if not fraction > 0:
+        return None
+    n_val = int(np.ceil(fraction * n))
+    if n_val >= n:
+        raise ValueError(
+            f"validation_fraction={fraction} leaves no training rows in shard "
+            f"{index} of {n} rows; use larger shards or a smaller validation_fraction."
+        )
+    perm = np.random.default_rng([seed, index, 7919]).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _split_like(encoded: _Shard, index: int, X: Any, fraction: float, seed: int) -> _Shard:
+    """The shard of rows ``X`` with ``encoded``'s targets and weights, split as they were."""
+    rows = encoded.n + (0 if encoded.X_val is None else encoded.X_val.shape[0])
+    if X.shape[0] != rows:
+        raise ValueError(
+            f"Shard {index} read {X.shape[0]} rows from its source, {rows} at the start of "
+            "the fit: the files changed while the fit read them."
+        )
+    Y, sw, Y_val, sw_val = (to_like(a, X) if a is not None else None for a in (
+        encoded.Y, encoded.sw, encoded.Y_val, encoded.sw_val))  # fmt: skip
+    split = _validation_split(rows, index, fraction, seed)
+    if split is None:
+        return _Shard(index, X, Y, sw, None)
+    tr, va = split
+    return _Shard(index, take_rows(X, tr), Y, sw, None, take_rows(X, va), Y_val, sw_val)
 
 
 def _index(starts: np.ndarray, ends: np.ndarray) -> Any:
@@ -533,6 +565,11 @@ class ShardSet:
             s.block = int(max(1, min(GROUP_BYTES // width, 4096, -(-s.n // 64))))
 
     # -- facts --------------------------------------------------------------------------
+
+    @property
+    def n_rows(self) -> int:
+        """Training rows of these shards."""
+        return sum(s.n for s in self.shards)
 
     def info(self) -> dict:
         """Rows per shard (train and validation), dtype and bytes held."""
