@@ -34,19 +34,24 @@ def get_client() -> Any:
         return None
 
 
-def persist(*arrays: Any) -> tuple:
-    """Dask arrays persisted together on the current cluster (Nones and in-memory arrays pass
-    through). Together, so that tasks shared by ``X`` and ``y`` (a generator making both) run
-    once, and the classes can be read from ``y`` without computing it a second time for the fit."""
+def persist(X: Any, y: Any, sample_weight: Any = None, *, streaming: Any = "auto") -> tuple:
+    """``(X, y, sample_weight)``, their dask arrays persisted together on the current cluster
+    (Nones and in-memory arrays pass through). Together, so that tasks shared by ``X`` and ``y``
+    (a generator making both) run once, and the classes can be read from ``y`` without
+    computing it a second time for the fit. ``X`` stays lazy when the fit will stream it
+    (``streaming``, :func:`~dasksgd.engine.cluster.choose_streaming`)."""
+    arrays = (X, y, sample_weight)
     client = get_client()
     if client is None or not any(is_dask_collection(a) for a in arrays):
         return arrays
-    from .engine.cluster import check_cluster
+    from .engine.cluster import choose_streaming
 
+    if is_dask_collection(X) and choose_streaming(client, X, y, sample_weight, streaming):
+        arrays = (None, y, sample_weight)
     lazy = [a for a in arrays if is_dask_collection(a)]
-    check_cluster(client, lazy)
     done = iter(client.persist(lazy))
-    return tuple(next(done) if is_dask_collection(a) else a for a in arrays)
+    out = tuple(next(done) if is_dask_collection(a) else a for a in arrays)
+    return (X if out[0] is None else out[0], *out[1:])
 
 
 def _unique_counts(block: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -138,6 +138,7 @@ class _BaseSGD(BaseEstimator):
         "trust_ratio": ["boolean"],
         "delta": [Interval(Real, 0, None, closed="neither")],
         "fan_in": [Interval(Integral, 2, None, closed="left")],
+        "streaming": [StrOptions({"auto"}), "boolean"],
         "checkpoint": [str, os.PathLike, None],
         "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
         "categorical_features": [StrOptions({"from_dtype"}), "array-like", None],
@@ -443,6 +444,7 @@ class _BaseSGD(BaseEstimator):
             if (self.early_stopping and not partial)
             else 0.0,
             fan_in=self.fan_in,
+            streaming=self.streaming,
             checkpoint=None if partial else self.checkpoint,
             checkpoint_every=self.checkpoint_every,
             identity={"estimator": type(self).__name__, **params},
@@ -651,6 +653,14 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         measured it does not help (see the user guide).
     fan_in : int, default=8
         Most partial sums a node of the reduction tree receives per step.
+    streaming : "auto" or bool, default="auto"
+        Dask input on a cluster: read ``X``'s rows from their source (the Parquet, Zarr, CSV
+        or npy files the collection reads, or whatever computes its chunks) on every pass, a
+        few partitions per worker at a time, instead of holding them in the workers' memory.
+        "auto" streams when they would not fit it; False then raises a ``MemoryError`` that
+        says so before any work. The targets and weights are held. Mini-batches are drawn
+        from the partitions being read (see "Data larger than memory" in the cluster guide).
+        Ignored for in-memory input.
     checkpoint : str or path-like, default=None
         File to which ``fit`` writes the model and the training state every
         ``checkpoint_every`` steps (atomically: a crash leaves the previous checkpoint or the new
@@ -765,6 +775,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         precondition: bool = True,
         trust_ratio: bool = False,
         fan_in: int = 8,
+        streaming: bool | str = "auto",
         checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 50,
         categorical_features: Any = "from_dtype",
@@ -798,6 +809,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self.precondition = precondition
         self.trust_ratio = trust_ratio
         self.fan_in = fan_in
+        self.streaming = streaming
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
         self.categorical_features = categorical_features
@@ -892,7 +904,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         X, y, sample_weight, enc = self._validate_input(X, y, sample_weight, reset=True)
         # On the dashboard from here: reading the data and counting the classes take time too.
         with live_report(X, repr(self)[:300], self.verbose) as report:
-            X, y, sample_weight = inputs.persist(X, y, sample_weight)
+            X, y, sample_weight = inputs.persist(X, y, sample_weight, streaming=self.streaming)
             classes = self._classes(y)
             if len(classes) < 2:
                 raise ValueError(
@@ -1173,6 +1185,14 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         measured it does not help (see the user guide).
     fan_in : int, default=8
         Most partial sums a node of the reduction tree receives per step.
+    streaming : "auto" or bool, default="auto"
+        Dask input on a cluster: read ``X``'s rows from their source (the Parquet, Zarr, CSV
+        or npy files the collection reads, or whatever computes its chunks) on every pass, a
+        few partitions per worker at a time, instead of holding them in the workers' memory.
+        "auto" streams when they would not fit it; False then raises a ``MemoryError`` that
+        says so before any work. The targets and weights are held. Mini-batches are drawn
+        from the partitions being read (see "Data larger than memory" in the cluster guide).
+        Ignored for in-memory input.
     checkpoint : str or path-like, default=None
         File to which ``fit`` writes the model and the training state every
         ``checkpoint_every`` steps (atomically: a crash leaves the previous checkpoint or the new
@@ -1276,6 +1296,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         precondition: bool = True,
         trust_ratio: bool = False,
         fan_in: int = 8,
+        streaming: bool | str = "auto",
         checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 50,
         categorical_features: Any = "from_dtype",
@@ -1306,6 +1327,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self.precondition = precondition
         self.trust_ratio = trust_ratio
         self.fan_in = fan_in
+        self.streaming = streaming
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
         self.categorical_features = categorical_features

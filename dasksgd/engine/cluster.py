@@ -33,6 +33,7 @@ from dask.base import tokenize
 from ..losses import Loss
 from .backend import Backend, StepArgs
 from .shards import SHARD_OVERHEAD, ShardOptions, TargetSpec, build_shardset, check_weights
+from .streaming import StreamingShardSet, chunk_sources
 from .transport import Unresponsive, bounded, connect, evict, execute, is_lost, pack, unpack
 from .tree import ByShard, build_tree
 
@@ -80,21 +81,28 @@ class ShardHolder:
         total_shards: int,
         shapes: list[tuple[int, int]] | None = None,
         fit_id: str | None = None,
+        streaming: bool = False,
     ) -> None:
-        self.shardset = build_shardset(
-            indices,
-            list(zip(xs, ys, sws)),
-            spec,
-            loss,
-            options,
-            shapes=shapes,
-            total_shards=total_shards,
-        )
+        # Streaming: ``xs`` are ChunkSources, read pass after pass; else the chunks themselves.
+        if streaming:
+            self.shardset = StreamingShardSet(
+                indices, xs, ys, sws, spec, loss, options, total_shards
+            )
+        else:
+            self.shardset = build_shardset(
+                indices,
+                list(zip(xs, ys, sws)),
+                spec,
+                loss,
+                options,
+                shapes=shapes,
+                total_shards=total_shards,
+            )
         self.calls: dict[str, int] = {}
         self.fit_id = fit_id
         self._times: list[list[float]] = []  # [wall clock, seconds] of steps not reported yet
         self._reported = 0.0
-        self._rows = sum(s.n for s in self.shardset.shards)
+        self._rows = self.shardset.n_rows
         self._row_seconds: float | None = None  # seconds per row of the last step
 
     def _report(self, seconds: float | None) -> None:
@@ -104,13 +112,15 @@ class ShardHolder:
         now = time.time()
         if seconds is not None:
             self._times.append([now, seconds])
-        if self._times and (seconds is None or now - self._reported >= REPORT_INTERVAL):
+        reads = getattr(self.shardset, "reads", None)  # [wall clock, seconds, bytes] of reads
+        if (self._times or reads) and (seconds is None or now - self._reported >= REPORT_INTERVAL):
             from distributed import get_worker
 
             worker = get_worker()
-            worker.log_event(
-                WORKER_TOPIC, {"fit": self.fit_id, "worker": worker.address, "times": self._times}
-            )
+            event = {"fit": self.fit_id, "worker": worker.address, "times": self._times}
+            if reads:
+                event["reads"], self.shardset.reads = list(reads), []
+            worker.log_event(WORKER_TOPIC, event)
             self._times, self._reported = [], now
 
     async def ping(self) -> str:
@@ -119,11 +129,16 @@ class ShardHolder:
 
     def info(self) -> dict:
         """Shard sizes and bytes, and how many requests of each kind this actor served."""
+        import resource
+
         from distributed import get_worker
 
         out = self.shardset.info()
         out["calls"] = dict(self.calls)
         out["worker"] = get_worker().address
+        # The process's peak resident memory (bytes; Linux reports KiB): memory bounds are
+        # checked against it (tests, benchmarks/out_of_core.py).
+        out["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         return out
 
     async def run(self, request: bytes) -> bytes:
@@ -211,23 +226,29 @@ def _pong() -> str:
 MEMORY_OVERHEAD = 0.15
 
 
-def check_cluster(client: Any, arrays: list) -> None:
+#: What to do when the data do not fit and the fit may not stream them.
+STREAM_ADVICE = (
+    " Or stream the rows from their source (streaming=True, or streaming='auto', the "
+    "default): each pass reads them again, a few partitions per worker at a time."
+)
+
+
+def check_cluster(client: Any, arrays: list, *, advice: str = "") -> None:
     """Before anything is persisted: the cluster has a worker, and room for ``arrays``.
 
-    Without a worker, persisting the data or counting the classes waits forever: wait up to
-    ``dasksgd.timeouts.ping`` for one, then raise. Data that cannot fit the workers' memory
-    make the nanny restart them halfway through loading: the need is the arrays' bytes (from
-    their chunk sizes) plus ``MEMORY_OVERHEAD`` of them (only the overhead for arrays already
-    persisted: their bytes are in the workers' memory now); the room, summed over the workers,
-    their memory limit times Dask's pause fraction less what each holds now, and each worker's
-    room against its even share of the rows (how the shards are placed). Arrays of unknown
-    size (unknown chunks, sparse or device chunks) and workers without a limit are not judged.
-    One request to the scheduler when it has workers.
+    Raises :class:`MemoryError` with :func:`memory_shortfall`'s message (and ``advice``) when
+    they do not fit; see there for what is judged.
     """
-    import dask
-    import numpy as np
-    from distributed import futures_of
+    message = memory_shortfall(client, arrays)
+    if message is not None:
+        raise MemoryError(message + advice)
 
+
+def wait_for_workers(client: Any) -> dict:
+    """The scheduler's workers, waiting up to ``dasksgd.timeouts.ping`` for one.
+
+    Without a worker, persisting the data or counting the classes waits forever.
+    """
     ping = timeouts()["ping"]
     workers = bounded(client.scheduler_info, ping, "scheduler_info")["workers"]
     if not workers:
@@ -239,6 +260,27 @@ def check_cluster(client: Any, arrays: list) -> None:
                 f"within {ping:g} s, dasksgd.timeouts.ping); start some before fitting."
             ) from None
         workers = bounded(client.scheduler_info, ping, "scheduler_info")["workers"]
+    return workers
+
+
+def memory_shortfall(client: Any, arrays: list) -> str | None:
+    """Why ``arrays`` would not fit the workers' memory, or None when they would (or cannot
+    be judged).
+
+    Data that cannot fit the workers' memory make the nanny restart them halfway through
+    loading: the need is the arrays' bytes (from their chunk sizes) plus ``MEMORY_OVERHEAD`` of
+    them (only the overhead for arrays already persisted: their bytes are in the workers'
+    memory now); the room, summed over the workers, their memory limit times Dask's pause
+    fraction less what each holds now, and each worker's room against its even share of the
+    rows (how the shards are placed). Arrays of unknown size (unknown chunks, sparse or device
+    chunks) and workers without a limit are not judged. One request to the scheduler when it
+    has workers.
+    """
+    import dask
+    import numpy as np
+    from distributed import futures_of
+
+    workers = wait_for_workers(client)
     need = 0.0
     for a in arrays:
         if a is None:
@@ -246,12 +288,12 @@ def check_cluster(client: Any, arrays: list) -> None:
         if type(getattr(a, "_meta", None)) is not np.ndarray or any(
             np.isnan(c) for c in a.chunks[0]
         ):
-            return
+            return None
         share = MEMORY_OVERHEAD if futures_of(a) else 1.0 + MEMORY_OVERHEAD
         need += float(a.nbytes) * share
     limits = [w.get("memory_limit") or 0 for w in workers.values()]
     if not workers or not all(limits):
-        return
+        return None
     fraction = (
         dask.config.get("distributed.worker.memory.pause", 0.8)
         or dask.config.get("distributed.worker.memory.terminate", 0.95)
@@ -261,7 +303,7 @@ def check_cluster(client: Any, arrays: list) -> None:
     rooms = [max(limit * fraction - used, 0.0) for limit, used in zip(limits, held)]
     mb = 2.0**20
     if need > sum(rooms):
-        raise MemoryError(
+        return (
             f"The data do not fit the cluster's memory: the fit needs ~{need / mb:,.0f} MiB "
             f"(the arrays and {MEMORY_OVERHEAD:.0%} more), the {len(workers)} workers have "
             f"~{sum(rooms) / mb:,.0f} MiB below their pause threshold ({fraction:g} of "
@@ -274,12 +316,43 @@ def check_cluster(client: Any, arrays: list) -> None:
     small = [(a, r) for a, r in zip(workers, rooms) if r < share]
     if small:
         address, room = min(small, key=lambda item: item[1])
-        raise MemoryError(
+        return (
             f"The data do not fit worker {address}'s memory: each of the {len(workers)} workers "
             f"holds an even share of the rows, ~{share / mb:,.0f} MiB with the overhead, and "
             f"it has ~{room / mb:,.0f} MiB below its pause threshold ({len(small)} such "
             "workers). Give that worker more memory, or start workers of equal memory."
         )
+    return None
+
+
+def choose_streaming(client: Any, X: Any, y: Any, sample_weight: Any, mode: Any) -> bool:
+    """Whether a fit streams ``X`` from its source (``mode``: "auto", True or False).
+
+    "auto" streams when ``X`` is not in the cluster's memory yet and the arrays would not fit
+    it (:func:`memory_shortfall`); False then raises the :class:`MemoryError` that says so,
+    before any work. ``X`` already persisted is trained where it is. The targets and weights
+    are held either way, and must fit.
+    """
+    from distributed import futures_of
+
+    arrays = [X, y, sample_weight]
+    if futures_of(X):
+        if mode is True:
+            raise ValueError(
+                "streaming=True reads X from its source on every pass, but X is persisted (its "
+                "chunks are in the workers' memory already): pass the collection before "
+                "persist(), or streaming='auto' to train on the persisted chunks."
+            )
+        check_cluster(client, arrays)
+        return False
+    if mode is False:
+        check_cluster(client, arrays, advice=STREAM_ADVICE)
+        return False
+    if mode == "auto" and memory_shortfall(client, arrays) is None:
+        return False
+    check_cluster(client, [y, sample_weight])
+    logger.info("X does not fit the workers' memory (or streaming=True): streaming its rows")
+    return True
 
 
 def timeouts() -> dict[str, float]:
@@ -325,6 +398,10 @@ class ClusterBackend(Backend):
     fit_id : str, optional
         Tags the workers' step-time reports (:data:`WORKER_TOPIC` events) with the fit; None:
         the workers report nothing.
+    streaming : {"auto", True, False}
+        Read ``X``'s rows from its source on every pass instead of persisting them
+        (:mod:`.streaming`); "auto": when they would not fit the workers' memory
+        (:func:`choose_streaming`).
     """
 
     def __init__(
@@ -342,9 +419,13 @@ class ClusterBackend(Backend):
         validation_fraction: float = 0.0,
         fan_in: int = 8,
         fit_id: str | None = None,
+        streaming: Any = "auto",
     ) -> None:
         self.client = client
         self.fit_id = fit_id
+        self._mode = streaming
+        self.streaming: bool | None = None  # decided at the first load
+        self._sources: list | None = None
         self._data = (X, y, sample_weight)
         self._target = (spec, loss)
         self._options = ShardOptions(fit_intercept, shuffle, seed, validation_fraction)
@@ -369,12 +450,18 @@ class ClusterBackend(Backend):
         load = self.timeouts["load"]
         # The first load only (a rebuild's data are in memory already, counted as held), and
         # not again for data the classifier persisted, and so checked, to count its classes.
-        if self._alive is None and not all(futures_of(a) for a in arrays):
-            check_cluster(client, arrays)
-        persisted = client.persist(arrays)
+        if self.streaming is None:
+            if all(futures_of(a) for a in arrays):
+                self.streaming = False
+            else:
+                self.streaming = choose_streaming(client, X, y, sample_weight, self._mode)
+        if self.streaming and self._sources is None:
+            self._sources = chunk_sources(X)
+        held = arrays[1:] if self.streaming else arrays
+        persisted = client.persist(held)
         wait(persisted, timeout=load)
-        self._persisted = persisted  # keeps the shards alive for the whole fit
-        parts = []
+        self._persisted = persisted  # keeps the shards (streaming: the targets) alive
+        parts = [self._sources] if self.streaming else []
         for arr in persisted:
             by_key = {f.key: f for f in futures_of(arr)}
             keys = [
@@ -399,6 +486,8 @@ class ClusterBackend(Backend):
                 f"Workers kept leaving the cluster while the shards loaded ({sorted(gone)}); "
                 "check the workers' memory limits and logs."
             )
+        if self.streaming:  # the actors hold the targets encoded: the raw ones can go
+            self._persisted = []
         infos = [a.info().result(timeout=self.timeouts["request"]) for a in self.actors]
         check_weights(
             sum(i["weight"] for i in infos),
@@ -420,8 +509,10 @@ class ClusterBackend(Backend):
         still loading leaves the cluster."""
         (X, y, _), (spec, loss), client = self._data, self._target, self.client
         load = self.timeouts["load"]
-        who_has = bounded(lambda: client.who_has(x_parts), self.timeouts["ping"], "who_has")
-        holders = [list(who_has.get(f.key, ())) for f in x_parts]
+        # Streaming: where the targets are (the rows are read wherever their shard goes).
+        placed = y_parts if self.streaming else x_parts
+        who_has = bounded(lambda: client.who_has(placed), self.timeouts["ping"], "who_has")
+        holders = [list(who_has.get(f.key, ())) for f in placed]
         workers = list(
             bounded(client.scheduler_info, self.timeouts["ping"], "scheduler_info")["workers"]
         )
@@ -446,6 +537,7 @@ class ClusterBackend(Backend):
                 len(sizes),
                 [(sizes[i], int(X.shape[1])) for i in block],
                 self.fit_id,
+                bool(self.streaming),
                 actor=True,
                 workers=[worker],
                 allow_other_workers=False,

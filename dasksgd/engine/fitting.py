@@ -61,6 +61,7 @@ def fit(
     shuffle: bool = True,
     validation_fraction: float = 0.0,
     fan_in: int = 8,
+    streaming: Any = "auto",
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 100,
     identity: dict | None = None,
@@ -101,6 +102,11 @@ def fit(
         Rows of every shard held out for the validation score (early stopping).
     fan_in : int
         Children per node of the reduction tree (cluster fits).
+    streaming : {"auto", True, False}
+        Cluster fits of dask collections: read ``X``'s rows from their source on every pass,
+        a few partitions per worker at a time, instead of holding them in the workers' memory;
+        "auto" streams when they would not fit it (False then raises a ``MemoryError`` saying
+        so, before any work). True without a ``distributed.Client`` raises a ``ValueError``.
     checkpoint : path, optional
         Save the fit there every ``checkpoint_every`` steps; resume it if the file holds this
         fit (``identity`` and the data agree); the file is removed when the fit ends.
@@ -136,8 +142,8 @@ def fit(
             report = stack.enter_context(live_report(X, description or name, verbose))
         return _fit(
             X, y, sample_weight, target, config, seed, state, moments, max_iter, shuffle,
-            validation_fraction, fan_in, path, saved, checkpoint_every, identity, callbacks,
-            verbose, name, start, report,
+            validation_fraction, fan_in, streaming, path, saved, checkpoint_every, identity,
+            callbacks, verbose, name, start, report,
         )  # fmt: skip
 
 
@@ -174,16 +180,17 @@ def live_report(X: Any, description: str, verbose: int = 0) -> Iterator[LiveRepo
 
 def _fit(
     X, y, sample_weight, target, config, seed, state, moments, max_iter, shuffle,
-    validation_fraction, fan_in, path, saved, checkpoint_every, identity, callbacks, verbose,
-    name, start, report,
+    validation_fraction, fan_in, streaming, path, saved, checkpoint_every, identity, callbacks,
+    verbose, name, start, report,
 ) -> FitResult:  # fmt: skip
     """:func:`fit` once its checkpoint is read and its report open."""
     fit_id = report.fit_id
     watchers, status, backend = [], "failed", None
     try:
         backend = _backend(
-            X, y, sample_weight, target, config, seed, shuffle, validation_fraction, fan_in, fit_id
-        )
+            X, y, sample_weight, target, config, seed, shuffle, validation_fraction, fan_in,
+            fit_id, streaming,
+        )  # fmt: skip
         n_features, K = X.shape[1], target.n_outputs
         if state is None:
             state = TrainState(coef=np.zeros((n_features, K)), intercept=np.zeros(K))
@@ -232,8 +239,9 @@ def _fit(
 
 
 def _backend(
-    X, y, sample_weight, target, config, seed, shuffle, validation_fraction, fan_in, fit_id
-):
+    X, y, sample_weight, target, config, seed, shuffle, validation_fraction, fan_in, fit_id,
+    streaming="auto",
+):  # fmt: skip
     """The backend for this input: the one branch on where the data are."""
     from .cluster import ClusterBackend
     from .local import LocalBackend
@@ -249,7 +257,14 @@ def _backend(
     client = inputs.get_client()
     if client is not None:
         return ClusterBackend(
-            client, X, y, sample_weight, target, config.loss, fan_in=fan_in, fit_id=fit_id, **common
+            client, X, y, sample_weight, target, config.loss, fan_in=fan_in, fit_id=fit_id,
+            streaming=streaming, **common,
+        )  # fmt: skip
+    if streaming is True:
+        raise ValueError(
+            "streaming=True reads the rows from their source on the workers of a Dask cluster, "
+            "and there is no distributed.Client: create one (e.g. Client(LocalCluster())), or "
+            "leave streaming='auto' to compute the chunks in this process."
         )
     import dask
 
