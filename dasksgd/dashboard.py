@@ -93,7 +93,7 @@ def _take(events: list, budget: int) -> tuple[list, bool]:
     for ev in events:
         msg = ev[1]
         n = (
-            sum(len(msg.get(k, ())) for k in ("steps", "epochs", "times"))
+            sum(len(msg.get(k, ())) for k in ("steps", "epochs", "times", "reads"))
             if isinstance(msg, dict)
             else 0
         )
@@ -134,8 +134,10 @@ def _build(fit_events: list, worker_events: list, cursor: list[float], more: boo
     for _, msg in worker_events:
         if not isinstance(msg, dict) or "fit" not in msg or "worker" not in msg:
             continue
-        times = fit(msg)["workers"].setdefault(_name(msg["worker"]), [])
-        times += _rows(msg.get("times"), 2, budget)
+        f, name = fit(msg), _name(msg["worker"])
+        f["workers"].setdefault(name, []).extend(_rows(msg.get("times"), 2, budget))
+        if "reads" in msg:  # a streamed fit: [wall clock, seconds, bytes] of each partition read
+            f.setdefault("reads", {}).setdefault(name, []).extend(_rows(msg["reads"], 3, budget))
     head = json.dumps({"now": time.time(), "cursor": cursor, "more": more})
     pieces = [json.dumps(f, allow_nan=False) for f in fits.values()]
     return head[:-1] + ', "fits": [' + ", ".join(pieces) + "]}"
@@ -415,6 +417,7 @@ function merge(data) {
     f.steps = thin(f.steps.concat(u.steps));
     f.epochs = thin(f.epochs.concat(u.epochs));
     for (const [w, t] of Object.entries(u.workers)) f.workers[w] = thin((f.workers[w] || []).concat(t));
+    if (u.reads) { f.reads = f.reads || Object.create(null); for (const [w, t] of Object.entries(u.reads)) f.reads[w] = thin((f.reads[w] || []).concat(t)); }
   }
 }
 // The decrease of the objective: its distance to the best value seen (0 at the best, not drawn).
@@ -460,6 +463,11 @@ function render() {
     const objNote = ep.length ? `epoch ${int(ep[ep.length - 1][0])}: objective ${fmt(ep[ep.length - 1][1])}, best ${fmt(dec.best)}. ${gap}` : "";
     const workers = Object.entries(f.workers).map(([w, t]) => ({name: w.replace(/^tcp:\/\//, ""), pts: t.map(p => [p[0] - (f.start || 0), p[1] * 1000])}));
     const val = ep.filter(e => typeof e[4] === "number");
+    // Seconds per epoch (an epoch is one pass over the rows) and, streaming, each read's MB/s.
+    const passes = ep.slice(1).map((e, i) => [e[0], e[2] - ep[i][2]]);
+    const passNote = passes.length ? `last ${fmt(passes[passes.length - 1][1])} s` : "";
+    const reads = Object.entries(f.reads || {}).map(([w, t]) => ({name: w.replace(/^tcp:\/\//, ""), pts: t.filter(p => p[1] > 0).map(p => [p[0] - (f.start || 0), p[2] / p[1] / 1e6])}));
+    const readMB = Object.values(f.reads || {}).flat().reduce((a, p) => a + (p[2] || 0), 0) / 1e6;
     const status = f.status === "loading" ? "loading the shards" : f.status;
     return `<div class="fit" data-fit="${esc(f.id)}"><h2>${esc(f.label)} <span class="status">${esc(status)}, ${st.length ? int(st[st.length - 1][0]) : 0} steps</span></h2><div class="panels">` +
       panel(f.id, "objective", "objective minus the best seen (log) against time", objNote, [{name: "objective - best", pts: dec.pts}], true, "seconds") +
@@ -468,6 +476,8 @@ function render() {
             [{name: "batch size", pts: st.map(s => [s[0], s[1]])}, {name: "delta n Delta + 1", pts: st.map(s => [s[0], s[2]])}], true, "step") +
       panel(f.id, "lr", "step size against step", st.length ? `${fmt(st[st.length - 1][3])}` : "", [{name: "step size", pts: st.map(s => [s[0], s[3]])}], true, "step") +
       panel(f.id, "workers", "step time per worker (ms) against time", "", workers, false, "seconds") +
+      panel(f.id, "passes", "time per epoch (s) against epoch", passNote, [{name: "seconds per pass", pts: passes}], false, "epoch") +
+      (reads.length ? panel(f.id, "reads", "read throughput per worker (MB/s) against time", `streamed from storage: ${fmt(readMB)} MB read`, reads, false, "seconds") : "") +
       `</div></div>`;
   }).join("");
 }

@@ -1,5 +1,6 @@
 """A progress bar for a fit: epochs (advancing within an epoch as its rows are stepped over),
-with the latest objective, batch size and step size.
+with the latest objective, batch size and step size, the time of the last epoch (a pass over
+the rows) and, for a fit that streams its rows from storage, the rate it read them at.
 
 ``tqdm.auto`` draws a widget in Jupyter and text on a terminal.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["Progress"]
 
@@ -28,17 +29,29 @@ class Progress:
     epoch_lines : bool
         Also print a line per epoch on stdout (``verbose=2``, as scikit-learn's ``-- Epoch``
         lines), above the bar.
+    reads : callable, optional
+        Returns the bytes and seconds read from the data's source so far, or None (a fit
+        that does not stream): asked at each epoch's end, shown as the epoch's read rate
+        (bytes over the epoch's wall time: what streaming sustained, reading and computing).
     **tqdm_kwargs
         Passed to ``tqdm.auto.tqdm`` (e.g. ``file``, ``disable``).
     """
 
     def __init__(
-        self, epochs: int, n_rows: int, desc: str, epoch_lines: bool = False, **tqdm_kwargs: Any
+        self,
+        epochs: int,
+        n_rows: int,
+        desc: str,
+        epoch_lines: bool = False,
+        reads: Callable[[], tuple[float, float] | None] | None = None,
+        **tqdm_kwargs: Any,
     ) -> None:
         from tqdm.auto import tqdm
 
         self.n_rows = max(int(n_rows), 1)
         self.epoch_lines = epoch_lines
+        self.reads = reads
+        self._at: tuple[float, float | None] | None = None  # (time, bytes read) then
         self.bar = tqdm(
             total=epochs,
             desc=desc,
@@ -51,6 +64,7 @@ class Progress:
         self._epochs = 0  # epochs ended
         self._step = ""  # what the last step was
         self._objective = ""
+        self._pass = ""  # the last epoch's seconds (and read rate)
 
     def on_step(self, info: dict) -> None:
         """One step: advance by its share of an epoch, show its batch size and step.
@@ -59,6 +73,8 @@ class Progress:
         batch`` and ``t``, the line search's step along the quasi-Newton direction (1: the whole
         step) or the full gradient's step.
         """
+        if self._at is None and "time" in info:  # the first step: epochs are timed from here
+            self._at = (float(info["time"]), self._read())
         self._advance(self._done + info["batch_size"] / self.n_rows)
         step = f"{info['learning_rate']:.3g}"
         if info.get("full_batch"):
@@ -73,6 +89,8 @@ class Progress:
         self._advance(float(self._epochs))
         if math.isfinite(info["objective"]):
             self._objective = f"objective={info['objective']:.6g}"
+        if self._at is not None and "time" in info:
+            self._pass = self._timing(float(info["time"]))
         self.bar.set_postfix_str(self._postfix())
         if self.epoch_lines:
             self.bar.write(
@@ -81,8 +99,30 @@ class Progress:
                 file=sys.stdout,
             )
 
+    def _read(self) -> float | None:
+        if self.reads is None:
+            return None
+        try:
+            totals = self.reads()
+        except Exception:  # noqa: BLE001 - a worker lost just now: the fit's to handle, not the bar's
+            return None
+        return None if totals is None else float(totals[0])
+
+    def _timing(self, now: float) -> str:
+        """The last epoch's seconds (the first's from the first step: not the loading) and,
+        streaming, the MB/s read during it."""
+        (then, read_then), read_now = self._at, self._read()
+        self._at = (now, read_now)
+        seconds = now - then
+        text = f"{seconds:.3g} s/epoch"
+        # A rebuilt actor (a worker lost) counts from zero again: no rate for that epoch.
+        if read_now is not None and read_then is not None and read_now >= read_then:
+            if seconds > 0:
+                text += f", read {(read_now - read_then) / seconds / 1e6:.4g} MB/s"
+        return text
+
     def _postfix(self, *more: str) -> str:
-        return ", ".join(p for p in (self._step, self._objective, *more) if p)
+        return ", ".join(p for p in (self._step, self._objective, self._pass, *more) if p)
 
     def _advance(self, to: float) -> None:
         to = min(to, float(self.bar.total))

@@ -72,6 +72,8 @@ def _history(base, cursor=(0, 0)):
             f["epochs"] += u["epochs"]
             for w, t in u["workers"].items():
                 f["workers"].setdefault(w, []).extend(t)
+            for w, t in u.get("reads", {}).items():
+                f.setdefault("reads", {}).setdefault(w, []).extend(t)
         if not data["more"]:
             return list(fits.values()), cursor, answers
 
@@ -98,6 +100,29 @@ def test_page_data_are_the_fit_history(cluster_client):
     assert "<title>dasksgd: training</title>" in _get(_base(client) + "/dasksgd")
     # A poll after the last answer sends nothing again.
     assert _history(_base(client), cursor)[0] == []
+
+
+def test_a_streamed_fit_shows_its_reads_on_the_page_and_the_bar(cluster_client, tmp_path, capsys):
+    import dask.dataframe as dd
+    import pandas as pd
+
+    X, y = make_classification(40_000, 8, chunks=40_000, random_state=2)
+    X, y = np.asarray(X), np.asarray(y)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)]).assign(y=y)
+    dd.from_pandas(frame, npartitions=16).to_parquet(tmp_path, write_index=False)
+    df = dd.read_parquet(tmp_path)
+    with cluster_client.as_current():
+        SGDClassifier(
+            alpha=1.1e-4, streaming=True, max_iter=3, tol=None, verbose=1, random_state=0
+        ).fit(df[[f"f{i}" for i in range(8)]], df["y"])
+    (f,) = [f for f in _history(_base(cluster_client))[0] if "alpha=0.00011" in f["label"]]
+    assert sorted(f["reads"]) == sorted(cluster_client.scheduler_info()["workers"])
+    rows = [r for t in f["reads"].values() for r in t]
+    assert all(r[1] > 0 for r in rows)
+    # Three epochs read every partition about three times (those still held are not read).
+    assert sum(r[2] for r in rows) >= 2 * X.nbytes
+    last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert re.search(r"s/epoch, read [\d.]+ MB/s", last), last
 
 
 def _chromium():
@@ -184,6 +209,8 @@ def test_chromium_shows_a_running_fit(cluster_client):
     np.testing.assert_allclose(lr, h["learning_rate"].to_numpy()[: len(lr)], rtol=1e-12)
     # The objective is drawn as its decrease: its distance to the best value the page saw (on
     # a log axis, so the best itself, 0, is not drawn).
+    passes = series("seconds per pass")  # one point per epoch after the first
+    assert len(passes) >= 1 and (passes > 0).all()
     decrease = series("objective - best")
     shown = h["objective"].dropna().to_numpy()[: len(decrease) + 1]
     expected = shown - shown.min()

@@ -99,3 +99,33 @@ def test_a_failed_fit_closes_its_bar(capsys, tmp_path, monkeypatch):
     err = capsys.readouterr().err
     assert "SGDRegressor" in err and err.endswith("\n")  # tqdm ends a closed bar's line
     assert not hasattr(est, "coef_")
+
+
+def test_each_epoch_shows_its_seconds_and_a_streamed_fits_read_rate():
+    lines, read = [], [0.0]
+
+    class Sink:
+        def write(self, s):
+            lines.append(s)
+
+        def flush(self):
+            pass
+
+    def reads():  # bytes and seconds read so far, as ClusterBackend.read_totals answers
+        return read[0], 0.0
+
+    bar = Progress(3, 1000, "fit", reads=reads, file=Sink(), mininterval=0)
+    read[0] = 5e6  # the plan's passes, before the first step: not in the first epoch's rate
+    bar.on_step({"batch_size": 1000, "learning_rate": 0.5, "time": 10.0})
+    read[0] = 205e6
+    bar.on_epoch({"epoch": 1, "objective": 0.3, "time": 12.0})
+    assert "2 s/epoch, read 100 MB/s" in lines[-1]
+    read[0] = 0.0  # the actors were rebuilt (a worker lost): no rate for that epoch
+    bar.on_epoch({"epoch": 2, "objective": 0.2, "time": 16.0})
+    assert "4 s/epoch" in lines[-1] and "MB/s" not in lines[-1]
+    bar.close()
+    plain = Progress(2, 1000, "fit", file=Sink(), mininterval=0)  # a fit that does not stream
+    plain.on_step({"batch_size": 1000, "learning_rate": 0.5, "time": 1.0})
+    plain.on_epoch({"epoch": 1, "objective": 0.3, "time": 1.5})
+    assert "0.5 s/epoch" in lines[-1] and "MB/s" not in lines[-1]
+    plain.close()

@@ -141,6 +141,12 @@ class ShardHolder:
         out["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         return out
 
+    def read_totals(self) -> list[float]:
+        """``[bytes, seconds]`` this actor has read from the data's source (streaming; zeros
+        otherwise): the progress bar's read throughput, asked once an epoch."""
+        ss = self.shardset
+        return [float(getattr(ss, "read_bytes", 0)), float(getattr(ss, "read_seconds", 0.0))]
+
     async def run(self, request: bytes) -> bytes:
         """Run a request (``pack((op, args, children))``) on this worker's shards, add the
         children's results in order, and return the sum, packed."""
@@ -586,6 +592,14 @@ class ClusterBackend(Backend):
     def info(self) -> list[dict]:
         """What each worker's actor holds and how many requests it served."""
         return [a.info().result(timeout=self.timeouts["request"]) for a in self.actors]
+
+    def read_totals(self) -> tuple[float, float] | None:
+        """Bytes and seconds the workers have read from the data's source since their actors
+        started (summed), or None when the fit does not stream. One round trip per worker."""
+        if not self.streaming:
+            return None
+        totals = [a.read_totals().result(timeout=self.timeouts["request"]) for a in self.actors]
+        return sum(t[0] for t in totals), sum(t[1] for t in totals)
 
     #: Rebuilds after lost workers that one fit may make before it gives up.
     max_recoveries = 3

@@ -207,7 +207,13 @@ def _fit(
         if verbose:
             from ..progress import Progress
 
-            bar = Progress(max_iter or config.max_iter, backend.n_train, name, verbose >= 2)
+            bar = Progress(
+                max_iter or config.max_iter,
+                backend.n_train,
+                name,
+                verbose >= 2,
+                reads=getattr(backend, "read_totals", None),
+            )
             watchers.insert(0, _Closing(bar))
         log = [Report(on_epoch=_log_epoch)] if verbose >= 2 else []
         result = train(
