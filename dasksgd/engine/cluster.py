@@ -128,17 +128,14 @@ class ShardHolder:
         return "pong"
 
     def info(self) -> dict:
-        """Shard sizes and bytes, and how many requests of each kind this actor served."""
-        import resource
-
+        """Shard sizes and bytes, how many requests of each kind this actor served, and the
+        worker's peak resident memory."""
         from distributed import get_worker
 
         out = self.shardset.info()
         out["calls"] = dict(self.calls)
         out["worker"] = get_worker().address
-        # The process's peak resident memory (bytes; Linux reports KiB): memory bounds are
-        # checked against it (tests, benchmarks/out_of_core.py).
-        out["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        out["peak_rss"] = peak_rss()
         return out
 
     def read_totals(self) -> list[float]:
@@ -224,6 +221,24 @@ def assign_shards(
     return sorted(out, key=lambda item: item[1][0])
 
 
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes: Linux's ``VmHWM``, which starts afresh
+    at ``exec`` (``getrusage``'s ``ru_maxrss`` keeps the parent's peak across it: a worker
+    spawned by a process holding gigabytes would report those); elsewhere ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # macOS: bytes; Linux: KiB
+
+
 def _pong() -> str:
     return "pong"
 
@@ -240,12 +255,13 @@ STREAM_ADVICE = (
 
 
 def check_cluster(client: Any, arrays: list, *, advice: str = "") -> None:
-    """Before anything is persisted: the cluster has a worker, and room for ``arrays``.
+    """Before anything is persisted: the cluster has a worker, and room for ``arrays`` (the
+    first of them the features, see :func:`memory_shortfall`).
 
     Raises :class:`MemoryError` with :func:`memory_shortfall`'s message (and ``advice``) when
     they do not fit; see there for what is judged.
     """
-    message = memory_shortfall(client, arrays)
+    message = memory_shortfall(client, arrays[1:], features=arrays[0])
     if message is not None:
         raise MemoryError(message + advice)
 
@@ -269,26 +285,43 @@ def wait_for_workers(client: Any) -> dict:
     return workers
 
 
-def memory_shortfall(client: Any, arrays: list) -> str | None:
-    """Why ``arrays`` would not fit the workers' memory, or None when they would (or cannot
-    be judged).
+def _prepared_share(block: Any) -> Any:
+    """On a worker: the bytes the actor's prepared copy of this chunk takes per byte of it
+    (0 when it trains on the chunk itself: float, C-ordered, aligned; see prepare_shard)."""
+    import numpy as np
+
+    from ..arrays import float_dtype, is_float
+
+    if not isinstance(block, np.ndarray):
+        return np.zeros((1, 1))
+    if is_float(block) and block.flags.c_contiguous and block.flags.aligned:
+        return np.zeros((1, 1))
+    return np.full((1, 1), np.dtype(float_dtype(block)).itemsize / block.dtype.itemsize)
+
+
+def memory_shortfall(client: Any, arrays: list, *, features: Any = None) -> str | None:
+    """Why ``features`` and ``arrays`` would not fit the workers' memory, or None when they
+    would (or cannot be judged).
 
     Data that cannot fit the workers' memory make the nanny restart them halfway through
     loading: the need is the arrays' bytes (from their chunk sizes) plus ``MEMORY_OVERHEAD`` of
     them (only the overhead for arrays already persisted: their bytes are in the workers'
-    memory now); the room, summed over the workers, their memory limit times Dask's pause
-    fraction less what each holds now, and each worker's room against its even share of the
-    rows (how the shards are placed). Arrays of unknown size (unknown chunks, sparse or device
-    chunks) and workers without a limit are not judged. One request to the scheduler when it
-    has workers.
+    memory now), plus, for ``features``, the actors' prepared copy of its chunks when they
+    make one (chunks in Fortran order, as pandas makes them from a Parquet or CSV table, or of
+    integers): one chunk is computed on a worker to see (:func:`_prepared_share`; the first
+    chunk stands for all). The room, summed over the workers, is their memory limit times
+    Dask's pause fraction less what each holds now, and each worker's room is judged against
+    its even share of the rows (how the shards are placed). Arrays of unknown size (unknown
+    chunks, sparse or device chunks) and workers without a limit are not judged. One request
+    to the scheduler when it has workers.
     """
     import dask
     import numpy as np
     from distributed import futures_of
 
     workers = wait_for_workers(client)
-    need = 0.0
-    for a in arrays:
+    need, copies = 0.0, 0.0
+    for a in [features, *arrays]:
         if a is None:
             continue
         if type(getattr(a, "_meta", None)) is not np.ndarray or any(
@@ -300,6 +333,12 @@ def memory_shortfall(client: Any, arrays: list) -> str | None:
     limits = [w.get("memory_limit") or 0 for w in workers.values()]
     if not workers or not all(limits):
         return None
+    if features is not None and features.npartitions:
+        probe = features.blocks[0].map_blocks(_prepared_share, chunks=(1, 1), dtype=float)
+        copies = float(features.nbytes) * float(
+            bounded(lambda: client.compute(probe).result(), timeouts()["load"], "the probe")[0, 0]
+        )
+        need += copies
     fraction = (
         dask.config.get("distributed.worker.memory.pause", 0.8)
         or dask.config.get("distributed.worker.memory.terminate", 0.95)
@@ -308,10 +347,14 @@ def memory_shortfall(client: Any, arrays: list) -> str | None:
     held = [float((w.get("metrics") or {}).get("memory", 0) or 0) for w in workers.values()]
     rooms = [max(limit * fraction - used, 0.0) for limit, used in zip(limits, held)]
     mb = 2.0**20
+    what = f"the arrays and {MEMORY_OVERHEAD:.0%} more"
+    if copies:
+        what += f", and ~{copies / mb:,.0f} MiB of the workers' copy of X in the C order and "
+        what += "float dtype they train on"
     if need > sum(rooms):
         return (
             f"The data do not fit the cluster's memory: the fit needs ~{need / mb:,.0f} MiB "
-            f"(the arrays and {MEMORY_OVERHEAD:.0%} more), the {len(workers)} workers have "
+            f"({what}), the {len(workers)} workers have "
             f"~{sum(rooms) / mb:,.0f} MiB below their pause threshold ({fraction:g} of "
             f"{', '.join(f'{limit / mb:,.0f}' for limit in limits)} MiB, less what they hold). "
             "Give the workers more memory or add workers, or fit a sample of the rows."
@@ -354,9 +397,9 @@ def choose_streaming(client: Any, X: Any, y: Any, sample_weight: Any, mode: Any)
     if mode is False:
         check_cluster(client, arrays, advice=STREAM_ADVICE)
         return False
-    if mode == "auto" and memory_shortfall(client, arrays) is None:
+    if mode == "auto" and memory_shortfall(client, arrays[1:], features=X) is None:
         return False
-    check_cluster(client, [y, sample_weight])
+    check_cluster(client, [None, y, sample_weight])
     logger.info("X does not fit the workers' memory (or streaming=True): streaming its rows")
     return True
 

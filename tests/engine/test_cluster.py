@@ -384,6 +384,19 @@ def test_data_that_cannot_fit_the_workers_memory_are_refused_before_loading():
         ) as cluster,
         Client(cluster) as client,
     ):
+        # The workers copy chunks that are not C-ordered floats (Fortran-ordered chunks, as
+        # pandas makes from Parquet): data of 1/1.6 of the workers' room fit as they are, not
+        # with a copy.
+        from dasksgd.engine.cluster import memory_shortfall
+
+        workers = client.scheduler_info()["workers"].values()
+        room = sum(0.8 * w["memory_limit"] - w["metrics"]["memory"] for w in workers)
+        rows = int(room / 1.6 / 80) // 4 * 4
+        X = da.random.random((rows, 10), chunks=(rows // 4, 10))
+        assert memory_shortfall(client, [], features=X) is None
+        message = memory_shortfall(client, [], features=X.map_blocks(np.asfortranarray))
+        assert message and f"~{X.nbytes / 2**20:,.0f} MiB of the workers' copy of X" in message
+        assert memory_shortfall(client, [], features=X.astype(np.float32)) is None
         big = da.random.random((15_000_000, 10), chunks=(1_000_000, 10))
         y = (big[:, 0] > 0.5).astype(int)
         est = SGDClassifier(streaming=False)
