@@ -8,7 +8,11 @@ Contenders: dasksgd with its defaults; dasksgd with scikit-learn's per-sample se
 (``batch_size=1, learning_rate="optimal"``); scikit-learn's ``SGDClassifier(loss="log_loss")``.
 Issue 16, B10.
 
-    python benchmarks/stream.py
+``--first-chunk-scaling`` is an ablation (issue 19): the features scaled by the first call's
+chunk alone for the whole stream (the plan's scaling patched), instead of by the moments of
+every row seen so far, dasksgd's way.
+
+    python benchmarks/stream.py [--first-chunk-scaling]
 """
 
 import pathlib
@@ -65,5 +69,22 @@ def main() -> None:
             print(f"| {order} | {name} | " + " | ".join(gaps) + f" | {seconds:.2f} |")
 
 
+def first_chunk_scaling() -> None:
+    """Patch the plan: a stream's later calls keep the first call's scaling (the ablation)."""
+    from dasksgd.engine import plan
+
+    measured = plan._scaling
+
+    def first(config, n_features, moments, prior):
+        if prior is None or moments is None:
+            return measured(config, n_features, moments, prior)
+        ridge = config.penalty.l2_strength / config.loss.curvature
+        return prior.preconditioner(center=config.fit_intercept, ridge=ridge), prior
+
+    plan._scaling = first
+
+
 if __name__ == "__main__":
+    if "--first-chunk-scaling" in sys.argv[1:]:
+        first_chunk_scaling()
     main()

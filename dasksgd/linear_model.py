@@ -408,7 +408,7 @@ class _BaseSGD(BaseEstimator):
         """
         config = self._config(X.shape[0], spec)
         if partial:  # a chunk of a stream is not the objective: its passes are not exact steps
-            config = replace(config, goodput=False)
+            config = replace(config, goodput=False, stream=True)
         n_features, K = X.shape[1], spec.n_outputs
         state = None
         if partial and hasattr(self, "_state"):

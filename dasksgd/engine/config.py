@@ -32,6 +32,7 @@ class TrainConfig:
     accelerate: bool = True  # full-batch steps: L-BFGS (smooth problems) or momentum with restarts
     goodput: bool = True  # "auto" batches: full-batch passes while they beat mini-batch steps
     trust_ratio: bool = False  # LARS: per-block fractions of the proximal steps' size
+    stream: bool = False  # partial_fit: a call on new rows is a chunk of a stream (UpdateRule)
 
     @classmethod
     def from_params(

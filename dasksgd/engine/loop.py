@@ -208,6 +208,7 @@ def build_rules(
             band=band,
             polishes=config.loss.name == "hinge",
             rows=plan.rows,
+            stream=config.stream,
         ),
     ]
     if config.average_start is not None:

@@ -34,6 +34,9 @@ class UpdateState(NamedTuple):
     exact: float = math.nan
     smoothing: float = 0.0
     rows: str = ""  # the fingerprint of the rows this state was measured on (see carry)
+    # A chunk of a stream after another (partial_fit on new rows): plain proximal steps, as SGD
+    # over a stream takes; no L-BFGS, no momentum (see carry).
+    plain: bool = False
 
 
 #: Continuation of the smoothed full-batch phase: the smoothing shrinks by this factor once what
@@ -123,13 +126,14 @@ class UpdateRule(Rule):
         band: Callable[[np.ndarray, np.ndarray, float], Band] | None = None,
         polishes: bool = False,
         rows: str = "",
+        stream: bool = False,
     ) -> None:
         self.penalty, self.precond, self.fit_intercept = penalty, precond, fit_intercept
         self.momentum, self.quasi, self.n = momentum, quasi, n
         self.average_start = math.inf if average_start is None else average_start
         self.smoothable, self.band = smoothable, band
         # Which rows (the plan's name for them): another chunk of a stream is another objective.
-        self.rows = rows
+        self.rows, self.stream = rows, stream
         self.polishes = polishes
         self._scaled: dict[float, QuasiNewton] = {}
 
@@ -137,11 +141,16 @@ class UpdateRule(Rule):
         return UpdateState(rows=self.rows)
 
     def carry(self, state: UpdateState) -> UpdateState:
-        # Another partial_fit call: L-BFGS's memory and accepted objective are those of the
-        # last call's rows; kept for the same rows (then two calls are the fit of two epochs),
-        # dropped for others (judging a trial on new rows against the old objective's value
-        # rejected it, back to the last call's start).
-        return state if state.rows == self.rows else self.init()
+        # Another call (partial_fit): on the last call's rows, the state goes on (then calls
+        # are the fit of as many epochs). On other rows, L-BFGS's memory and accepted objective
+        # belong to another objective (judging a trial on new rows against the old value
+        # rejected it, back to the last call's start), and a chunk's own objective is not the
+        # stream's: a line search or momentum on it moves the model to that chunk's optimum
+        # (a chunk of one class: towards predicting only that class). Such a call takes the
+        # plain proximal steps of SGD over a stream (``stream``; benchmarks/stream.py).
+        if state.rows == self.rows:
+            return state
+        return UpdateState(rows=self.rows, plain=self.stream)
 
     def model(self, state: UpdateState) -> tuple[np.ndarray, np.ndarray] | None:
         # The accepted point, or the iterate x (not the extrapolated point momentum evaluates at).
@@ -163,7 +172,7 @@ class UpdateRule(Rule):
         st = step.stats
         # The same test as AveragingRule's: this step's iterate is averaged.
         averaged = step.t + step.count >= self.average_start
-        if step.full_batch and self.quasi is not None and not averaged:
+        if step.full_batch and self.quasi is not None and not averaged and not state.plain:
             if not self.smoothable:
                 return self._lbfgs(state, step)
             if state.smoothing:
@@ -284,7 +293,7 @@ class UpdateRule(Rule):
             state.momentum,
             point=point,
             new=new,
-            full_batch=st.count == self.n,
+            full_batch=st.count == self.n and not state.plain,
             metric=self.precond.metric,
         )
         step.iterate = new
