@@ -761,15 +761,21 @@ def test_a_partial_fit_call_on_new_rows_is_a_plain_gradient_step():
     np.testing.assert_allclose(est.intercept_[0], b0 - eta * g.mean())
 
 
-@pytest.mark.parametrize("order", ["given", "by class", "by a feature"])
-def test_partial_fit_with_the_defaults_goes_towards_the_optimum(order):
-    # 20 passes of chunks of 100 rows with every parameter at its default (a regression check:
-    # 9.1e-2, 9.5 and 3.3 before calls on new rows took plain steps; 3.7e-2, 0.11, 2.2e-2 now).
-    rows = {
+def _stream_order(order):
+    """The breast-cancer rows in a stream's order: as given, sorted by class (one class per
+    chunk of 100) or by a feature."""
+    return {
         "given": np.arange(len(YC)),
         "by class": np.argsort(YC, kind="stable"),
         "by a feature": np.argsort(XC[:, 0], kind="stable"),
     }[order]
+
+
+@pytest.mark.parametrize("order", ["given", "by class", "by a feature"])
+def test_partial_fit_with_the_defaults_goes_towards_the_optimum(order):
+    # 20 passes of chunks of 100 rows with every parameter at its default (a regression check:
+    # 9.1e-2, 9.5 and 3.3 before calls on new rows took plain steps; 3.7e-2, 0.11, 2.2e-2 now).
+    rows = _stream_order(order)
     ys = 2.0 * YC - 1.0
     f_star = reference("log_loss", "l2", XC, ys, True)
     est = SGDClassifier(alpha=ALPHA, random_state=0)
@@ -789,11 +795,7 @@ def test_partial_fit_is_sgd_over_a_stream(order):
     # class per chunk) and 1.2 (sorted by a feature), against scikit-learn's 0.006, 0.017, 0.003.
     from sklearn.linear_model import SGDClassifier as SklearnSGD
 
-    rows = {
-        "given": np.arange(len(YC)),
-        "by class": np.argsort(YC, kind="stable"),
-        "by a feature": np.argsort(XC[:, 0], kind="stable"),
-    }[order]
+    rows = _stream_order(order)
     ys = 2.0 * YC - 1.0
     f_star = reference("log_loss", "l2", XC, ys, True)
     ours = SGDClassifier(alpha=ALPHA, batch_size=1, learning_rate="optimal", random_state=0)
