@@ -305,22 +305,22 @@ def memory_shortfall(client: Any, arrays: list, *, features: Any = None) -> str 
 
     Data that cannot fit the workers' memory make the nanny restart them halfway through
     loading: the need is the arrays' bytes (from their chunk sizes) plus ``MEMORY_OVERHEAD`` of
-    them (only the overhead for arrays already persisted: their bytes are in the workers'
-    memory now), plus, for ``features``, the actors' prepared copy of its chunks when they
-    make one (chunks in Fortran order, as pandas makes them from a Parquet or CSV table, or of
-    integers): one chunk is computed on a worker to see (:func:`_prepared_share`; the first
-    chunk stands for all). The room, summed over the workers, is their memory limit times
-    Dask's pause fraction less what each holds now, and each worker's room is judged against
-    its even share of the rows (how the shards are placed). Arrays of unknown size (unknown
-    chunks, sparse or device chunks) and workers without a limit are not judged. One request
-    to the scheduler when it has workers.
+    them (only the overhead for arrays already persisted: their bytes are in the workers' memory
+    now), plus, for ``features``, the actors' prepared copy of its chunks when they make one
+    (chunks in Fortran order, as pandas makes them from a Parquet or CSV table, or of integers):
+    where the verdict depends on it, one chunk is computed on a worker to see
+    (:func:`_prepared_share`; the first chunk stands for all). The room, summed over the
+    workers, is their memory limit times Dask's pause fraction less what each holds now, and
+    each worker's room is judged against its even share of the rows (how the shards are placed).
+    Arrays of unknown size (unknown chunks, sparse or device chunks) and workers without a limit
+    are not judged. One request to the scheduler when it has workers.
     """
     import dask
     import numpy as np
     from distributed import futures_of
 
     workers = wait_for_workers(client)
-    need, copies = 0.0, 0.0
+    need = 0.0
     for a in [features, *arrays]:
         if a is None:
             continue
@@ -333,12 +333,6 @@ def memory_shortfall(client: Any, arrays: list, *, features: Any = None) -> str 
     limits = [w.get("memory_limit") or 0 for w in workers.values()]
     if not workers or not all(limits):
         return None
-    if features is not None and features.npartitions:
-        probe = features.blocks[0].map_blocks(_prepared_share, chunks=(1, 1), dtype=float)
-        copies = float(features.nbytes) * float(
-            bounded(lambda: client.compute(probe).result(), timeouts()["load"], "the probe")[0, 0]
-        )
-        need += copies
     fraction = (
         dask.config.get("distributed.worker.memory.pause", 0.8)
         or dask.config.get("distributed.worker.memory.terminate", 0.95)
@@ -346,6 +340,26 @@ def memory_shortfall(client: Any, arrays: list, *, features: Any = None) -> str 
     )
     held = [float((w.get("metrics") or {}).get("memory", 0) or 0) for w in workers.values()]
     rooms = [max(limit * fraction - used, 0.0) for limit, used in zip(limits, held)]
+    if features is None or not features.npartitions:
+        return _verdict(need, 0.0, list(workers), limits, rooms, fraction)
+    # The copy is at most one of float64 per element (of float32 for float32 chunks): the
+    # probe is only worth its chunk where the answer depends on it.
+    dtype = np.dtype(features.dtype)
+    worst = float(features.nbytes) * (1.0 if dtype.kind == "f" else 8.0 / dtype.itemsize)
+    if _verdict(need + worst, worst, list(workers), limits, rooms, fraction) is None:
+        return None
+    probe = features.blocks[0].map_blocks(_prepared_share, chunks=(1, 1), dtype=float)
+    copies = float(features.nbytes) * float(
+        bounded(lambda: client.compute(probe).result(), timeouts()["load"], "the probe")[0, 0]
+    )
+    return _verdict(need + copies, copies, list(workers), limits, rooms, fraction)
+
+
+def _verdict(
+    need: float, copies: float, workers: list, limits: list, rooms: list, fraction: float
+) -> str | None:
+    """:func:`memory_shortfall`'s message for a need of ``need`` bytes (``copies`` of them
+    the workers' copy of X), or None when it fits."""
     mb = 2.0**20
     what = f"the arrays and {MEMORY_OVERHEAD:.0%} more"
     if copies:
@@ -614,7 +628,14 @@ class ClusterBackend(Backend):
             present = set(
                 bounded(client.scheduler_info, self.timeouts["ping"], "scheduler_info")["workers"]
             )
-            lost = {w for (w, _), f in zip(plan, futures) if not f.done() and w not in present}
+            waiting = {w for (w, _), f in zip(plan, futures) if not f.done()}
+            lost = waiting - present
+            # A hung worker (stopped, frozen) stays listed for minutes: one that does not
+            # answer a ping is removed from the cluster, and its shards go to the others.
+            hung = [w for w in sorted(waiting & present) if not self._answers(w)]
+            if hung:
+                self._evict(hung)
+                lost |= set(hung)
             if lost:
                 client.cancel(futures)
                 raise _LostWhileLoading(lost)
@@ -775,6 +796,19 @@ class ClusterBackend(Backend):
             except Exception:  # noqa: BLE001 - a timeout, or a closed connection: no answer either way
                 hung.append(worker)
         return hung
+
+    def _answers(self, worker: str) -> bool:
+        """Whether ``worker``'s process answers a ping within the ping timeout (its event
+        loop answers while its thread computes)."""
+        try:
+            out = bounded(
+                lambda: self.client.run(_pong, workers=[worker], on_error="return"),
+                self.timeouts["ping"],
+                "ping",
+            )
+        except Exception:  # noqa: BLE001 - a timeout, or a closed connection: no answer either way
+            return False
+        return out.get(worker) == "pong"
 
     def _evict(self, workers: list[str]) -> None:
         logger.warning("removing unresponsive worker(s) %s from the cluster", ", ".join(workers))

@@ -91,8 +91,8 @@ class _KillAtLoad(SchedulerPlugin):
 
     name = "kill-at-load"
 
-    def __init__(self, pids):
-        self.pids, self.killed = pids, []
+    def __init__(self, pids, sig=signal.SIGKILL):
+        self.pids, self.killed, self.sig = pids, [], sig
 
     def transition(self, key, start, finish, *args, **kwargs):
         if self.killed or finish != "processing" or "dasksgd-load-shards" not in str(key):
@@ -100,7 +100,7 @@ class _KillAtLoad(SchedulerPlugin):
         ts = self.scheduler.tasks[key]
         address = ts.processing_on.address
         self.killed.append(address)
-        os.kill(self.pids[address], signal.SIGKILL)
+        os.kill(self.pids[address], self.sig)
 
 
 @pytest.mark.timeout(180)
@@ -119,4 +119,30 @@ def test_a_worker_killed_while_its_shards_load_does_not_hang_the_fit():
         took = time.perf_counter() - t0
         assert plugin.killed, "no worker was killed: the test did not test anything"
         assert took < 120
+    assert_same(est, reference())
+
+
+@pytest.mark.timeout(180)
+def test_a_worker_hung_while_its_shards_load_is_removed_and_the_fit_goes_on():
+    # SIGSTOP at its load task: the scheduler lists it for minutes, and the fit waited
+    # dasksgd.timeouts.load for it. A worker that does not answer a ping is removed.
+    with (
+        _cluster() as cluster,
+        Client(cluster) as client,
+        dask.config.set({"dasksgd.timeouts.ping": "2s"}),
+    ):
+        pids = client.run(os.getpid)
+        plugin = _KillAtLoad(pids, signal.SIGSTOP)
+        plugin.scheduler = cluster.scheduler
+        cluster.scheduler.add_plugin(plugin)
+        try:
+            t0 = time.perf_counter()
+            est = SGDClassifier(**PARAMS).fit(*data())
+            took = time.perf_counter() - t0
+            remaining = set(client.scheduler_info()["workers"])
+        finally:
+            for address in plugin.killed:
+                os.kill(pids[address], signal.SIGCONT)
+        assert plugin.killed, "no worker was stopped: the test did not test anything"
+        assert took < 120 and plugin.killed[0] not in remaining
     assert_same(est, reference())
