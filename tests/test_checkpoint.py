@@ -275,13 +275,20 @@ def _cut_short(est, X, y, path, after_step):
                 target=signal.pthread_kill, args=(main, signal.SIGINT), daemon=True
             ).start()
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ckpt, "save", save_then_interrupt)
-        with pytest.raises(KeyboardInterrupt):
-            est.fit(X, y)
-            time.sleep(
-                60
-            )  # (if the fit ended first: the interrupt lands here, and the test fails below)
+    # Python's own Ctrl-C handler, whatever the runner inherited: a shell starting pytest in
+    # the background (``cmd &`` without job control) has SIGINT ignored, and the signal did
+    # nothing (the fit ended, and the test waited its minute).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ckpt, "save", save_then_interrupt)
+            with pytest.raises(KeyboardInterrupt):
+                est.fit(X, y)
+                time.sleep(
+                    60
+                )  # (if the fit ended first: the interrupt lands here, and the test fails below)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert sent and _step(path) >= after_step, "the fit was not interrupted in the middle"
 
 
