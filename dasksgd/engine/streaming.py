@@ -133,6 +133,7 @@ class StreamingShardSet:
                 seed=options.seed,
             )
         self.sizes = {i: self._meta[i].n for i in self.indices}
+        self._layouts: dict[int, tuple[list[int], np.ndarray]] = {}  # see _layout
         self._norms: dict[int, Any] = {}  # row norms in the optimizer's coordinates
         self._columns: dict[int, Any] = {}  # column sums of the training rows
         self._cache: OrderedDict[int, ShardSet] = OrderedDict()
@@ -294,10 +295,21 @@ class StreamingShardSet:
 
     def _order(self, epoch: int) -> list[int]:
         """This worker's shards in the order of ``epoch``."""
-        if not self.options.shuffle:
-            return list(self.indices)
-        rng = np.random.default_rng([self.options.seed, epoch, self.indices[0], 104729])
-        return [self.indices[k] for k in rng.permutation(len(self.indices))]
+        return self._layout(epoch)[0]
+
+    def _layout(self, epoch: int) -> tuple[list[int], np.ndarray]:
+        """The shards in the order of ``epoch`` and where each starts in its rows: drawn once
+        per epoch (kept for this one and the next), not at every step."""
+        if epoch not in self._layouts:
+            if self.options.shuffle:
+                rng = np.random.default_rng([self.options.seed, epoch, self.indices[0], 104729])
+                order = [self.indices[k] for k in rng.permutation(len(self.indices))]
+            else:
+                order = list(self.indices)
+            cum = np.concatenate([[0], np.cumsum([self.sizes[i] for i in order])])
+            self._layouts = {e: v for e, v in self._layouts.items() if e >= epoch - 1}
+            self._layouts[epoch] = (order, cum)
+        return self._layouts[epoch]
 
     def step(
         self,
@@ -311,7 +323,7 @@ class StreamingShardSet:
         smoothing: float = 0.0,
     ) -> Any:
         """As :meth:`ShardSet.step`, over this worker's rows in the epoch's shard order."""
-        order = self._order(epoch)
+        order, cum = self._layout(epoch)
         N = self.n_rows
         lo, hi = N * start // total, N * end // total
         if lo == 0 and hi == N:  # a full pass: the held shards first
@@ -321,7 +333,6 @@ class StreamingShardSet:
                 ),
                 order,
             )
-        cum = np.concatenate([[0], np.cumsum([self.sizes[i] for i in order])])
         total_stats = None
         k = int(np.searchsorted(cum, lo, side="right")) - 1
         while k < len(order) and cum[k] < hi:
